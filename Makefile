@@ -1,0 +1,66 @@
+# The DeepRacer workspace: two commands do everything on a fresh Debian machine.
+#   make demo   set up, then train a policy on the embedded simulator and evaluate it
+#   make test   set up, colcon build, colcon test, colcon test-result (non-zero on any failure)
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+ACTIVATE := source $(VENV)/bin/activate
+# Keep ROS traffic and logs of this workspace local to this machine and this folder.
+export ROS_LOG_DIR ?= $(CURDIR)/log/ros
+export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
+export MPLBACKEND ?= Agg
+
+BUILD_INPUTS := $(shell find src -path '*/test' -prune -o -path '*/__pycache__' -prune -o -type f ! -name '*.py' -print 2>/dev/null) \
+                $(wildcard src/*/setup.py) colcon.meta
+
+.PHONY: help setup build test demo bench clean distclean
+
+help:
+	@echo "make demo   - set up, then train on the embedded simulator and evaluate (the main job)"
+	@echo "make test   - set up, colcon build, colcon test, colcon test-result"
+	@echo "make setup  - create $(VENV), install pinned packages, colcon build"
+	@echo "make bench  - run the benchmarks in bench/ (results go to BENCHMARKS.md by hand)"
+
+# 1. The virtualenv: torch first (local CPU wheel, no CUDA download), then everything pinned.
+$(VENV)/.installed: requirements/requirements.txt requirements/constraints.txt scripts/install_system_deps.sh
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check "torch==2.13.0"
+	$(PIP) install --quiet --disable-pip-version-check -c requirements/constraints.txt -r requirements/requirements.txt
+	bash scripts/install_system_deps.sh
+	touch $@
+
+# 2. colcon build (symlink install: code edits need no rebuild; package.xml/setup.py/data changes do).
+install/.built: $(VENV)/.installed $(BUILD_INPUTS)
+	$(ACTIVATE) && colcon build --symlink-install --base-paths src --event-handlers console_cohesion- summary+
+	touch $@
+
+setup: install/.built
+
+build:
+	rm -f install/.built
+	$(MAKE) setup
+
+# 3. Tests through colcon; colcon test exits 0 on failures, so test-result decides.
+test: setup
+	rm -rf build/*/pytest.xml build/*/test_results
+	$(ACTIVATE) && colcon test --base-paths src --event-handlers console_direct+ \
+	    --pytest-args -p no:cacheprovider -q -rfEs
+	$(ACTIVATE) && colcon test-result --verbose --test-result-base build
+	@$(PY) scripts/test_summary.py build
+
+# 4. The main job: train on the default track until robust evaluation passes (or a time cap), evaluate.
+demo: setup
+	$(ACTIVATE) && source install/setup.bash && deepracer demo
+
+bench: setup
+	$(ACTIVATE) && source install/setup.bash && for b in bench/bench_*.py; do python $$b; done
+
+clean:
+	rm -rf build install log
+
+distclean: clean
+	rm -rf $(VENV)

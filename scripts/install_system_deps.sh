@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# System packages the tests need that PyPI does not carry: redis-server (decoupled training tests).
+# Installed with apt when missing and we are root (CI, fresh Debian); otherwise we say what to install.
+set -euo pipefail
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing system packages: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # the Debian package starts a system redis on 6379; the tests start their own servers, so stop it
+  (service redis-server stop || true) >/dev/null 2>&1
+else
+  echo "WARNING: missing system packages: ${need[*]} (sudo apt-get install ${need[*]}); the tests that need them will fail" >&2
+fi

@@ -1,0 +1,26 @@
+from glob import glob
+
+from setuptools import find_packages, setup
+
+package_name = "deepracer_agent"
+
+setup(
+    name=package_name,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
+        ("share/" + package_name, ["package.xml"]),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="DeepRacer workspace maintainers",
+    maintainer_email="maintainers@deepracer-workspace.dev",
+    description="Gymnasium env, reward contract, PPO training, robust evaluation, decoupled workers, the Gym-bridge node and the deepracer CLI.",
+    license="Apache-2.0",
+    extras_require={"test": ["pytest"]},
+    entry_points={
+        "console_scripts": [
+        ],
+    },
+)

@@ -1,0 +1,1 @@
+"""Drive command to servo/ESC PWM: calibration, safety watchdog, PWM backends, control node and car camera node."""
