@@ -13,7 +13,9 @@ setup(
         ("share/" + package_name, ["package.xml"]),
     ],
     install_requires=["setuptools"],
-    zip_safe=True,
+    package_data={"": ["*.json", "*.yaml", "*.urdf", "*.xacro", "*.npy", "*.obj", "*.sdf", "*.xml", "*.png", "*.txt"]},
+    include_package_data=True,
+    zip_safe=False,
     maintainer="DeepRacer workspace maintainers",
     maintainer_email="maintainers@deepracer-workspace.dev",
     description="Gymnasium env, reward contract, PPO training, robust evaluation, decoupled workers, the Gym-bridge node and the deepracer CLI.",
@@ -21,6 +23,8 @@ setup(
     extras_require={"test": ["pytest"]},
     entry_points={
         "console_scripts": [
+            "deepracer = deepracer_agent.cli:main",
+            "gym_bridge_node = deepracer_agent.nodes.gym_bridge_node:main",
         ],
     },
 )

@@ -13,7 +13,9 @@ setup(
         ("share/" + package_name, ["package.xml"]),
     ],
     install_requires=["setuptools"],
-    zip_safe=True,
+    package_data={"": ["*.json", "*.yaml", "*.urdf", "*.xacro", "*.npy", "*.obj", "*.sdf", "*.xml", "*.png", "*.txt"]},
+    include_package_data=True,
+    zip_safe=False,
     maintainer="DeepRacer workspace maintainers",
     maintainer_email="maintainers@deepracer-workspace.dev",
     description="Drive command to servo/ESC PWM: calibration, safety watchdog, PWM backends, control node and car camera node.",
@@ -21,6 +23,8 @@ setup(
     extras_require={"test": ["pytest"]},
     entry_points={
         "console_scripts": [
+            "control_node = deepracer_control.nodes.control_node:main",
+            "camera_node = deepracer_control.nodes.camera_node:main",
         ],
     },
 )

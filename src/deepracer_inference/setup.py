@@ -13,7 +13,9 @@ setup(
         ("share/" + package_name, ["package.xml"]),
     ],
     install_requires=["setuptools"],
-    zip_safe=True,
+    package_data={"": ["*.json", "*.yaml", "*.urdf", "*.xacro", "*.npy", "*.obj", "*.sdf", "*.xml", "*.png", "*.txt"]},
+    include_package_data=True,
+    zip_safe=False,
     maintainer="DeepRacer workspace maintainers",
     maintainer_email="maintainers@deepracer-workspace.dev",
     description="DeepRacer model artifacts (ONNX / OpenVINO IR + model_metadata.json), inference engines and the inference node.",
@@ -21,6 +23,7 @@ setup(
     extras_require={"test": ["pytest"]},
     entry_points={
         "console_scripts": [
+            "inference_node = deepracer_inference.nodes.inference_node:main",
         ],
     },
 )

@@ -13,7 +13,9 @@ setup(
         ("share/" + package_name, ["package.xml"]),
     ],
     install_requires=["setuptools"],
-    zip_safe=True,
+    package_data={"": ["*.json", "*.yaml", "*.urdf", "*.xacro", "*.npy", "*.obj", "*.sdf", "*.xml", "*.png", "*.txt"]},
+    include_package_data=True,
+    zip_safe=False,
     maintainer="DeepRacer workspace maintainers",
     maintainer_email="maintainers@deepracer-workspace.dev",
     description="Embedded batched DeepRacer simulator (dynamics, camera renderer, domain randomization), its ROS node and Gazebo worlds.",
@@ -21,6 +23,7 @@ setup(
     extras_require={"test": ["pytest"]},
     entry_points={
         "console_scripts": [
+            "sim_node = deepracer_sim.nodes.sim_node:main",
         ],
     },
 )
