@@ -1,0 +1,370 @@
+"""``deepracer export CHECKPOINT``: a trained SB3 PPO checkpoint -> a model artifact (ONNX + OpenVINO IR).
+
+The artifact format and the graph contract are defined in :mod:`deepracer_inference.artifact`;
+this module is the only producer. Steps:
+
+1. Load the checkpoint (``PPO.load(..., device="cpu")``; this side unpickles SB3's zip, the car
+   never does) and ``model_metadata.json`` (``--metadata``, else beside the checkpoint, else in
+   its parent run folder). Check that the policy's action space matches the metadata.
+2. Wrap the policy: ``observation`` float32 (1, C, 120, 160) raw 0-255 -> ``action_probabilities``
+   (softmax, discrete) or ``action_mean`` (continuous, normalised [-1, 1]); eval mode (dropout off,
+   batch norm running statistics).
+3. ``torch.onnx.export`` (dynamo exporter, opset 18, no external data; the legacy exporter as a
+   fallback) -> ``model.onnx``; OpenVINO ``convert_model`` + ``save_model`` -> ``model.xml/.bin``
+   (FP32) and with ``--fp16`` ``model_fp16.xml/.bin`` (FP16-compressed weights).
+4. Self-check on 32 random + 8 structured frames: torch, ONNX Runtime and OpenVINO f32 must choose
+   the same action on every frame (discrete) or agree within 1e-4 (continuous); the largest
+   probability difference per engine goes into the manifest. A failed check aborts the export.
+5. ``manifest.json`` (sha256 of every file, versions, input/output, self-check), then the folder and
+   ``<folder>.tar.gz`` appear atomically: everything is built in hidden temp paths beside the
+   destination and renamed at the end, so an interrupted export leaves no half artifact.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import io
+import json
+import logging
+import os
+import platform
+import shutil
+import sys
+import tarfile
+import tempfile
+import warnings
+from contextlib import redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepracer_inference.artifact import (ARTIFACT_FORMAT, ARTIFACT_FORMAT_VERSION, INPUT_NAME, IR_BIN_NAME,
+                                          IR_FP16_BIN_NAME, IR_FP16_XML_NAME, IR_XML_NAME, MANIFEST_NAME,
+                                          METADATA_NAME, ONNX_NAME, expected_input_shape, expected_output,
+                                          file_checksums, frame_stack_of, sha256_file)
+from deepracer_inference.metadata import MetadataError, ModelMetadata
+from deepracer_inference.preprocess import NETWORK_HEIGHT_PX, NETWORK_WIDTH_PX
+
+OPSET = 18
+CONTINUOUS_TOLERANCE = 1e-4
+
+
+class ExportError(RuntimeError):
+    """The export cannot proceed; the message names the checkpoint/file and the problem."""
+
+
+@dataclass
+class ExportResult:
+    folder: Path
+    archive: Path
+    manifest: dict[str, Any]
+
+
+# ---------------------------------------------------------------------------------------- inputs
+def find_metadata(checkpoint: Path, metadata: str | Path | None = None) -> Path:
+    """``--metadata`` if given, else ``model_metadata.json`` beside the checkpoint or in its parent folders
+    (up to two levels: ``run/checkpoints/x.zip`` -> ``run/model_metadata.json``)."""
+    if metadata is not None:
+        path = Path(metadata).expanduser()
+        if not path.is_file():
+            raise ExportError(f"--metadata {path}: file not found")
+        return path
+    for folder in (checkpoint.parent, checkpoint.parent.parent, checkpoint.parent.parent.parent):
+        if (folder / METADATA_NAME).is_file():
+            return folder / METADATA_NAME
+    raise ExportError(f"{checkpoint}: no {METADATA_NAME} beside the checkpoint or in its run folder; "
+                      f"pass --metadata PATH")
+
+
+def load_checkpoint(checkpoint: Path):
+    """``PPO.load`` on the CPU with an :class:`ExportError` naming the file on failure."""
+    from stable_baselines3 import PPO
+
+    import deepracer_agent.networks  # noqa: F401  (the feature extractor class the zip refers to)
+
+    if not checkpoint.is_file():
+        raise ExportError(f"{checkpoint}: checkpoint not found")
+    try:
+        return PPO.load(str(checkpoint), device="cpu")
+    except Exception as exc:  # SB3 raises many kinds (zip, pickle, key errors)
+        raise ExportError(f"{checkpoint}: cannot load as a stable-baselines3 PPO checkpoint "
+                          f"({type(exc).__name__}: {exc})") from None
+
+
+def check_policy_matches(policy: Any, metadata: ModelMetadata, checkpoint: Path) -> tuple[int, int, int]:
+    """Raise :class:`ExportError` unless observation/action spaces fit the metadata; returns (C, H, W)."""
+    import gymnasium as gym
+
+    obs_shape = tuple(policy.observation_space.shape or ())
+    if len(obs_shape) != 3 or obs_shape[1:] != (NETWORK_HEIGHT_PX, NETWORK_WIDTH_PX):
+        raise ExportError(f"{checkpoint}: observation space {obs_shape} is not channel-first (C, 120, 160)")
+    if obs_shape[0] != frame_stack_of(metadata):
+        raise ExportError(f"{checkpoint}: the policy sees {obs_shape[0]} stacked frame(s) but "
+                          f"{metadata.source} says frame_stack {frame_stack_of(metadata)}")
+    network = getattr(policy.pi_features_extractor, "network", None)
+    if network is not None and network != metadata.neural_network:
+        raise ExportError(f"{checkpoint}: the policy is a {network} but {metadata.source} says "
+                          f"neural_network {metadata.neural_network}")
+    space = policy.action_space
+    if metadata.is_discrete:
+        if not isinstance(space, gym.spaces.Discrete) or int(space.n) != metadata.n_actions:
+            raise ExportError(f"{checkpoint}: action space {space} does not match the {metadata.n_actions} "
+                              f"discrete actions of {metadata.source}")
+    else:
+        if not (isinstance(space, gym.spaces.Box) and space.shape == (2,)
+                and np.allclose(space.low, -1.0) and np.allclose(space.high, 1.0)):
+            raise ExportError(f"{checkpoint}: a continuous policy must act in Box(-1, 1, (2,)) (normalised "
+                              f"[steering, speed], mapped by model_metadata); got {space}")
+    return obs_shape  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------------------- torch side
+def exportable_policy(policy: Any, discrete: bool):
+    """The policy's actor path as a torch module: raw 0-255 (1, C, 120, 160) -> probabilities or mean."""
+    import torch
+    from torch import nn
+
+    class ExportablePolicy(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.features = policy.pi_features_extractor
+            self.mlp = policy.mlp_extractor
+            self.head = policy.action_net
+            self.scale = 1.0 / 255.0 if policy.normalize_images else 1.0  # our networks divide inside
+
+        def forward(self, observation: torch.Tensor) -> torch.Tensor:
+            x = observation * self.scale if self.scale != 1.0 else observation
+            out = self.head(self.mlp.forward_actor(self.features(x)))
+            return torch.softmax(out, dim=-1) if discrete else out
+
+    module = ExportablePolicy()
+    module.eval()
+    return module
+
+
+def export_onnx(module: Any, input_shape: tuple[int, ...], output_name: str, path: Path) -> str:
+    """Write a single self-contained ONNX file; returns the exporter used ("dynamo" or "legacy")."""
+    import torch
+
+    example = (torch.zeros(input_shape, dtype=torch.float32),)
+    kwargs = dict(input_names=[INPUT_NAME], output_names=[output_name], opset_version=OPSET)
+    quiet = logging.getLogger("torch.onnx")  # "torchvision is not installed" registration warnings
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    with warnings.catch_warnings(), redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        try:
+            torch.onnx.export(module, example, str(path), dynamo=True, external_data=False, verbose=False,
+                              **kwargs)
+            exporter = "dynamo"
+        except Exception:  # fall back to the TorchScript exporter; it writes one file for small models
+            path.unlink(missing_ok=True)
+            torch.onnx.export(module, example, str(path), dynamo=False, **kwargs)
+            exporter = "legacy"
+        finally:
+            quiet.setLevel(level)
+    extra = [p.name for p in path.parent.iterdir() if p != path]  # called on an otherwise empty folder
+    if extra:
+        raise ExportError(f"the ONNX exporter wrote external data files {extra}; expected one self-contained file")
+    return exporter
+
+
+def self_check_frames(frame_stack: int, n_random: int = 32, seed: int = 0) -> np.ndarray:
+    """(N, C, 120, 160) float32 raw 0-255: uniform noise plus structured images (black, white, gradients,
+    a checkerboard, stripes, a bright road-like band, low-contrast noise)."""
+    rng = np.random.default_rng(seed)
+    h, w = NETWORK_HEIGHT_PX, NETWORK_WIDTH_PX
+    frames = [rng.integers(0, 256, (frame_stack, h, w)).astype(np.float32) for _ in range(n_random)]
+    yy, xx = np.mgrid[0:h, 0:w]
+    structured = [
+        np.zeros((h, w)), np.full((h, w), 255.0),
+        255.0 * xx / (w - 1), 255.0 * yy / (h - 1),
+        255.0 * (((yy // 10) + (xx // 10)) % 2),
+        255.0 * ((xx // 8) % 2),
+        np.where(np.abs(xx - w / 2 - (yy - h) * 0.4) < 30 + yy * 0.3, 200.0, 40.0),
+        np.clip(128 + rng.normal(0, 8, (h, w)), 0, 255),
+    ]
+    frames += [np.repeat(np.round(s)[None].astype(np.float32), frame_stack, axis=0) for s in structured]
+    return np.stack(frames).astype(np.float32)
+
+
+def _torch_outputs(module: Any, frames: np.ndarray) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        return np.stack([module(torch.from_numpy(f[None]))[0].numpy() for f in frames])
+
+
+def self_check(folder: Path, module: Any, frames: np.ndarray, discrete: bool, fp16: bool) -> dict[str, Any]:
+    """Compare torch with ONNX Runtime and OpenVINO (f32; and the FP16 IR, recorded only) on ``frames``."""
+    import onnxruntime as ort
+    import openvino as ov
+
+    reference = _torch_outputs(module, frames)
+    runners: dict[str, Any] = {}
+    session = ort.InferenceSession(str(folder / ONNX_NAME), providers=["CPUExecutionProvider"])
+    runners["onnxruntime"] = lambda x: session.run(None, {INPUT_NAME: x})[0][0]
+    core = ov.Core()
+    compiled = core.compile_model(core.read_model(str(folder / IR_XML_NAME)), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    runners["openvino_f32"] = lambda x: compiled(x)[0][0]
+    if fp16:
+        compiled16 = core.compile_model(core.read_model(str(folder / IR_FP16_XML_NAME)), "CPU",
+                                        {"INFERENCE_PRECISION_HINT": "f32"})
+        runners["openvino_fp16_ir"] = lambda x: compiled16(x)[0][0]
+    result: dict[str, Any] = {"frames": int(len(frames)), "engines": {}}
+    passed = True
+    for name, run in runners.items():
+        outputs = np.stack([np.asarray(run(f[None])) for f in frames])
+        max_diff = float(np.max(np.abs(outputs - reference)))
+        entry: dict[str, Any] = {"max_abs_diff": max_diff}
+        if discrete:
+            agree = int(np.sum(np.argmax(outputs, axis=1) == np.argmax(reference, axis=1)))
+            entry["argmax_agree"] = agree
+            ok = agree == len(frames)
+        else:
+            ok = max_diff <= CONTINUOUS_TOLERANCE
+        entry["gating"] = name != "openvino_fp16_ir"  # FP16 weights may flip near-ties: recorded, not gating
+        entry["ok"] = bool(ok)
+        passed &= bool(ok) or not entry["gating"]
+        result["engines"][name] = entry
+    result["passed"] = bool(passed)
+    return result
+
+
+# ---------------------------------------------------------------------------------------- artifact
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for module in ("numpy", "torch", "stable_baselines3", "onnx", "onnxscript", "onnxruntime", "openvino"):
+        try:
+            versions[module] = str(__import__(module).__version__)
+        except Exception:  # version is informative only
+            versions[module] = "unknown"
+    return versions
+
+
+def export_checkpoint(checkpoint: str | Path, out: str | Path | None = None, metadata: str | Path | None = None,
+                      fp16: bool = False, force: bool = False, seed: int = 0) -> ExportResult:
+    """Export ``checkpoint`` to the artifact folder ``out`` and ``out.tar.gz`` (see the module docstring).
+
+    ``out`` defaults to ``<checkpoint folder>/<checkpoint stem>_artifact``. An existing destination is
+    an error unless ``force`` (then it is replaced only after the new artifact is complete).
+    """
+    import openvino as ov
+
+    checkpoint = Path(checkpoint).expanduser()
+    out = Path(out).expanduser() if out is not None else checkpoint.parent / f"{checkpoint.stem}_artifact"
+    archive = out.parent / f"{out.name}.tar.gz"
+    if not force and (out.exists() or archive.exists()):
+        raise ExportError(f"{out}: already exists (or {archive.name}); pass --force to replace it")
+    metadata_path = find_metadata(checkpoint, metadata)
+    try:
+        meta = ModelMetadata.load(metadata_path)
+        frame_stack_of(meta)
+    except MetadataError as exc:
+        raise ExportError(str(exc)) from None
+    model = load_checkpoint(checkpoint)
+    policy = model.policy
+    policy.set_training_mode(False)
+    c, _, _ = check_policy_matches(policy, meta, checkpoint)
+    input_shape = expected_input_shape(meta)
+    output_name, output_shape = expected_output(meta)
+    module = exportable_policy(policy, meta.is_discrete)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp_archive = out.parent / f".{archive.name}.tmp-{os.getpid()}"
+    try:
+        exporter = export_onnx(module, input_shape, output_name, tmp / ONNX_NAME)
+        ov_model = ov.convert_model(str(tmp / ONNX_NAME))
+        ov.save_model(ov_model, str(tmp / IR_XML_NAME), compress_to_fp16=False)
+        if fp16:
+            ov.save_model(ov.convert_model(str(tmp / ONNX_NAME)), str(tmp / IR_FP16_XML_NAME), compress_to_fp16=True)
+        meta.save(tmp / METADATA_NAME)
+        check = self_check(tmp, module, self_check_frames(c, seed=seed), meta.is_discrete, fp16)
+        if not check["passed"]:
+            raise ExportError(f"{checkpoint}: self-check failed, the engines disagree with torch: "
+                              f"{json.dumps(check['engines'])}")
+        manifest = {
+            "format": ARTIFACT_FORMAT,
+            "format_version": ARTIFACT_FORMAT_VERSION,
+            "created_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "source_checkpoint": {"name": checkpoint.name, "sha256": sha256_file(checkpoint)},
+            "neural_network": meta.neural_network,
+            "action_space_type": meta.action_space_type,
+            "frame_stack": c,
+            "input": {"name": INPUT_NAME, "shape": list(input_shape), "dtype": "float32",
+                      "layout": "NCHW", "value_range": [0, 255]},
+            "output": {"name": output_name, "shape": list(output_shape), "dtype": "float32"},
+            "onnx": {"opset": OPSET, "exporter": exporter},
+            "openvino_ir": {"fp32": [IR_XML_NAME, IR_BIN_NAME]}
+            | ({"fp16": [IR_FP16_XML_NAME, IR_FP16_BIN_NAME]} if fp16 else {}),
+            "versions": _versions(),
+            "self_check": check,
+            "files": file_checksums(tmp),
+        }
+        with open(tmp / MANIFEST_NAME, "w", encoding="utf-8") as fh:
+            json.dump(manifest, fh, indent=2)
+            fh.write("\n")
+        _make_readable(tmp, *tmp.iterdir())
+        with tarfile.open(tmp_archive, "w:gz") as tar:
+            for path in sorted(tmp.iterdir()):
+                tar.add(path, arcname=f"{out.name}/{path.name}", recursive=False)
+        _make_readable(tmp_archive)
+        _replace(tmp, out)
+        os.replace(tmp_archive, archive)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp_archive.unlink(missing_ok=True)
+        raise
+    return ExportResult(out, archive, manifest)
+
+
+def _make_readable(*paths: Path) -> None:
+    """mkdtemp/mkstemp create owner-only paths; give the artifact the usual umask permissions."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in paths:
+        os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~umask)
+
+
+def _replace(new_dir: Path, dest: Path) -> None:
+    """Rename ``new_dir`` to ``dest``; an existing ``dest`` is moved aside first and deleted after."""
+    if not dest.exists():
+        os.replace(new_dir, dest)
+        return
+    old = dest.parent / f".{dest.name}.old-{os.getpid()}"
+    os.replace(dest, old)
+    try:
+        os.replace(new_dir, dest)
+    except BaseException:
+        os.replace(old, dest)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="deepracer export", description=__doc__.split("\n")[0])
+    parser.add_argument("checkpoint", help="SB3 PPO checkpoint (.zip) written by 'deepracer train'")
+    parser.add_argument("--out", help="artifact folder to create (default: <checkpoint stem>_artifact beside "
+                                      "the checkpoint); <out>.tar.gz is written next to it")
+    parser.add_argument("--metadata", help="model_metadata.json (default: beside the checkpoint or in its run folder)")
+    parser.add_argument("--fp16", action="store_true", help="also write an FP16-compressed OpenVINO IR")
+    parser.add_argument("--force", action="store_true", help="replace an existing artifact")
+    args = parser.parse_args(argv)
+    try:
+        result = export_checkpoint(args.checkpoint, args.out, args.metadata, fp16=args.fp16, force=args.force)
+    except (ExportError, MetadataError) as exc:
+        print(f"deepracer export: {exc}", file=sys.stderr)
+        return 1
+    check = result.manifest["self_check"]
+    print(f"artifact: {result.folder}\narchive:  {result.archive}")
+    for name, entry in check["engines"].items():
+        agree = f", argmax agrees on {entry['argmax_agree']}/{check['frames']}" if "argmax_agree" in entry else ""
+        print(f"  self-check {name}: max |diff| {entry['max_abs_diff']:.3g}{agree}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

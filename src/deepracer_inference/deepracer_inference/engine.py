@@ -1,0 +1,271 @@
+"""Inference engines and the driving policy (numpy + OpenVINO / ONNX Runtime; no torch, no rclpy).
+
+- :class:`OpenVINOEngine` (the default, what the Atom-class car runs) compiles the artifact's
+  OpenVINO IR for the CPU. ``precision="f32"`` is exact (``INFERENCE_PRECISION_HINT=f32``: agrees
+  with torch to ~1e-7); ``"bf16"`` / ``"f16"`` are faster on CPUs that have them and may flip the
+  chosen action where two actions are nearly tied. OpenVINO silently falls back when the CPU lacks
+  a precision (e.g. f16 -> bf16 on AVX512-BF16 CPUs without FP16); :attr:`Engine.actual_precision`
+  reports what the compiled model really uses.
+- :class:`OnnxRuntimeEngine` (the fallback) runs ``model.onnx`` on ONNX Runtime's CPU provider, f32 only.
+- :class:`Policy` ties an artifact, an engine and the preprocessing together:
+  ``Policy.decide(image, encoding) -> Decision`` (argmax for discrete spaces, rescaling of the
+  normalised mean for continuous ones, then steering degrees and speed from model_metadata).
+
+``num_threads=1`` pins the engine to one inference thread (benchmarks, small cars sharing the CPU);
+0 lets the runtime choose.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from deepracer_inference.artifact import (INPUT_NAME, IR_FP16_XML_NAME, IR_XML_NAME, ONNX_NAME, Artifact,
+                                          ArtifactError, load_artifact)
+from deepracer_inference.preprocess import to_network_input
+
+ENGINES = ("openvino", "onnxruntime")
+PRECISIONS = ("f32", "bf16", "f16")
+DEFAULT_ENGINE = "openvino"
+DEFAULT_PRECISION = "f32"
+
+
+class EngineError(ValueError):
+    """An unknown engine or precision, or a runtime that is not installed; the message names it."""
+
+
+class Engine(Protocol):
+    """What :class:`Policy` needs from an engine."""
+
+    name: str
+    precision: str
+    actual_precision: str
+
+    def infer(self, observation: np.ndarray) -> np.ndarray:
+        """float32 (1, C, 120, 160) raw 0-255 -> the output row (A,) as float32."""
+        ...
+
+
+def _check_shapes(artifact: Artifact, runtime: str, in_name: str, in_shape: Any, out_name: str,
+                  out_shape: Any) -> None:
+    """Raise an :class:`ArtifactError` when the loaded graph's names/shapes differ from the metadata's."""
+    in_shape, out_shape = tuple(in_shape), tuple(out_shape)
+    if in_name != INPUT_NAME or in_shape != artifact.input_shape:
+        raise artifact.error(f"{runtime} model input {in_name!r} {list(in_shape)} does not match "
+                             f"model_metadata.json, which implies {INPUT_NAME!r} {list(artifact.input_shape)} "
+                             f"(frame_stack {artifact.input_shape[1]}, 120x160)")
+    if out_name != artifact.output_name or out_shape != artifact.output_shape:
+        raise artifact.error(f"{runtime} model output {out_name!r} {list(out_shape)} does not match "
+                             f"model_metadata.json, which implies {artifact.output_name!r} "
+                             f"{list(artifact.output_shape)}")
+
+
+class OpenVINOEngine:
+    """OpenVINO on the CPU from the artifact's IR (``model.xml``; ``model_fp16.xml`` with ``fp16_ir``)."""
+
+    name = "openvino"
+
+    def __init__(self, artifact: Artifact, precision: str = DEFAULT_PRECISION, num_threads: int = 0,
+                 fp16_ir: bool = False) -> None:
+        if precision not in PRECISIONS:
+            raise EngineError(f"unknown precision {precision!r} for openvino; expected one of {list(PRECISIONS)}")
+        try:
+            import openvino as ov
+        except ImportError:
+            raise EngineError("engine 'openvino' needs the openvino package, which is not installed "
+                              "(use engine 'onnxruntime' or install openvino)") from None
+        xml_name = IR_FP16_XML_NAME if fp16_ir else IR_XML_NAME
+        if fp16_ir and not artifact.has_fp16_ir:
+            raise artifact.error(f"has no FP16 IR ({IR_FP16_XML_NAME}); export it with 'deepracer export --fp16'")
+        core = ov.Core()
+        try:
+            model = core.read_model(str(artifact.path(xml_name)))
+        except RuntimeError as exc:
+            raise artifact.error(f"OpenVINO cannot read {xml_name}: {str(exc).splitlines()[0]}") from None
+        if len(model.inputs) != 1 or len(model.outputs) != 1:
+            raise artifact.error(f"{xml_name} has {len(model.inputs)} inputs and {len(model.outputs)} outputs; "
+                                 "expected one of each")
+        inp, out = model.inputs[0], model.outputs[0]
+        if inp.get_partial_shape().is_dynamic or out.get_partial_shape().is_dynamic:
+            raise artifact.error(f"{xml_name} has a dynamic shape ({inp.get_partial_shape()}); expected static")
+        _check_shapes(artifact, f"OpenVINO {xml_name}", inp.get_any_name(), inp.get_shape(),
+                      out.get_any_name(), out.get_shape())
+        config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY",
+                                  "NUM_STREAMS": 1}
+        if num_threads > 0:
+            config["INFERENCE_NUM_THREADS"] = int(num_threads)
+        self._compiled = core.compile_model(model, "CPU", config)
+        self._request = self._compiled.create_infer_request()
+        self.precision = precision
+        self.actual_precision = _ov_type_name(self._compiled.get_property("INFERENCE_PRECISION_HINT"))
+        self.num_threads = int(self._compiled.get_property("INFERENCE_NUM_THREADS"))
+
+    def infer(self, observation: np.ndarray) -> np.ndarray:
+        self._request.infer({0: observation})
+        return np.array(self._request.get_output_tensor(0).data[0], dtype=np.float32)
+
+
+def _ov_type_name(value: Any) -> str:
+    text = str(value)
+    for long, short in (("bfloat16", "bf16"), ("float16", "f16"), ("float32", "f32")):
+        if long in text:
+            return short
+    return text
+
+
+class OnnxRuntimeEngine:
+    """ONNX Runtime, CPU execution provider, from ``model.onnx`` (f32 only)."""
+
+    name = "onnxruntime"
+
+    def __init__(self, artifact: Artifact, precision: str = DEFAULT_PRECISION, num_threads: int = 0) -> None:
+        if precision != "f32":
+            raise EngineError(f"engine 'onnxruntime' runs f32 only, not {precision!r}; "
+                              "use engine 'openvino' for bf16/f16")
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise EngineError("engine 'onnxruntime' needs the onnxruntime package, which is not installed") from None
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        options.inter_op_num_threads = 1
+        if num_threads > 0:
+            options.intra_op_num_threads = int(num_threads)
+        try:
+            self._session = ort.InferenceSession(str(artifact.path(ONNX_NAME)), sess_options=options,
+                                                 providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise artifact.error(f"ONNX Runtime cannot load {ONNX_NAME}: {str(exc).splitlines()[0]}") from None
+        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise artifact.error(f"{ONNX_NAME} has {len(inputs)} inputs and {len(outputs)} outputs; expected one of each")
+        if not all(isinstance(d, int) for d in list(inputs[0].shape) + list(outputs[0].shape)):
+            raise artifact.error(f"{ONNX_NAME} has a dynamic shape ({inputs[0].shape}); expected static")
+        _check_shapes(artifact, f"ONNX {ONNX_NAME}", inputs[0].name, inputs[0].shape,
+                      outputs[0].name, outputs[0].shape)
+        self._input_name, self._output_name = inputs[0].name, outputs[0].name
+        self.precision = self.actual_precision = "f32"
+        self.num_threads = int(num_threads)
+
+    def infer(self, observation: np.ndarray) -> np.ndarray:
+        return np.asarray(self._session.run([self._output_name], {self._input_name: observation})[0][0],
+                          dtype=np.float32)
+
+
+def create_engine(artifact: Artifact, engine: str = DEFAULT_ENGINE, precision: str = DEFAULT_PRECISION,
+                  num_threads: int = 0) -> Engine:
+    """The named engine on ``artifact``; unknown names raise :class:`EngineError`."""
+    if engine == "openvino":
+        return OpenVINOEngine(artifact, precision=precision, num_threads=num_threads)
+    if engine == "onnxruntime":
+        return OnnxRuntimeEngine(artifact, precision=precision, num_threads=num_threads)
+    raise EngineError(f"unknown inference engine {engine!r}; expected one of {list(ENGINES)}")
+
+
+def cpu_capabilities() -> list[str]:
+    """OpenVINO's CPU OPTIMIZATION_CAPABILITIES (e.g. FP32, BF16, FP16, INT8); [] without openvino."""
+    try:
+        import openvino as ov
+    except ImportError:
+        return []
+    return [str(c) for c in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One inference result.
+
+    action_index: argmax of the probabilities (-1 for continuous spaces).
+    probabilities: softmax over the discrete actions (empty for continuous spaces).
+    action: continuous spaces: the network's normalised [-1, 1] mean [steering, speed]; empty for discrete.
+    steering_deg: steering angle in DEGREES, left positive (DeepRacer's contract).
+    speed_m_s: speed in m/s from model_metadata (before any speed scale).
+    latency_ms: wall time of preprocessing + inference, milliseconds.
+    """
+
+    action_index: int
+    probabilities: tuple[float, ...]
+    action: tuple[float, ...]
+    steering_deg: float
+    speed_m_s: float
+    latency_ms: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self, **extra: Any) -> str:
+        return json.dumps({**self.to_dict(), **extra})
+
+
+class Policy:
+    """An artifact + engine: camera frames in, :class:`Decision` out.
+
+    Frame stack: keeps the last C preprocessed frames, oldest first (channel 0) and newest last;
+    the first frame after :meth:`reset` fills every slot.
+    """
+
+    def __init__(self, artifact: Artifact, engine: str = DEFAULT_ENGINE, precision: str = DEFAULT_PRECISION,
+                 num_threads: int = 0) -> None:
+        self.artifact = artifact
+        self.metadata = artifact.metadata
+        self.engine = create_engine(artifact, engine, precision, num_threads)
+        self._frames: collections.deque[np.ndarray] = collections.deque(maxlen=artifact.frame_stack)
+        self._input = np.zeros(artifact.input_shape, dtype=np.float32)
+
+    @classmethod
+    def from_path(cls, path: str | Path, engine: str = DEFAULT_ENGINE, precision: str = DEFAULT_PRECISION,
+                  num_threads: int = 0) -> "Policy":
+        """Load, verify and compile an artifact folder or .tar.gz (errors: ArtifactError / EngineError)."""
+        if engine not in ENGINES:  # fail before the (slow) checksum pass
+            raise EngineError(f"unknown inference engine {engine!r}; expected one of {list(ENGINES)}")
+        artifact = load_artifact(path)
+        try:
+            return cls(artifact, engine, precision, num_threads)
+        finally:
+            artifact.close()  # the engines hold the model in memory; the extracted files can go
+
+    def reset(self) -> None:
+        """Forget the stacked frames (new episode / after a pause)."""
+        self._frames.clear()
+
+    def decide(self, image: np.ndarray, encoding: str = "mono8") -> Decision:
+        """Camera frame (any size, a supported encoding) -> :class:`Decision`.
+
+        Raises ``preprocess.PreprocessError`` for an image that cannot be used.
+        """
+        start = time.perf_counter()
+        return self._decide(to_network_input(image, encoding), start)
+
+    def decide_preprocessed(self, frame: np.ndarray) -> Decision:
+        """Like :meth:`decide` for a frame that is already (120, 160) uint8 network input."""
+        return self._decide(frame, time.perf_counter())
+
+    def _decide(self, frame: np.ndarray, start: float) -> Decision:
+        if not self._frames:
+            self._frames.extend([frame] * self._frames.maxlen)
+        else:
+            self._frames.append(frame)
+        for i, f in enumerate(self._frames):
+            self._input[0, i] = f
+        out = self.engine.infer(self._input)
+        if self.metadata.is_discrete:
+            index = int(np.argmax(out))
+            steering, speed = self.metadata.action_to_drive(index)
+            probabilities = tuple(float(p) for p in out)
+            action: tuple[float, ...] = ()
+        else:
+            index = -1
+            steering, speed = self.metadata.action_to_drive(out, normalized=True)
+            probabilities = ()
+            action = tuple(float(v) for v in out)
+        return Decision(index, probabilities, action, float(steering), float(speed),
+                        (time.perf_counter() - start) * 1e3)
+
+
+__all__ = ["ENGINES", "PRECISIONS", "ArtifactError", "Decision", "Engine", "EngineError", "OnnxRuntimeEngine",
+           "OpenVINOEngine", "Policy", "create_engine", "cpu_capabilities"]
