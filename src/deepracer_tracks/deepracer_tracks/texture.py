@@ -131,14 +131,26 @@ def render_texture(track: Track, metres_per_pixel: float = 0.01, style: TextureS
     if width * height > _MAX_PIXELS:
         raise TextureStyleError(f"metres_per_pixel: {m} m gives {width} x {height} pixels for track "
                                 f"{track.name!r}; use a coarser resolution (limit {_MAX_PIXELS} pixels)")
-    labels = _road_mask(track, lo, m, width, height).astype(np.uint8) * ROAD
-    road = labels == ROAD
+    road = _road_mask(track, lo, m, width, height)
+    # PIL's fill is only good to about a pixel: redo the pixels near a border with the exact test
+    near = np.zeros_like(road)
+    for border in (track.inner, track.outer):
+        near |= _near_polyline(road.shape, border, track.closed, lo, m, 2.0 * m)
+    if not track.closed:   # the start and end caps of an open track
+        for k in (0, -1):
+            cap = np.vstack([track.inner[k], track.outer[k]])
+            near |= _near_polyline(road.shape, cap, False, lo, m, 2.0 * m)
+    rows, cols = np.nonzero(near)
+    centres = lo + (np.column_stack([cols, rows]) + 0.5) * m
+    road[rows, cols] = track.on_track(centres)
+    labels = road.astype(np.uint8) * ROAD
     # border lines: road pixels within border_width of either border
     for border in (track.inner, track.outer):
-        _paint_near_polyline(labels, border, track.closed, lo, m, style.border_width_m, BORDER, only=road)
-    # centre dashes
-    _paint_near_polyline(labels, track.centre, track.closed, lo, m, 0.5 * style.centre_width_m, CENTRE,
-                         dash=(style.dash_length_m, style.gap_length_m), only=road)
+        labels[_near_polyline(road.shape, border, track.closed, lo, m, style.border_width_m) & road] = BORDER
+    # centre dashes, starting at waypoint 0
+    dash = _near_polyline(road.shape, track.centre, track.closed, lo, m, 0.5 * style.centre_width_m,
+                          dash=(style.dash_length_m, style.gap_length_m))
+    labels[dash & road] = CENTRE
     labels.setflags(write=False)
     image = style.palette()[labels]
     image.setflags(write=False)
@@ -166,18 +178,19 @@ def _road_mask(track: Track, lo: np.ndarray, m: float, width: int, height: int) 
     return np.array(img, dtype=bool)
 
 
-def _paint_near_polyline(labels: np.ndarray, line: np.ndarray, closed: bool, lo: np.ndarray, m: float,
-                         dist_m: float, value: np.uint8, only: np.ndarray,
-                         dash: tuple[float, float] | None = None) -> None:
-    """Set ``labels`` to ``value`` where pixel centres lie within ``dist_m`` of the polyline and ``only`` holds.
+def _near_polyline(shape: tuple[int, int], line: np.ndarray, closed: bool, lo: np.ndarray, m: float,
+                   dist_m: float, dash: tuple[float, float] | None = None) -> np.ndarray:
+    """(H, W) bool: pixel centres within ``dist_m`` of the polyline.
 
     With ``dash`` = (on, off) metres, only where the arc length of the nearest point on the segment,
-    measured from the first vertex, falls in an "on" part of the pattern.
+    measured from the first vertex, falls in an "on" part of the pattern. One small window per
+    segment, so the cost grows with the line length, not the raster size.
     """
     a, b = geo.segments(line, closed)
     seg_len = np.hypot(*(b - a).T)
     s0 = np.concatenate([[0.0], np.cumsum(seg_len)])[:-1]
-    h, w = labels.shape
+    h, w = shape
+    mask = np.zeros(shape, dtype=bool)
     pad = dist_m + m
     for i in range(len(a)):
         x0, y0 = np.minimum(a[i], b[i]) - pad
@@ -200,5 +213,5 @@ def _paint_near_polyline(labels: np.ndarray, line: np.ndarray, closed: bool, lo:
         if dash is not None and dash[1] > 0:
             s = s0[i] + t * seg_len[i]
             hit &= np.mod(s, dash[0] + dash[1]) < dash[0]
-        hit &= only[r0:r1, c0:c1]
-        labels[r0:r1, c0:c1][hit] = value
+        mask[r0:r1, c0:c1] |= hit
+    return mask
