@@ -1,0 +1,265 @@
+"""N DeepRacer cars in one :class:`deepracer_sim.batch_sim.BatchSim`: actions in; frames, rewards,
+episode ends out. The shared core of :class:`~deepracer_agent.env.DeepRacerEnv` (N = 1) and
+:class:`~deepracer_agent.vec_env.DeepRacerVecEnv` (N cars, SB3's VecEnv).
+
+One :meth:`DeepRacerBatch.step` is one camera frame (``BatchSim.dt_s``, 1/15 s):
+
+1. actions -> ``(steering_deg, speed_m_s)`` through the model metadata (THE action mapping,
+   :mod:`deepracer_inference.metadata`), then ``BatchSim.step`` (radians, m/s);
+2. the reward reference point (0.14 m ahead of base_link) is projected on each car's DRIVEN track
+   (``track`` or ``track.reversed()``) with ``Track.query``; progress from ``Track.progress_pct``;
+   wheels on track from ``Track.on_track(BatchSim.wheel_contacts())``;
+3. the episode rules (:mod:`deepracer_agent.episode`) decide termination;
+4. params are built (:class:`~deepracer_agent.reward.ParamsBuilder`) and the user reward is called
+   for every car, the terminating step included (as AWS does);
+5. ``BatchSim.render`` gives the next frame, pushed onto the per-car frame stack.
+
+Finished cars are NOT reset here: the gym env leaves that to ``reset()``, the VecEnv calls
+:meth:`reset_cars` (auto-reset).
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from deepracer_inference.metadata import DriveLimits, ModelMetadata
+
+from .episode import EPISODE_STATUS, EpisodeConfig, EpisodeRules
+from .reward import CarState, ParamsBuilder, RewardFunction, load_reward_function, reference_point, resolve_reward
+
+OBS_HEIGHT_PX = 120
+OBS_WIDTH_PX = 160
+
+
+def load_track_arg(track: Any) -> Any:
+    """A ``Track`` as given, or one loaded by ``deepracer_tracks.library.load_track`` from a name/path."""
+    if hasattr(track, "query") and hasattr(track, "centre"):
+        return track
+    from deepracer_tracks.library import load_track
+
+    return load_track(track)
+
+
+def metadata_arg(metadata: ModelMetadata | str | Path | Mapping | None, vehicle: Any) -> ModelMetadata:
+    """ModelMetadata as given, loaded from a model_metadata.json path, parsed from a dict, or the default."""
+    limits = DriveLimits.from_vehicle(vehicle)
+    if metadata is None:
+        return ModelMetadata.default(limits=limits)
+    if isinstance(metadata, ModelMetadata):
+        metadata.validate(limits)
+        return metadata
+    if isinstance(metadata, Mapping):
+        return ModelMetadata.from_dict(metadata, limits=limits)
+    return ModelMetadata.load(metadata, limits=limits)
+
+
+def reward_arg(reward: RewardFunction | Callable | str | Path | None) -> RewardFunction:
+    """A loaded reward: a :class:`RewardFunction`, a plain callable, a file path, an example name or None."""
+    if isinstance(reward, RewardFunction):
+        return reward
+    if callable(reward):
+        name = getattr(reward, "__code__", None)
+        return RewardFunction(reward, name.co_filename if name else "<callable>")
+    return load_reward_function(resolve_reward(reward))
+
+
+class DeepRacerBatch:
+    """The simulation, episode rules and reward contract for ``n_cars`` cars.
+
+    Args:
+        track: a ``deepracer_tracks.track.Track``, a built-in track name or a ``.npy`` path.
+        n_cars: cars simulated together (they do not see or touch each other).
+        metadata: action space (``ModelMetadata``, a ``model_metadata.json`` path or dict; default:
+            the paper's 10 discrete actions).
+        reward: reward file path, example name (``deepracer_agent.reward.EXAMPLE_REWARDS``), a
+            callable ``reward_function(params)``, or None for the AWS centre-line default.
+        episode: :class:`EpisodeConfig` or a dict of its fields.
+        sim_config: ``deepracer_sim.config.SimConfig`` or a dict for ``SimConfig.from_dict``.
+        vehicle: ``VehicleGeometry`` (default: ``load_vehicle()``).
+        frame_stack: k frames per observation (oldest first in the last axis).
+        seed: seeds the simulator and the start/direction draws.
+        compute_reward: False skips params and reward (reward 0) - for benchmarks only.
+    """
+
+    def __init__(self, track: Any, n_cars: int = 1, metadata: Any = None, reward: Any = None,
+                 episode: EpisodeConfig | Mapping | None = None, sim_config: Any = None,
+                 vehicle: Any = None, frame_stack: int = 1, seed: int | None = None,
+                 compute_reward: bool = True) -> None:
+        from deepracer_description.vehicle import load_vehicle
+        from deepracer_sim.batch_sim import BatchSim
+        from deepracer_sim.config import SimConfig
+
+        if isinstance(n_cars, bool) or not isinstance(n_cars, (int, np.integer)) or n_cars < 1:
+            raise ValueError(f"n_cars: expected an integer >= 1, got {n_cars!r}")
+        if isinstance(frame_stack, bool) or not isinstance(frame_stack, (int, np.integer)) or frame_stack < 1:
+            raise ValueError(f"frame_stack: expected an integer >= 1, got {frame_stack!r}")
+        self.n_cars = int(n_cars)
+        self.frame_stack = int(frame_stack)
+        self.vehicle = vehicle if vehicle is not None else load_vehicle()
+        self.track = load_track_arg(track)
+        self.tracks = (self.track, self.track.reversed())          # index 0: forward, 1: reversed
+        self.metadata = metadata_arg(metadata, self.vehicle)
+        self.reward_fn = reward_arg(reward) if compute_reward else None
+        if episode is None or isinstance(episode, Mapping):
+            episode = EpisodeConfig.from_dict(episode)
+        self.episode_config = episode
+        if sim_config is None or isinstance(sim_config, Mapping):
+            sim_config = SimConfig.from_dict(dict(sim_config or {}))
+        self.sim_config = sim_config
+        self._sim_cls = BatchSim
+        self._seed = seed
+        self.sim = BatchSim(self.track, n_cars=self.n_cars, config=sim_config, vehicle=self.vehicle, seed=seed)
+        self.dt_s = float(self.sim.dt_s)
+        self.rules = EpisodeRules(episode, self.n_cars, self.track.length_m, self.track.waypoint_s_m,
+                                  np.random.default_rng(seed))
+        self.params_builder = ParamsBuilder(self.tracks[0], self.tracks[1])
+        self.obs = np.zeros((self.n_cars, OBS_HEIGHT_PX, OBS_WIDTH_PX, self.frame_stack), dtype=np.uint8)
+        self.last_params: list[dict[str, Any]] = []
+        self._steer_deg = np.zeros(self.n_cars)
+        self._speed = np.zeros(self.n_cars)
+
+    # ------------------------------------------------------------------ seeding and resets
+    def seed(self, seed: int | None) -> None:
+        """Restart every random stream from ``seed``: the same seed gives the same episodes.
+
+        The episode counter (round robin, alternating direction) restarts at 0 too.
+        """
+        self._seed = seed
+        self.rules.rng = np.random.default_rng(seed)
+        self.rules.episodes_started = 0
+        if hasattr(self.sim, "seed"):
+            self.sim.seed(seed)
+        else:  # a fresh simulator is the only way to restart its random stream
+            self.sim = self._sim_cls(self.track, n_cars=self.n_cars, config=self.sim_config,
+                                     vehicle=self.vehicle, seed=seed)
+
+    def reset_all(self) -> np.ndarray:
+        """New episodes for every car; returns the observations (N, 120, 160, k)."""
+        return self.reset_cars(np.arange(self.n_cars))
+
+    def reset_cars(self, car_ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """New episodes for ``car_ids`` (start point and direction from the episode rules).
+
+        Renders once and returns the observations of ALL cars (the others' are unchanged).
+        """
+        ids = np.asarray(car_ids, dtype=np.int64).reshape(-1)
+        if len(ids) == 0:
+            return self.obs
+        is_rev, start_s = self.rules.choose_starts(len(ids))
+        xy = np.zeros((len(ids), 2))
+        yaw = np.zeros(len(ids))
+        for direction in (False, True):
+            sel = is_rev == direction
+            if sel.any():
+                xy[sel], yaw[sel] = self.tracks[int(direction)].pose_at(start_s[sel])
+        self.sim.reset(ids, xy[:, 0], xy[:, 1], yaw)
+        ref = reference_point(xy[:, 0], xy[:, 1], yaw)
+        _, raw = self._query(ref, is_rev, start_s)
+        self.rules.begin(ids, is_rev, start_s, xy, raw)
+        self._steer_deg[ids] = 0.0
+        self._speed[ids] = 0.0
+        frames = self._frames()
+        self.obs[ids] = frames[ids][..., None]
+        return self.obs
+
+    # ------------------------------------------------------------------ stepping
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[dict]]:
+        """Advance every car by one camera frame.
+
+        Returns ``(obs (N,120,160,k) uint8, rewards (N,) float32, terminated (N,), truncated (N,),
+        infos)``; ``obs`` is the batch's own buffer (copy it if you keep it).
+        """
+        steer_deg, speed = self.metadata.actions_to_drive(np.asarray(actions))
+        self._steer_deg[:], self._speed[:] = steer_deg, speed
+        self.sim.step(np.radians(steer_deg), speed)
+
+        x, y, yaw = np.array(self.sim.x), np.array(self.sim.y), np.array(self.sim.yaw)
+        base_xy = np.stack([x, y], axis=-1)
+        ref = reference_point(x, y, yaw)
+        rules = self.rules
+        query, raw = self._query(ref, rules.is_reversed, rules.start_s_m)
+        wheels_on = self.track.on_track(self.sim.wheel_contacts())        # (N, 4) bool
+        any_on = wheels_on.any(axis=1)
+        outcome = rules.update(base_xy, raw, any_on, query.distance_from_center_m, query.half_width_m)
+
+        rewards = np.zeros(self.n_cars, dtype=np.float32)
+        if self.reward_fn is not None:
+            car = CarState(xy=ref, yaw_rad=yaw, steering_deg=steer_deg, speed_m_s=speed,
+                           progress_pct=outcome.progress_pct, steps=outcome.steps,
+                           all_wheels_on_track=wheels_on.all(axis=1),
+                           is_offtrack=rules.off_track_now(any_on, query.distance_from_center_m,
+                                                           query.half_width_m),
+                           is_reversed=rules.is_reversed)
+            self.last_params = self.params_builder.build(car, query)
+            fn = self.reward_fn
+            rewards[:] = [fn(p) for p in self.last_params]
+
+        frames = self._frames()
+        if self.frame_stack > 1:
+            self.obs[..., :-1] = self.obs[..., 1:]
+        self.obs[..., -1] = frames
+
+        infos = []
+        for i in range(self.n_cars):
+            reason = outcome.reasons[i]
+            infos.append({
+                "progress": float(outcome.progress_pct[i]),
+                "lap_time_s": float(outcome.steps[i]) * self.dt_s,
+                "steps": int(outcome.steps[i]),
+                "episode_status": EPISODE_STATUS[reason],
+                "termination_reason": reason,
+                "is_reversed": bool(rules.is_reversed[i]),
+                "steering_angle_deg": float(steer_deg[i]),
+                "speed_m_s": float(speed[i]),
+            })
+        return self.obs, rewards, outcome.terminated, outcome.truncated, infos
+
+    def start_info(self, i: int) -> dict[str, Any]:
+        """The ``info`` of car ``i`` right after its reset."""
+        rules = self.rules
+        return {"progress": float(rules.progress_pct[i]), "lap_time_s": 0.0, "steps": 0,
+                "episode_status": "in_progress", "termination_reason": None,
+                "is_reversed": bool(rules.is_reversed[i])}
+
+    # ------------------------------------------------------------------ helpers
+    def _query(self, ref_xy: np.ndarray, is_rev: np.ndarray, start_s: np.ndarray) -> tuple[Any, np.ndarray]:
+        """TrackQuery of each reference point on its car's driven track, and the wrapped progress."""
+        is_rev = np.asarray(is_rev, dtype=bool)
+        if not is_rev.any() or is_rev.all():
+            track = self.tracks[int(is_rev.any())]
+            query = track.query(ref_xy)
+            return query, track.progress_pct(query.s_m, start_s)
+        parts = {}
+        raw = np.zeros(len(ref_xy))
+        for direction in (False, True):
+            sel = is_rev == direction
+            track = self.tracks[int(direction)]
+            parts[direction] = (sel, track.query(ref_xy[sel]))
+            raw[sel] = track.progress_pct(parts[direction][1].s_m, start_s[sel])
+        merged = {}
+        for field in dataclasses.fields(parts[False][1]):
+            sample = np.asarray(getattr(parts[False][1], field.name))
+            out = np.zeros((len(ref_xy),) + sample.shape[1:], dtype=sample.dtype)
+            for sel, q in parts.values():
+                out[sel] = getattr(q, field.name)
+            merged[field.name] = out
+        return type(parts[False][1])(**merged), raw
+
+    def _frames(self) -> np.ndarray:
+        """(N, 120, 160) uint8 gray frames; other sizes/colour go through THE preprocessing."""
+        frames = np.asarray(self.sim.render())
+        if frames.shape[1:] == (OBS_HEIGHT_PX, OBS_WIDTH_PX) and frames.dtype == np.uint8:
+            return frames
+        from deepracer_inference.preprocess import to_network_input
+
+        encoding = "rgb8" if frames.ndim == 4 else "mono8"
+        return np.stack([to_network_input(f, encoding) for f in frames])
+
+    @property
+    def drive(self) -> tuple[np.ndarray, np.ndarray]:
+        """Last commanded ``(steering_deg, speed_m_s)`` per car."""
+        return self._steer_deg.copy(), self._speed.copy()
+
