@@ -19,6 +19,10 @@ def test_password_is_required_and_never_described(redis_server):
     with pytest.raises(redis.AuthenticationError):
         anonymous.ping()
     assert s.client().ping()
+    wrong = ExperienceStream(RedisSettings(host="127.0.0.1", port=s.port, password="wrong-pw"))
+    with pytest.raises(TransportError, match="rejected the credentials") as exc:
+        wrong.push("e", b"x")                       # fails fast, no endless backoff
+    assert "wrong-pw" not in str(exc.value)
 
 
 def test_url_parsing_with_acl_user_and_tls():

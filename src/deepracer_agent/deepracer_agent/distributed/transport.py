@@ -127,6 +127,9 @@ def call_with_reconnect(fn: Callable[[], Any], what: str, deadline_s: float | No
                 log.info("redis reachable again (%s) after %d failed attempts", what, backoff.failures)
             backoff.reset()
             return result
+        except redis.AuthenticationError as exc:   # a wrong password does not heal with time
+            raise TransportError(f"redis rejected the credentials during {what} (check the user and the "
+                                 f"password variable): {type(exc).__name__}") from None
         except _CONN_ERRORS as exc:
             delay = backoff.next_delay()
             if backoff.failures == 1 or backoff.failures % 10 == 0:

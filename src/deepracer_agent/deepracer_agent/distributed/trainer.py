@@ -1,0 +1,204 @@
+"""The trainer role: Redis experiences -> PPO update every K complete episodes -> model store.
+
+Loop: read complete episodes from the stream (consumer group), keep those that are new and fresh
+enough, and once at least ``num_episodes_between_training`` (K, default 20) are buffered run one
+PPO update on all of them, publish the next model version (objects, manifest, ``latest``),
+announce it, and only then ACK the entries it used.
+
+Policy-lag rule (documented in the README): an episode produced by version ``v`` is used by the
+update that starts from the latest published version ``L`` only if ``L - v <= max_policy_lag``
+(default 1: the current version and the one before it). Older episodes are dropped (ACKed and
+counted as ``dropped_stale``); PPO's importance ratio uses the behaviour policy's log-probs from the
+record, and its clipping bounds the effect of the one-version lag. Episodes that claim a version
+newer than ``L`` (possible only after the trainer fell back past a corrupted version) are dropped too.
+
+Exactly-once counting: the ids of the episodes used in each version are published in its
+``trainer_state.json``; a restarted trainer loads them (with the newest valid version's weights and
+optimizer state) and drops any redelivered duplicate. Entries it had read but not yet used are
+still pending in the consumer group and are reclaimed (XAUTOCLAIM) at start.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import ppo, wire
+from .config import ConfigError, DistributedConfig, StopFlag, common_arguments, config_from_args
+from .model_store import ModelStore, ModelStoreError, dump_npz, open_store
+from .runtime import Runtime, load_runtime
+from .transport import ExperienceStream, StreamEntry, TransportError
+
+log = logging.getLogger("deepracer.trainer")
+SEEN_IDS_KEPT = 100_000   # episode ids remembered for de-duplication (>> episodes per lag window)
+
+
+def model_objects(model: Any, runtime: Runtime, spec: dict[str, Any], state: dict[str, Any]) -> dict[str, bytes]:
+    """Everything one published version holds (no pickle anywhere)."""
+    opt_arrays, opt_groups = ppo.optimizer_to_arrays(model.policy.optimizer)
+    return {
+        "policy.npz": dump_npz(ppo.policy_to_arrays(model.policy)),
+        "optimizer.npz": dump_npz(opt_arrays),
+        "optimizer_groups.json": opt_groups,
+        "model_metadata.json": json.dumps(runtime.model_metadata(), indent=1).encode(),
+        "training_config.json": json.dumps(spec, indent=1).encode(),
+        "trainer_state.json": json.dumps(state).encode(),
+    }
+
+
+class Trainer:
+    def __init__(self, cfg: DistributedConfig, stop: StopFlag | None = None, consumer: str = "trainer"):
+        self.cfg, self.stop = cfg, stop or StopFlag(install_signals=False)
+        self.store: ModelStore = open_store(cfg.store, endpoint_url=cfg.store_endpoint_url,
+                                            create_bucket=cfg.store.startswith("s3://"))
+        self.stream = ExperienceStream(cfg.redis_settings(), consumer=consumer, should_stop=self.stop)
+        self.run_dir = Path(cfg.run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.metrics_path = self.run_dir / "trainer_metrics.jsonl"
+        self.seen: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self.buffer: dict[str, tuple[wire.EpisodeRecord, StreamEntry]] = {}
+        self.counts = collections.Counter()
+        self.t_start = time.monotonic()
+        self.train_s = 0.0
+
+    # -- start: restore from the newest valid version, or publish version 0 --------------------
+    def restore_or_init(self) -> None:
+        latest = self.store.load_latest_valid()
+        if latest is None:
+            self.spec = self.cfg.training_spec()
+            self.runtime = load_runtime(self.spec)
+            self.model = self.runtime.make_model(self.runtime.make_env(None))
+            self.version, self.state = -1, {"num_timesteps": 0, "episodes_total": 0, "consumed_episode_ids": []}
+            self._publish([])
+            log.info("started from scratch; published version 0 to %s", self.store.url)
+        else:
+            self.spec = latest.json("training_config.json")
+            self.runtime = load_runtime(self.spec)
+            self.model = self.runtime.make_model(self.runtime.make_env(None))
+            ppo.arrays_to_policy(self.model.policy, latest.arrays("policy.npz"))
+            ppo.arrays_to_optimizer(self.model.policy.optimizer, latest.arrays("optimizer.npz"),
+                                    latest.objects["optimizer_groups.json"])
+            self.state = latest.json("trainer_state.json")
+            self.model.num_timesteps = int(self.state["num_timesteps"])
+            self.version = latest.version
+            for eid in self.state.get("consumed_episode_ids", []):
+                self.seen[eid] = None
+            log.info("restarted from version %d (%d timesteps, %d remembered episode ids)",
+                     self.version, self.model.num_timesteps, len(self.seen))
+        self.stream.ensure_group()
+        for entry in self.stream.reclaim(min_idle_ms=0):
+            self._accept(entry)
+
+    # -- one stream entry --------------------------------------------------------------------
+    def _drop(self, entry: StreamEntry, reason: str) -> None:
+        self.counts[reason] += 1
+        with (self.run_dir / "dropped_episodes.jsonl").open("a") as f:   # audit trail
+            f.write(json.dumps({"episode_id": entry.episode_id, "reason": reason, "version": self.version}) + "\n")
+        self.stream.ack([entry.entry_id])
+
+    def _accept(self, entry: StreamEntry) -> None:
+        try:
+            rec = wire.decode(entry.data)
+        except wire.WireError as exc:
+            log.warning("dropping corrupt stream entry %s: %s", entry.entry_id, exc)
+            return self._drop(entry, "dropped_corrupt")
+        if rec.episode_id in self.seen or rec.episode_id in self.buffer:
+            return self._drop(entry, "dropped_duplicate")
+        lag = self.version - rec.policy_version
+        if lag > self.cfg.max_policy_lag or lag < 0:
+            return self._drop(entry, "dropped_stale")
+        self.buffer[rec.episode_id] = (rec, entry)
+
+    # -- one update --------------------------------------------------------------------------
+    def _publish(self, used: list[wire.EpisodeRecord]) -> None:
+        ids = [r.episode_id for r in used]
+        remembered = (list(self.state.get("consumed_episode_ids", [])) + ids)[-SEEN_IDS_KEPT:]
+        version = self.store.next_version()
+        self.state = {"version": version, "parent_version": self.version, "num_timesteps": int(self.model.num_timesteps),
+                      "episodes_total": int(self.state.get("episodes_total", 0)) + len(used),
+                      "consumed_episode_ids": remembered}
+        self.store.publish(version, model_objects(self.model, self.runtime, self.spec, self.state))
+        self.version = version
+        self.stream.announce(version)
+
+    def update(self) -> dict[str, Any]:
+        records = [rec for rec, _ in self.buffer.values()]
+        entries = [e for _, e in self.buffer.values()]
+        t0 = time.monotonic()
+        stats = ppo.ppo_update(self.model, records)
+        self._publish(records)
+        dt = time.monotonic() - t0
+        self.train_s += dt
+        # ACK only now: a crash before this point leaves the entries pending (reclaimed on restart)
+        self.stream.ack([e.entry_id for e in entries])
+        for r in records:
+            self.seen[r.episode_id] = None
+        while len(self.seen) > SEEN_IDS_KEPT:
+            self.seen.popitem(last=False)
+        self.buffer.clear()
+        self.counts["episodes_used"] += len(records)
+        self.counts["steps_used"] += sum(r.steps for r in records)
+        wall = time.monotonic() - self.t_start
+        progress = [float(r.meta["progress"]) for r in records if isinstance(r.meta.get("progress"), (int, float))]
+        row = {
+            "version": self.version, "wall_s": round(wall, 3), "update_s": round(dt, 3),
+            "episodes": len(records), "steps": sum(r.steps for r in records),
+            "mean_return": float(np.mean([float(np.sum(r.arrays["rewards"])) for r in records])),
+            "mean_progress": float(np.mean(progress)) if progress else None,
+            "lap_completion": float(np.mean([p >= 100.0 for p in progress])) if progress else None,
+            "policy_lag": dict(collections.Counter(str(self.version - 1 - r.policy_version) for r in records)),
+            "workers": dict(collections.Counter(r.worker_id for r in records)),
+            "utilisation": round(self.train_s / max(wall, 1e-9), 4),
+            **{k: int(v) for k, v in self.counts.items()},
+            **{k: round(v, 6) for k, v in stats.items() if k.startswith("train/")},
+        }
+        with self.metrics_path.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        log.info("version %d: %d episodes, %d steps, mean return %.3f, update %.2f s, utilisation %.0f%%",
+                 self.version, row["episodes"], row["steps"], row["mean_return"], dt, 100 * row["utilisation"])
+        return row
+
+    def run(self) -> int:
+        self.restore_or_init()
+        deadline = None if self.cfg.max_wall_time_s is None else self.t_start + self.cfg.max_wall_time_s
+        while not self.stop():
+            if self.cfg.max_versions is not None and self.version >= self.cfg.max_versions:
+                log.info("reached max_versions=%d; stopping", self.cfg.max_versions)
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                log.info("reached max_wall_time_s; stopping")
+                break
+            for entry in self.stream.read(count=64, block_ms=300):
+                self._accept(entry)
+            if len(self.buffer) >= self.cfg.num_episodes_between_training:
+                self.update()
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="deepracer trainer", description=__doc__.split("\n\n")[0])
+    common_arguments(parser)
+    parser.add_argument("--num-episodes-between-training", type=int, dest="num_episodes_between_training")
+    parser.add_argument("--max-policy-lag", type=int, dest="max_policy_lag")
+    parser.add_argument("--max-versions", type=int, dest="max_versions", help="stop after publishing this version")
+    parser.add_argument("--training-config", dest="training", help="training config YAML (deepracer train's format)")
+    parser.add_argument("--consumer", default="trainer", help="consumer name in the Redis group")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        cfg = config_from_args(args, ("num_episodes_between_training", "max_policy_lag", "max_versions", "training"))
+        return Trainer(cfg, StopFlag(), consumer=args.consumer).run()
+    except (ConfigError, ModelStoreError, TransportError, ValueError) as exc:
+        print(f"deepracer trainer: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
