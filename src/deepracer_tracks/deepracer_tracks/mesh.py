@@ -1,0 +1,312 @@
+"""Track meshes (OBJ, a Gazebo model) and waypoints extracted from a mesh (the paper's section IV-E).
+
+`track_mesh` triangulates the road surface between the inner and outer border (two triangles per
+waypoint, vertices shared) and adds the painted lines as separate thin meshes; `write_obj` writes
+them as OBJ groups ``road``, ``border_lines``, ``centre_line``. `write_gazebo_model` wraps the OBJ in
+a minimal SDF model folder.
+
+`waypoints_from_mesh` is the paper's extraction:
+1. border edges are the edges that belong to exactly one triangle (vertices are first merged by
+   position, so meshes with per-face vertices work too);
+2. the border vertices form two loops (connected components of the border-edge graph); the inner
+   one encloses the smaller area;
+3. a linear sum assignment (scipy) between the inner and outer vertex sets, with the Euclidean
+   distance as the cost, pairs them; 4. the waypoints are the midpoints of the matched pairs,
+   ordered along the inner loop (counter-clockwise, starting at the lowest-numbered inner vertex).
+
+Only loops are supported for extraction (an open road has one border loop). The mesh is read in the
+x-y plane (z, the height, is ignored).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import geometry as geo
+from .track import Track, TrackError
+
+
+@dataclass
+class TrackMesh:
+    """Triangle meshes of a track in metres: vertices (V, 3), faces (F, 3) int, per named group."""
+
+    groups: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    @property
+    def road(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.groups["road"]
+
+
+def _strip(left: np.ndarray, right: np.ndarray, closed: bool, z: float) -> tuple[np.ndarray, np.ndarray]:
+    """Triangle strip between two polylines of equal length: vertices interleaved left_i, right_i."""
+    n = len(left)
+    verts = np.zeros((2 * n, 3))
+    verts[0::2, :2] = left
+    verts[1::2, :2] = right
+    verts[:, 2] = z
+    i = np.arange(n if closed else n - 1)
+    j = (i + 1) % n
+    l0, r0, l1, r1 = 2 * i, 2 * i + 1, 2 * j, 2 * j + 1
+    faces = np.vstack([np.column_stack([l0, r0, r1]), np.column_stack([l0, r1, l1])])
+    return verts, faces.astype(np.int64)
+
+
+def track_mesh(track: Track, border_width_m: float = 0.05, centre_width_m: float = 0.04,
+               dash_length_m: float = 0.15, gap_length_m: float = 0.15, line_height_m: float = 0.001) -> TrackMesh:
+    """Road surface (z = 0) plus border lines and centre dashes (z = line_height_m) as separate groups.
+
+    The road strip uses the track's own waypoints: inner[i] and outer[i] are one "rung", so the
+    inner and outer border vertex counts are equal (the extraction's assignment is then 1:1).
+    """
+    groups: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    groups["road"] = _strip(track.inner, track.outer, track.closed, 0.0)
+    # border lines: bands from each border towards the other one, border_width wide
+    direction = track.outer - track.inner
+    unit = direction / np.hypot(*direction.T)[:, None]
+    lines = []
+    for border, sign in ((track.inner, 1.0), (track.outer, -1.0)):
+        lines.append(_strip(border, border + sign * border_width_m * unit, track.closed, line_height_m))
+    groups["border_lines"] = _merge(lines)
+    # centre dashes: short strips along the centre line
+    dense = max(2, int(np.ceil(track.length_m / 0.02)))
+    s = np.linspace(0.0, track.length_m, dense, endpoint=not track.closed)
+    period = dash_length_m + gap_length_m
+    dashes = []
+    start = 0.0
+    while start < track.length_m - 1e-9:
+        end = min(start + (dash_length_m if gap_length_m > 0 else track.length_m), track.length_m)
+        ss = np.concatenate([[start], s[(s > start) & (s < end)], [end]])
+        xy, heading = track.pose_at(ss)
+        normal = np.column_stack([-np.sin(heading), np.cos(heading)]) * (0.5 * centre_width_m)
+        dashes.append(_strip(xy + normal, xy - normal, False, line_height_m))
+        start += period if gap_length_m > 0 else track.length_m
+    groups["centre_line"] = _merge(dashes)
+    return TrackMesh(groups)
+
+
+def _merge(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    verts, faces, offset = [], [], 0
+    for v, f in parts:
+        verts.append(v)
+        faces.append(f + offset)
+        offset += len(v)
+    return np.vstack(verts), np.vstack(faces)
+
+
+def write_obj(mesh: TrackMesh | Track, path: str | Path) -> Path:
+    """Write the mesh (or a track's default mesh) as a Wavefront OBJ with one group per part, atomically."""
+    if isinstance(mesh, Track):
+        mesh = track_mesh(mesh)
+    path = Path(path)
+    lines = ["# DeepRacer workspace track mesh (metres; z up)"]
+    offset = 0
+    for name, (verts, faces) in mesh.groups.items():
+        lines.append(f"o {name}")
+        lines.append(f"g {name}")
+        lines.extend(f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in verts)
+        lines.extend(f"f {a + 1 + offset} {b + 1 + offset} {c + 1 + offset}" for a, b, c in faces)
+        offset += len(verts)
+    _atomic_write(path, "\n".join(lines) + "\n")
+    return path
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_obj(path: str | Path) -> TrackMesh:
+    """Read an OBJ file's vertices and faces per group (polygons are fan-triangulated).
+
+    Faces before any ``g``/``o`` line go to group ``default``. Raises TrackError naming the file
+    and line for anything malformed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise TrackError(f"mesh file {path}: no such file")
+    verts: list[tuple[float, float, float]] = []
+    group_faces: dict[str, list[tuple[int, int, int]]] = {}
+    current = "default"
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TrackError(f"mesh file {path}: cannot read it as text ({exc})") from None
+    for lineno, line in enumerate(text.splitlines(), 1):
+        parts = line.split("#", 1)[0].split()
+        if not parts:
+            continue
+        try:
+            if parts[0] == "v":
+                xyz = [float(v) for v in parts[1:4]]
+                if len(xyz) < 2 or not np.all(np.isfinite(xyz)):
+                    raise ValueError("a vertex needs finite x y [z]")
+                verts.append((xyz[0], xyz[1], xyz[2] if len(xyz) > 2 else 0.0))
+            elif parts[0] in ("g", "o"):
+                current = parts[1] if len(parts) > 1 else "default"
+            elif parts[0] == "f":
+                idx = []
+                for token in parts[1:]:
+                    k = int(token.split("/")[0])
+                    k = k - 1 if k > 0 else len(verts) + k
+                    if not 0 <= k < len(verts):
+                        raise ValueError(f"vertex index {token} out of range")
+                    idx.append(k)
+                if len(idx) < 3:
+                    raise ValueError("a face needs at least 3 vertices")
+                faces = group_faces.setdefault(current, [])
+                faces.extend((idx[0], idx[i], idx[i + 1]) for i in range(1, len(idx) - 1))
+        except ValueError as exc:
+            raise TrackError(f"mesh file {path}, line {lineno}: {exc}") from None
+    if not group_faces:
+        raise TrackError(f"mesh file {path}: no faces")
+    v = np.array(verts, dtype=np.float64).reshape(-1, 3)
+    return TrackMesh({name: (v, np.array(f, dtype=np.int64)) for name, f in group_faces.items()})
+
+
+def waypoints_from_mesh(vertices: np.ndarray, faces: np.ndarray, name: str = "mesh") -> Track:
+    """The paper's waypoint extraction from a road mesh (see the module docstring) -> a validated Track."""
+    v = np.asarray(vertices, dtype=np.float64)[:, :2]
+    f = np.asarray(faces, dtype=np.int64)
+    if f.ndim != 2 or f.shape[1] != 3 or len(f) == 0:
+        raise TrackError(f"{name}: expected triangles (F, 3), got faces of shape {f.shape}")
+    # merge vertices that share a position (meshes often duplicate them per face)
+    key = np.round(v / 1e-6).astype(np.int64)
+    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    by_first = np.argsort(first)                  # keep the file's vertex order (first occurrence)
+    rank = np.empty_like(by_first)
+    rank[by_first] = np.arange(len(by_first))
+    v = v[first[by_first]]
+    f = rank[inverse.reshape(-1)][f]
+    f = f[(f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])]   # drop degenerate triangles
+    # 1. border edges: in exactly one triangle
+    edges = np.sort(np.vstack([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
+    uniq, counts = np.unique(edges, axis=0, return_counts=True)
+    border = uniq[counts == 1]
+    if len(border) == 0:
+        raise TrackError(f"{name}: the mesh has no border edges (a closed surface, not a road)")
+    # 2. connected components of the border-edge graph -> loops
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(v)
+    graph = coo_matrix((np.ones(len(border)), (border[:, 0], border[:, 1])), shape=(n, n))
+    n_comp, comp = connected_components(graph, directed=False)
+    used = np.unique(border)
+    loops = [np.intersect1d(np.flatnonzero(comp == c), used) for c in np.unique(comp[used])]
+    if len(loops) != 2:
+        raise TrackError(f"{name}: the road mesh has {len(loops)} border loop(s); a loop track has exactly 2 "
+                         f"(inner and outer). Open tracks cannot be extracted from a mesh")
+    ordered = [_walk_loop(loop, border, name) for loop in loops]
+    areas = [abs(geo.signed_area(v[o])) for o in ordered]
+    inner_idx, outer_idx = (ordered[0], ordered[1]) if areas[0] < areas[1] else (ordered[1], ordered[0])
+    # the inner loop counter-clockwise, starting at its lowest vertex number
+    if geo.signed_area(v[inner_idx]) < 0:
+        inner_idx = inner_idx[::-1]
+    inner_idx = np.roll(inner_idx, -int(np.argmin(inner_idx)))
+    # 3. linear sum assignment between the two vertex sets, Euclidean cost
+    from scipy.optimize import linear_sum_assignment
+
+    pi, po = v[inner_idx], v[outer_idx]
+    cost = np.hypot(pi[:, None, 0] - po[None, :, 0], pi[:, None, 1] - po[None, :, 1])
+    rows, cols = linear_sum_assignment(cost)
+    order = np.argsort(rows)                  # along the inner loop
+    inner = pi[rows[order]]
+    outer = po[cols[order]]
+    # 4. waypoints: midpoints of the matched pairs
+    centre = 0.5 * (inner + outer)
+    return Track(centre, inner, outer, closed=True, name=name, source=None)
+
+
+def _walk_loop(loop_vertices: np.ndarray, border: np.ndarray, name: str) -> np.ndarray:
+    """Order the vertices of one border loop by walking its edges (each vertex must have degree 2)."""
+    members = set(loop_vertices.tolist())
+    neighbours: dict[int, list[int]] = {int(k): [] for k in loop_vertices}
+    for a, b in border:
+        if int(a) in members:
+            neighbours[int(a)].append(int(b))
+            neighbours[int(b)].append(int(a))
+    if any(len(nb) != 2 for nb in neighbours.values()):
+        bad = next(k for k, nb in neighbours.items() if len(nb) != 2)
+        raise TrackError(f"{name}: border vertex {bad} has {len(neighbours[bad])} border edges; the road mesh "
+                         f"must be a simple strip (each border vertex on exactly 2 border edges)")
+    start = int(loop_vertices[0])
+    out = [start]
+    prev, cur = start, neighbours[start][0]
+    while cur != start:
+        out.append(cur)
+        a, b = neighbours[cur]
+        prev, cur = cur, (b if a == prev else a)
+        if len(out) > len(loop_vertices):
+            raise TrackError(f"{name}: a border loop does not close")
+    if len(out) != len(loop_vertices):
+        raise TrackError(f"{name}: a border component is not a single loop")
+    return np.array(out, dtype=np.int64)
+
+
+def track_from_obj(path: str | Path, group: str = "road") -> Track:
+    """Extract a track from an OBJ road mesh: faces of ``group`` if present, otherwise all faces."""
+    path = Path(path)
+    mesh = read_obj(path)
+    if group in mesh.groups:
+        v, f = mesh.groups[group]
+    else:
+        v = next(iter(mesh.groups.values()))[0]
+        f = np.vstack([faces for _, faces in mesh.groups.values()])
+    try:
+        track = waypoints_from_mesh(v, f, name=path.stem)
+    except TrackError as exc:
+        raise TrackError(f"mesh file {path}: {exc}") from None
+    track.source = str(path)
+    return track
+
+
+_SDF_TEMPLATE = """<?xml version="1.0"?>
+<sdf version="1.9">
+  <model name="{name}">
+    <static>true</static>
+    <link name="track">
+      <visual name="visual">
+        <geometry><mesh><uri>meshes/{name}.obj</uri></mesh></geometry>
+      </visual>
+      <collision name="collision">
+        <geometry><mesh><uri>meshes/{name}.obj</uri></mesh></geometry>
+      </collision>
+    </link>
+  </model>
+</sdf>
+"""
+
+_CONFIG_TEMPLATE = """<?xml version="1.0"?>
+<model>
+  <name>{name}</name>
+  <version>1.0</version>
+  <sdf version="1.9">model.sdf</sdf>
+  <description>DeepRacer track {name} ({length:.2f} m, {width:.2f} m wide), generated by deepracer_tracks.</description>
+</model>
+"""
+
+
+def write_gazebo_model(track: Track, folder: str | Path) -> Path:
+    """Write a Gazebo model folder: model.config, model.sdf and meshes/<name>.obj. Returns model.sdf's path.
+
+    Not validated here (``gz sdf -k model.sdf`` checks it where Gazebo is installed).
+    """
+    folder = Path(folder)
+    name = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in track.name) or "track"
+    write_obj(track_mesh(track), folder / "meshes" / f"{name}.obj")
+    _atomic_write(folder / "model.config", _CONFIG_TEMPLATE.format(name=name, length=track.length_m,
+                                                                   width=track.width_m))
+    sdf = folder / "model.sdf"
+    _atomic_write(sdf, _SDF_TEMPLATE.format(name=name))
+    return sdf
