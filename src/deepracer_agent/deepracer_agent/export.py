@@ -5,7 +5,9 @@ this module is the only producer. Steps:
 
 1. Load the checkpoint (``PPO.load(..., device="cpu")``; this side unpickles SB3's zip, the car
    never does) and ``model_metadata.json`` (``--metadata``, else beside the checkpoint, else in
-   its parent run folder). Check that the policy's action space matches the metadata.
+   its parent run folders). Check that the policy's network and action space match the metadata;
+   a policy with a frame stack C > 1 gets ``"frame_stack": C`` in the exported metadata unless the
+   file already says (and then it must agree).
 2. Wrap the policy: ``observation`` float32 (1, C, 120, 160) raw 0-255 -> ``action_probabilities``
    (softmax, discrete) or ``action_mean`` (continuous, normalised [-1, 1]); eval mode (dropout off,
    batch norm running statistics).
@@ -267,6 +269,9 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path | None = None, met
     model = load_checkpoint(checkpoint)
     policy = model.policy
     policy.set_training_mode(False)
+    obs_shape = tuple(policy.observation_space.shape or ())
+    if "frame_stack" not in meta.extra and len(obs_shape) == 3 and obs_shape[0] != 1:
+        meta.extra["frame_stack"] = int(obs_shape[0])  # AWS files have no such key: record what the policy sees
     c, _, _ = check_policy_matches(policy, meta, checkpoint)
     input_shape = expected_input_shape(meta)
     output_name, output_shape = expected_output(meta)

@@ -88,3 +88,36 @@ def test_force_replaces_atomically(run_dir, tmp_path):
     again = export_checkpoint(ckpt, tmp_path / "m", force=True)
     assert again.folder == first.folder and load_artifact(again.folder).metadata.n_actions == 10
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m", "m.tar.gz"]
+
+
+class StackedContinuousEnv(TinyCameraEnv):
+    observation_space = __import__("gymnasium").spaces.Box(0, 255, (120, 160, 2), np.uint8)
+    action_space = __import__("gymnasium").spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+    def step(self, action):
+        return self.observation_space.sample(), 0.0, False, False, {}
+
+
+def test_continuous_frame_stacked_export(tmp_path):
+    meta = ModelMetadata.continuous((-30, 30), (0.5, 2.0))
+    meta.neural_network = "DEEP_CONVOLUTIONAL_NETWORK_DEEP"
+    meta.save(tmp_path / "model_metadata.json")  # no frame_stack key: the exporter records 2
+    model = PPO("CnnPolicy", StackedContinuousEnv(), policy_kwargs=policy_kwargs_for(meta), n_steps=8,
+                batch_size=8, device="cpu", seed=1)
+    model.save(tmp_path / "cont.zip")
+    result = export_checkpoint(tmp_path / "cont.zip")
+    assert result.folder == tmp_path / "cont_artifact"
+    assert result.manifest["output"] == {"name": "action_mean", "shape": [1, 2], "dtype": "float32"}
+    assert result.manifest["input"]["shape"] == [1, 2, 120, 160]
+    assert result.manifest["self_check"]["engines"]["openvino_f32"]["max_abs_diff"] < 1e-4
+
+    policy = Policy.from_path(result.folder)
+    assert policy.artifact.frame_stack == 2
+    module = exportable_policy(model.policy, discrete=False)
+    a, b = (np.full((120, 160), v, np.uint8) for v in (30, 220))
+    policy.decide_preprocessed(a)
+    d = policy.decide_preprocessed(b)
+    with torch.no_grad():
+        mean = module(torch.from_numpy(np.stack([a, b]).astype(np.float32)[None]))[0].numpy()
+    assert np.allclose(d.action, mean, atol=1e-4)
+    assert (d.steering_deg, d.speed_m_s) == pytest.approx(meta.action_to_drive(mean), abs=1e-3)
