@@ -88,6 +88,7 @@ def test_gazebo_model(tmp_path):
     ET.parse(sdf)
     ET.parse(tmp_path / "model" / "model.config")
     tool = shutil.which("gz") or shutil.which("ign")
-    if tool is None:
+    if tool is None or subprocess.run([tool, "sdf", "-h"], capture_output=True, timeout=60).returncode != 0:
         pytest.skip("Gazebo's sdf checker (gz/ign sdf -k) is not installed; XML well-formedness checked only")
-    subprocess.run([tool, "sdf", "-k", str(sdf)], check=True, timeout=60)
+    res = subprocess.run([tool, "sdf", "-k", str(sdf)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
