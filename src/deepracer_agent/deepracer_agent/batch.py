@@ -35,12 +35,13 @@ OBS_WIDTH_PX = 160
 
 
 def load_track_arg(track: Any) -> Any:
-    """A ``Track`` as given, or one loaded by ``deepracer_tracks.library.load_track`` from a name/path."""
+    """A ``Track`` as given, or one loaded by ``deepracer_tracks.library.load_track`` from a name/path
+    (None: the library's ``DEFAULT_TRACK``)."""
     if hasattr(track, "query") and hasattr(track, "centre"):
         return track
-    from deepracer_tracks.library import load_track
+    from deepracer_tracks.library import DEFAULT_TRACK, load_track
 
-    return load_track(track)
+    return load_track(DEFAULT_TRACK if track is None else track)
 
 
 def metadata_arg(metadata: ModelMetadata | str | Path | Mapping | None, vehicle: Any) -> ModelMetadata:
@@ -70,7 +71,8 @@ class DeepRacerBatch:
     """The simulation, episode rules and reward contract for ``n_cars`` cars.
 
     Args:
-        track: a ``deepracer_tracks.track.Track``, a built-in track name or a ``.npy`` path.
+        track: a ``deepracer_tracks.track.Track``, a built-in track name, a ``.npy`` path, or None
+            for the library's default track.
         n_cars: cars simulated together (they do not see or touch each other).
         metadata: action space (``ModelMetadata``, a ``model_metadata.json`` path or dict; default:
             the paper's 10 discrete actions).
@@ -84,7 +86,7 @@ class DeepRacerBatch:
         compute_reward: False skips params and reward (reward 0) - for benchmarks only.
     """
 
-    def __init__(self, track: Any, n_cars: int = 1, metadata: Any = None, reward: Any = None,
+    def __init__(self, track: Any = None, n_cars: int = 1, metadata: Any = None, reward: Any = None,
                  episode: EpisodeConfig | Mapping | None = None, sim_config: Any = None,
                  vehicle: Any = None, frame_stack: int = 1, seed: int | None = None,
                  compute_reward: bool = True) -> None:
@@ -118,6 +120,7 @@ class DeepRacerBatch:
         self.params_builder = ParamsBuilder(self.tracks[0], self.tracks[1])
         self.obs = np.zeros((self.n_cars, OBS_HEIGHT_PX, OBS_WIDTH_PX, self.frame_stack), dtype=np.uint8)
         self.last_params: list[dict[str, Any]] = []
+        self._frame_buf: np.ndarray | None = None
         self._steer_deg = np.zeros(self.n_cars)
         self._speed = np.zeros(self.n_cars)
 
@@ -130,11 +133,10 @@ class DeepRacerBatch:
         self._seed = seed
         self.rules.rng = np.random.default_rng(seed)
         self.rules.episodes_started = 0
-        if hasattr(self.sim, "seed"):
-            self.sim.seed(seed)
-        else:  # a fresh simulator is the only way to restart its random stream
-            self.sim = self._sim_cls(self.track, n_cars=self.n_cars, config=self.sim_config,
-                                     vehicle=self.vehicle, seed=seed)
+        # A fresh simulator restarts its randomization stream (draws depend on seed, car, episode
+        # count); building one costs milliseconds (the track texture is cached by deepracer_sim).
+        self.sim = self._sim_cls(self.track, n_cars=self.n_cars, config=self.sim_config,
+                                 vehicle=self.vehicle, seed=seed)
 
     def reset_all(self) -> np.ndarray:
         """New episodes for every car; returns the observations (N, 120, 160, k)."""
@@ -250,8 +252,9 @@ class DeepRacerBatch:
 
     def _frames(self) -> np.ndarray:
         """(N, 120, 160) uint8 gray frames; other sizes/colour go through THE preprocessing."""
-        frames = np.asarray(self.sim.render())
-        if frames.shape[1:] == (OBS_HEIGHT_PX, OBS_WIDTH_PX) and frames.dtype == np.uint8:
+        frames = self.sim.render(self._frame_buf) if self._frame_buf is not None else self.sim.render()
+        if frames.shape[1:] == (OBS_HEIGHT_PX, OBS_WIDTH_PX):
+            self._frame_buf = frames
             return frames
         from deepracer_inference.preprocess import to_network_input
 

@@ -43,7 +43,7 @@ class DeepRacerEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
 
-    def __init__(self, track: Any, metadata: Any = None, reward: Any = None, episode: Any = None,
+    def __init__(self, track: Any = None, metadata: Any = None, reward: Any = None, episode: Any = None,
                  sim_config: Any = None, vehicle: Any = None, frame_stack: int = 1,
                  render_mode: str | None = None, seed: int | None = None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:

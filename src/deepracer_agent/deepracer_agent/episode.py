@@ -40,6 +40,9 @@ EPISODE_STATUS = {None: "in_progress", "lap_complete": "lap_complete", "off_trac
                   "immobilized": "immobilized", "reversed": "reversed", "step_limit": "time_up"}
 
 
+_FINISH_EPS_PCT = 1e-9
+
+
 class EpisodeConfigError(ValueError):
     """An episode option is unknown or out of range; the message names the option."""
 
@@ -111,7 +114,8 @@ def unwrap_progress(raw_pct: np.ndarray, prev_pct: np.ndarray) -> np.ndarray:
     prev = np.asarray(prev_pct, dtype=np.float64)
     cur = np.where(prev > cur + 50.0, cur + 100.0, cur)
     cur = np.where(cur > prev + 50.0, cur - 100.0, cur)
-    return np.minimum(cur, 100.0)
+    # Snap float noise at the finish (an open track's end gives 99.99999999999999) to a full lap.
+    return np.where(cur >= 100.0 - _FINISH_EPS_PCT, 100.0, cur)
 
 
 @dataclass

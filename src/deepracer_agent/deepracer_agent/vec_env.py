@@ -25,7 +25,7 @@ from .env import make_spaces
 class DeepRacerVecEnv(VecEnv):
     """``n_envs`` cars on one track; other arguments as for :class:`~deepracer_agent.batch.DeepRacerBatch`."""
 
-    def __init__(self, track: Any, n_envs: int = 1, metadata: Any = None, reward: Any = None,
+    def __init__(self, track: Any = None, n_envs: int = 1, metadata: Any = None, reward: Any = None,
                  episode: Any = None, sim_config: Any = None, vehicle: Any = None, frame_stack: int = 1,
                  seed: int | None = None) -> None:
         self.render_mode = None
