@@ -36,10 +36,10 @@ def by_name(p) -> dict:
 
 
 def test_sim_drive_graph():
-    procs = by_name(plan("sim_drive.launch.xml", **MODEL, track="Oval_track", rate="60.0"))
+    procs = by_name(plan("sim_drive.launch.xml", **MODEL, track="oval", rate="60.0"))
     assert list(procs) == ["sim_node", "inference_node", "control_node"]
     assert procs["sim_node"].argv[0] == "<deepracer_sim/sim_node>"
-    assert params(procs["sim_node"].argv) == {"track": "Oval_track", "rate_hz": "60.0", "randomize": "false", "seed": "0"}
+    assert params(procs["sim_node"].argv) == {"track": "oval", "rate_hz": "60.0", "randomize": "false", "seed": "0"}
     assert params(procs["inference_node"].argv)["model_path"] == "/tmp/model.tar.gz"
     assert params(procs["control_node"].argv)["backend"] == "sim"
     assert params_files(procs["control_node"].argv) == ["control_sim.yaml"]
@@ -79,7 +79,7 @@ def test_model_is_required_and_typos_are_refused():
         with pytest.raises(LaunchError, match="required launch argument 'model'"):
             plan(name)
     with pytest.raises(LaunchError, match=r"unknown launch argument\(s\) trak"):
-        plan("sim_drive.launch.xml", **MODEL, trak="Oval_track")
+        plan("sim_drive.launch.xml", **MODEL, trak="oval")
 
 
 def test_rviz_flag_adds_rviz2():
