@@ -135,3 +135,38 @@ def test_config_errors_name_the_key(tmp_path):
     p.write_text("num_episodes_between_training: ten\n")
     with pytest.raises(ConfigError, match="'num_episodes_between_training' has the wrong type"):
         load_config(p)
+
+
+def test_real_deepracer_env_end_to_end(tmp_path, redis_server, monkeypatch):
+    """The real runtime: DeepRacerEnv (embedded simulator) + the DeepRacer CNN, two workers on
+    different tracks, one PPO update published and loaded back. Tiny: 8-step episodes, 1 epoch."""
+    pytest.importorskip("deepracer_sim.batch_sim")
+    cfg = make_cfg(tmp_path, redis_server, monkeypatch, runtime="deepracer_agent.distributed.runtime:DeepRacerRuntime",
+                   training={"episode": {"max_steps": 8}, "hyperparameters": {"num_epochs": 1, "batch_size": 16}},
+                   num_episodes_between_training=2, max_versions=1,
+                   workers=[{"seed": 3}, {"track": "oval", "seed": 4}])
+    trainer = Trainer(cfg)
+    t_thread = run_in_thread(trainer)
+    stop = StopFlag(install_signals=False)
+    workers = [Worker(cfg, cfg.worker_settings(i), stop, max_episodes=2) for i in range(2)]
+    w_threads = [run_in_thread(w) for w in workers]
+    t_thread.join(timeout=120)
+    stop.set()
+    for t in w_threads:
+        t.join(timeout=30)
+    assert not t_thread.is_alive()
+    store = open_store(cfg.store)
+    mv = store.load(1)
+    assert mv.json("model_metadata.json")["action_space_type"] == "discrete"
+    waiting = ExperienceStream(cfg.redis_settings()).r.xrange("deepracer:experience")
+    for _, fields in waiting:   # episodes still queued: camera frames in the policy's layout
+        obs = next(a for a in wire.decode_header(fields[b"data"])[0]["arrays"] if a["name"] == "obs")
+        assert obs["shape"][1:] == [1, 120, 160] and obs["dtype"] == "uint8" and obs["compression"] == "zlib"
+    row = metrics(tmp_path)[0]
+    assert row["episodes"] >= 2 and row["mean_progress"] is not None
+    # the worker's env really is its own track
+    assert workers[1].follower.env.batch.track.name == cfg.workers[1]["track"]
+
+
+def metrics(tmp_path):
+    return [json.loads(l) for l in (tmp_path / "run" / "trainer_metrics.jsonl").read_text().splitlines()]

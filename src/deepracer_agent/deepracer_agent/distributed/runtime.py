@@ -91,13 +91,73 @@ def load_runtime(spec: dict[str, Any], overrides: dict[str, Any] | None = None) 
 
 
 class DeepRacerRuntime(Runtime):
-    """The real thing: the DeepRacer env and PPO exactly as ``deepracer train`` builds them."""
+    """The real thing: ``DeepRacerEnv`` (one car, the embedded simulator) and SB3 PPO with the
+    DeepRacer named network (:mod:`deepracer_agent.networks`), separate policy and value nets.
 
-    def _train(self) -> Any:
+    Training-config keys (all optional; DeepRacer's names and defaults):
+    ``track`` (built-in name or .npy), ``model_metadata`` (path or dict; default the paper's 10
+    actions), ``reward`` (file path or example name), ``episode`` (EpisodeConfig fields), ``sim``
+    (SimConfig fields, randomization under ``sim.randomization``), ``frame_stack`` (1),
+    ``network`` ({dropout, batch_norm, l2_weight_decay}), ``hyperparameters`` ({batch_size: 64,
+    num_epochs: 10, lr: 3e-4, beta_entropy: 0.01, discount_factor: 0.999, gae_lambda: 0.95,
+    clip: 0.2}), ``seed`` (0), ``evaluation`` (options of the robust evaluation).
+    A worker's ``track``, ``seed`` and ``randomization`` replace the config's for that worker.
+    """
+
+    HYPER_DEFAULTS = {"batch_size": 64, "num_epochs": 10, "lr": 3e-4, "beta_entropy": 0.01,
+                      "discount_factor": 0.999, "gae_lambda": 0.95, "clip": 0.2}
+
+    def _metadata(self) -> Any:
+        from deepracer_inference.metadata import ModelMetadata
+
+        md = self.config.get("model_metadata")
+        if md is None:
+            return ModelMetadata.default()
+        return ModelMetadata.from_dict(md) if isinstance(md, dict) else ModelMetadata.load(md)
+
+    def make_env(self, worker: WorkerSettings | None = None) -> Any:
+        from deepracer_agent.env import DeepRacerEnv
+
+        c = self.config
+        sim = dict(c.get("sim") or {})
+        if worker is not None and worker.randomization is not None:
+            sim["randomization"] = worker.randomization
+        track = worker.track if worker is not None and worker.track else c.get("track")
+        seed = worker.seed if worker is not None and worker.seed is not None else c.get("seed", 0)
+        return DeepRacerEnv(track=track, metadata=self._metadata(), reward=c.get("reward"),
+                            episode=c.get("episode"), sim_config=sim, frame_stack=int(c.get("frame_stack", 1)),
+                            seed=seed)
+
+    def make_model(self, env: Any) -> Any:
+        from stable_baselines3 import PPO
+
+        from deepracer_agent.networks import NetworkOptions, policy_kwargs_for
+
+        unknown = set(self.config.get("hyperparameters") or {}) - set(self.HYPER_DEFAULTS)
+        if unknown:
+            raise RuntimeError_(f"training config 'hyperparameters': unknown key(s) {sorted(unknown)}")
+        h = {**self.HYPER_DEFAULTS, **(self.config.get("hyperparameters") or {})}
+        net = self.config.get("network") or {}
+        kwargs = policy_kwargs_for(self._metadata(), NetworkOptions(**net))
+        return PPO("CnnPolicy", env, n_steps=64, batch_size=int(h["batch_size"]), n_epochs=int(h["num_epochs"]),
+                   learning_rate=float(h["lr"]), ent_coef=float(h["beta_entropy"]), gamma=float(h["discount_factor"]),
+                   gae_lambda=float(h["gae_lambda"]), clip_range=float(h["clip"]), policy_kwargs=kwargs,
+                   device="cpu", verbose=0, seed=int(self.config.get("seed", 0)))
+
+    def model_metadata(self) -> dict[str, Any]:
+        return self._metadata().to_dict()
+
+    def evaluate(self, model: Any, version: int, store_dir: str) -> dict[str, Any]:
         try:
-            return importlib.import_module("deepracer_agent.train")
-        except ImportError as exc:  # pragma: no cover - depends on the training package
-            raise RuntimeError_(f"decoupled training needs deepracer_agent.train: {exc}") from exc
+            evaluate = importlib.import_module("deepracer_agent.evaluate")
+        except ImportError as exc:
+            raise RuntimeError_(f"the evaluator needs deepracer_agent.evaluate: {exc}") from exc
+        return _robust_evaluation(evaluate, self, model, version, store_dir)
+
+
+def _robust_evaluation(evaluate: Any, runtime: "DeepRacerRuntime", model: Any, version: int, out_dir: str) -> dict[str, Any]:
+    """Adapter onto :mod:`deepracer_agent.evaluate` (filled in once that module's API exists)."""
+    raise RuntimeError_("deepracer_agent.evaluate has no robust-evaluation entry point the evaluator knows")
 
 
 class SmokeRuntime(Runtime):
