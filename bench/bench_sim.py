@@ -1,0 +1,96 @@
+"""Benchmark of the embedded simulator (deepracer_sim.BatchSim): frames per second on one core.
+
+One "frame" = one car advanced by one camera frame (1/15 s): dynamics step + camera render + the
+track queries an env makes (Track.query at base_link and Track.on_track for the four wheels).
+Frames/s = n_cars * batch steps per second. Cars start spread along the centre line and drive with
+random actions, so the texture reads are spread like in training.
+
+Run:  NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 python bench/bench_sim.py [--seconds 3] [--track NAME]
+(the script sets these variables itself before numpy/numba load, so plain `python` is one core too)
+"""
+from __future__ import annotations
+
+import os
+
+for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+
+def run(track, n_cars: int, seconds: float, config, parts: bool = True) -> dict:
+    from deepracer_sim.batch_sim import BatchSim
+
+    sim = BatchSim(track, n_cars=n_cars, config=config, seed=0)
+    s = np.linspace(0.0, track.length_m, n_cars, endpoint=False)
+    xy, heading = track.pose_at(s)
+    sim.reset(np.arange(n_cars), xy[:, 0], xy[:, 1], heading)
+    rng = np.random.default_rng(0)
+    steer = rng.uniform(-0.1, 0.1, (64, n_cars))
+    speed = rng.uniform(0.5, 1.5, (64, n_cars))
+    out = np.empty((n_cars, sim.height, sim.width) + ((3,) if sim.channels == 3 else ()), np.uint8)
+
+    def one(i: int) -> None:
+        sim.step(steer[i % 64], speed[i % 64])
+        sim.render(out)
+        sim.query()
+        sim.wheels_on_track()
+
+    for i in range(5):  # warm-up (numba compile is cached on disk after the first run)
+        one(i)
+    steps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        one(steps)
+        steps += 1
+        # re-spawn cars that left the track so the queries stay realistic
+        if steps % 30 == 0:
+            sim.reset(np.arange(n_cars), xy[:, 0], xy[:, 1], heading)
+    total = time.perf_counter() - t0
+    result = {"n_cars": n_cars, "fps": n_cars * steps / total, "steps_per_s": steps / total}
+    if parts:
+        k = max(10, steps // 4)
+        for name, fn in (("step", lambda i: sim.step(steer[i % 64], speed[i % 64])),
+                         ("render", lambda i: sim.render(out)),
+                         ("query", lambda i: sim.query()),
+                         ("wheels_on_track", lambda i: sim.wheels_on_track())):
+            t0 = time.perf_counter()
+            for i in range(k):
+                fn(i)
+            result[f"{name}_us_per_car"] = (time.perf_counter() - t0) / k / n_cars * 1e6
+    result["memory_bytes_per_car"] = sim.memory_bytes_per_car
+    result["shared_memory_bytes"] = sim.shared_memory_bytes
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--track", default=None, help="built-in track name (default: the library default)")
+    parser.add_argument("--cars", type=int, nargs="*", default=[1, 16, 64])
+    args = parser.parse_args()
+
+    from deepracer_sim.config import SimConfig
+    from deepracer_sim.randomization import RandomizationConfig
+    from deepracer_tracks.library import DEFAULT_TRACK, load_track
+
+    track = load_track(args.track or DEFAULT_TRACK)
+    print(f"track {track.name}, {os.cpu_count()} CPUs visible, NUMBA_NUM_THREADS={os.environ['NUMBA_NUM_THREADS']}")
+    configs = [("gray 160x120 (default)", SimConfig()),
+               ("rgb 160x120", SimConfig(color=True)),
+               ("gray, dynamic model", SimConfig(dynamics="dynamic")),
+               ("gray, all randomization", SimConfig(randomization=RandomizationConfig.everything()))]
+    for label, cfg in configs:
+        print(f"\n{label}")
+        print(f"{'cars':>5} {'frames/s':>10} {'step':>7} {'render':>7} {'query':>7} {'wheels':>7}   (us per car-frame)  mem/car  shared")
+        for n in args.cars:
+            r = run(track, n, args.seconds, cfg)
+            print(f"{n:>5} {r['fps']:>10.0f} {r['step_us_per_car']:>7.1f} {r['render_us_per_car']:>7.1f} "
+                  f"{r['query_us_per_car']:>7.1f} {r['wheels_on_track_us_per_car']:>7.1f}   "
+                  f"{'':>18} {r['memory_bytes_per_car'] / 1024:>6.0f} KiB {r['shared_memory_bytes'] / 2**20:>5.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()

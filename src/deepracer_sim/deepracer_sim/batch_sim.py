@@ -1,0 +1,340 @@
+"""`BatchSim`: N DeepRacer cars on one track, stepped and rendered together (numpy + numba, no ROS).
+
+One `step()` is one camera frame (1 / rate_hz of the URDF camera, 1/15 s): the action is sanitised
+(NaN -> 0, clipped to the URDF's steering and speed limits, both counted), optionally perturbed
+(action noise, latency), and the dynamics run `substeps` physics sub-steps. `render()` returns what
+each car's camera sees now. Vehicle geometry and limits come from the URDF (`load_vehicle`); the
+track, its texture and every track query come from `deepracer_tracks`.
+
+Per-car episode randomization is drawn in `reset()` (see `randomization.py`); cars that were never
+reset use their episode-0 draw, made at construction.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from deepracer_description.vehicle import VehicleGeometry, load_vehicle
+from deepracer_tracks.texture import BORDER, CENTRE, FLOOR, ROAD, TextureStyle, render_texture
+from deepracer_tracks.track import Track, TrackQuery
+
+from . import dynamics as dyn
+from .camera import CameraRays, make_rays
+from .config import SimConfig, SimConfigError
+from .randomization import (CarDraw, apply_augmentations, augmentation_flags, draw_car,
+                            hue_saturation_palette)
+from .render import GroundTexture, Renderer, World, luma
+
+__all__ = ["BatchSim", "default_palette", "TEXTURE_MARGIN_M"]
+
+#: Floor drawn around the track in the texture (the walls stand at config.barrier_margin_m).
+TEXTURE_MARGIN_M = 1.0
+_NOISE_BANK_SIZE = 1 << 20
+
+
+def default_palette(style: TextureStyle | None = None) -> np.ndarray:
+    """(8, 3) float RGB: the track style's floor, road, border, centre + walls and background."""
+    style = style or TextureStyle()
+    ground = style.palette().astype(np.float64)
+    extra = np.array([[38, 40, 58],      # wall_a: dark blue-grey panels
+                      [205, 70, 45],     # wall_b: red seams / stripe
+                      [175, 200, 225],   # background_a: sky
+                      [85, 85, 95]],     # background_b: skyline
+                     dtype=np.float64)
+    return np.vstack([ground, extra])
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
+class BatchSim:
+    """N cars stepped as arrays. State arrays are (N,) read-only views that update in place.
+
+    Attributes: n_cars, dt_s (seconds per frame), x, y, yaw (base_link pose), speed (drive speed,
+    m/s), steering (front steering angle, rad), yaw_rate, lateral_speed, command_steering /
+    command_speed (the last sanitised command per car, before noise and latency: what AWS reports
+    as `steering_angle` / `speed`), clipped_action_count (cars x steps whose command was clipped or
+    NaN), clipped_action_counts (the same per car), episode (per car), width / height / channels.
+    """
+
+    def __init__(self, track: Track, n_cars: int = 1, config: SimConfig | None = None,
+                 vehicle: VehicleGeometry | None = None, seed: int | None = None):
+        if not isinstance(n_cars, (int, np.integer)) or n_cars < 1:
+            raise SimConfigError(f"n_cars: must be a positive integer, got {n_cars!r}")
+        self.config = config = config if config is not None else SimConfig()
+        if not isinstance(config, SimConfig):
+            raise SimConfigError(f"config: expected a SimConfig, got {type(config).__name__}")
+        self.track = track
+        self.vehicle = vehicle = vehicle if vehicle is not None else load_vehicle()
+        self.n_cars = n = int(n_cars)
+        self.seed = int(np.random.SeedSequence(seed).entropy if seed is None else seed)
+
+        if config.camera_model == "fisheye":
+            if vehicle.wide_camera is None:
+                raise SimConfigError("camera_model: 'fisheye' needs a wide_camera in the URDF, which has none")
+            self.camera_geometry = vehicle.wide_camera
+        else:
+            self.camera_geometry = vehicle.camera
+        self.dt_s = 1.0 / float(self.camera_geometry.rate_hz)
+        self.width = config.output_width_px or self.camera_geometry.output_width_px
+        self.height = config.output_height_px or self.camera_geometry.output_height_px
+        self.channels = 3 if config.color else 1
+        self._n_sub, self._dt_sub = dyn.substeps_for(config.dynamics, self.dt_s, config.substeps)
+        self._lr = -float(vehicle.rear_axle_x_m)
+
+        # --- world: texture pyramid, walls, background, ray tables
+        self.texture = render_texture(track, metres_per_pixel=config.texture_metres_per_pixel,
+                                      margin_m=TEXTURE_MARGIN_M)
+        ground = GroundTexture.from_labels(self.texture.labels, {int(FLOOR): 0, int(ROAD): 1, int(BORDER): 2,
+                                                                 int(CENTRE): 3},
+                                           self.texture.origin_xy, self.texture.metres_per_pixel)
+        pts = np.vstack([track.centre, track.inner, track.outer])
+        lo, hi = pts.min(axis=0) - config.barrier_margin_m, pts.max(axis=0) + config.barrier_margin_m
+        self.world = World.build((lo[0], hi[0], lo[1], hi[1]), config.barrier_height_m, seed=0)
+        self.base_rays: CameraRays = self._rays()
+        jitter = config.randomization.camera_pose.enabled
+        self.renderer = Renderer(ground, self.world, self.base_rays, n_tables=n if jitter else 1)
+        self._cam_index = np.arange(n, dtype=np.int64) if jitter else np.zeros(n, dtype=np.int64)
+        self.base_palette = default_palette(self.texture.style)
+
+        # --- state
+        self._x, self._y, self._yaw = np.zeros(n), np.zeros(n), np.zeros(n)
+        self._v, self._delta, self._vy, self._r = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+        self._cmd_delta, self._cmd_v = np.zeros(n), np.zeros(n)
+        self.x, self.y, self.yaw = _readonly(self._x), _readonly(self._y), _readonly(self._yaw)
+        self.speed, self.steering = _readonly(self._v), _readonly(self._delta)
+        self.yaw_rate, self.lateral_speed = _readonly(self._r), _readonly(self._vy)
+        self.command_steering, self.command_speed = _readonly(self._cmd_delta), _readonly(self._cmd_v)
+        self.episode = np.zeros(n, dtype=np.int64)
+        self.clipped_action_counts = np.zeros(n, dtype=np.int64)
+        self.clipped_action_count = 0
+
+        # --- per-car randomization, as arrays the kernels read
+        self._draws: list[CarDraw] = [None] * n  # type: ignore[list-item]
+        self._palette_rgb = np.zeros((n, 8, 3), np.float64)
+        self._palette = np.zeros((n, 8, self.channels), np.float64)
+        self._mix_color = np.zeros((n, len(ground.mixtures), self.channels), np.float32)
+        self._lut = np.zeros((n, 256), np.uint8)
+        self._shadow = np.zeros((n, 6), np.float64)
+        self._tex_noise = np.zeros((n, 3), np.float64)
+        self._steer_rate = np.zeros(n)
+        self._tau = np.zeros(n)
+        self._mu = np.zeros(n)
+        self._latency = np.zeros(n, dtype=np.int64)
+        max_lat = config.randomization.latency.frames if config.randomization.latency.enabled else 0
+        self._pending = np.zeros((n, max_lat + 1, 2))     # queued (steering, speed) commands
+        self._noise_bank: np.ndarray | None = None
+        if config.randomization.sensor_noise.enabled:
+            self._noise_bank = np.random.default_rng(np.random.SeedSequence([self.seed, 31337])).standard_normal(
+                _NOISE_BANK_SIZE).astype(np.float32)
+
+        xy, heading = track.pose_at(np.zeros(n))
+        for car in range(n):
+            self._place(car, xy[car, 0], xy[car, 1], heading[car])
+            self._apply_draw(car)
+
+    # ------------------------------------------------------------------------------ episodes
+    def _rays(self, dz: float = 0.0, dpitch: float = 0.0, dfov: float = 0.0) -> CameraRays:
+        try:
+            return make_rays(self.camera_geometry, self.width, self.height, dz_m=dz, dpitch_rad=dpitch,
+                             dfov_rad=dfov)
+        except ValueError as exc:
+            raise SimConfigError(f"randomization.camera_pose: {exc}") from None
+
+    def _place(self, car: int, x: float, y: float, yaw: float) -> None:
+        if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(yaw)):
+            raise ValueError(f"reset: car {car} pose must be finite, got x={x}, y={y}, yaw={yaw}")
+        self._x[car], self._y[car], self._yaw[car] = x, y, math.atan2(math.sin(yaw), math.cos(yaw))
+        self._v[car] = self._delta[car] = self._vy[car] = self._r[car] = 0.0
+        self._cmd_delta[car] = self._cmd_v[car] = 0.0
+        self._pending[car] = 0.0
+
+    def _apply_draw(self, car: int) -> None:
+        cfg = self.config
+        d = draw_car(cfg.randomization, self.base_palette, self.seed, car, int(self.episode[car]))
+        self._draws[car] = d
+        self._palette_rgb[car] = d.palette
+        self._palette[car] = self._to_output_space(d.palette)
+        self._mix_color[car] = self.renderer.texture.mixture_colors(self._palette[car])
+        self._lut[car] = d.lut
+        self._shadow[car] = d.shadow
+        self._tex_noise[car] = d.texture
+        self._steer_rate[car] = cfg.steering_rate_rad_s * d.steering_rate_scale
+        self._tau[car] = cfg.throttle_time_constant_s * d.throttle_tau_scale
+        self._mu[car] = cfg.grip_mu * d.grip_scale
+        self._latency[car] = d.latency_frames
+        if cfg.randomization.camera_pose.enabled:
+            self.renderer.set_rays(car, self._rays(d.camera_dz_m, d.camera_dpitch_rad, d.camera_dfov_rad))
+
+    def set_base_palette(self, palette_rgb) -> None:
+        """Replace the scene colours, (8, 3) RGB 0-255, rows `randomization.PALETTE_NAMES`.
+
+        E.g. to match a physical track's colours. Colour randomization then varies around these.
+        Every car's current episode draw is redone (same seed and episode, so nothing else changes).
+        """
+        pal = np.asarray(palette_rgb, dtype=np.float64)
+        if pal.shape != (8, 3) or not np.all(np.isfinite(pal)) or pal.min() < 0 or pal.max() > 255:
+            raise ValueError(f"palette: expected (8, 3) RGB values in 0-255, got shape {pal.shape}")
+        self.base_palette = pal.copy()
+        for car in range(self.n_cars):
+            self._apply_draw(car)
+
+    def _to_output_space(self, palette_rgb: np.ndarray) -> np.ndarray:
+        return palette_rgb if self.channels == 3 else luma(palette_rgb)[:, None]
+
+    def reset(self, car_ids, x, y, yaw) -> None:
+        """Start a new episode for `car_ids` at poses (x, y, yaw) (arrays or scalars, metres/radians).
+
+        Zeroes speed, steering and queued commands, and draws the cars' randomization for the new
+        episode (episode counter + 1).
+        """
+        ids = np.atleast_1d(np.asarray(car_ids, dtype=np.int64))
+        if ids.size and (ids.min() < 0 or ids.max() >= self.n_cars):
+            raise ValueError(f"reset: car ids must be in [0, {self.n_cars}), got {ids.tolist()}")
+        xs, ys, yaws = (np.broadcast_to(np.asarray(a, dtype=np.float64), ids.shape) for a in (x, y, yaw))
+        for k, car in enumerate(ids):
+            self._place(int(car), float(xs[k]), float(ys[k]), float(yaws[k]))
+            self.episode[car] += 1
+            self._apply_draw(int(car))
+
+    # --------------------------------------------------------------------------------- step
+    def _sanitise(self, steering_rad, speed_m_s) -> tuple[np.ndarray, np.ndarray]:
+        n = self.n_cars
+        try:
+            steer = np.array(np.broadcast_to(np.asarray(steering_rad, dtype=np.float64), (n,)))
+            speed = np.array(np.broadcast_to(np.asarray(speed_m_s, dtype=np.float64), (n,)))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"step: steering_rad and speed_m_s must be numbers or ({n},) arrays: {exc}") from None
+        bad = np.isnan(steer) | np.isnan(speed)
+        steer = np.nan_to_num(steer, nan=0.0)
+        speed = np.nan_to_num(speed, nan=0.0)
+        v = self.vehicle
+        clipped_s = np.clip(steer, -v.max_steering_angle_rad, v.max_steering_angle_rad)
+        clipped_v = np.clip(speed, v.min_speed_m_s, v.max_speed_m_s)
+        hit = bad | (clipped_s != steer) | (clipped_v != speed)
+        if hit.any():
+            self.clipped_action_counts += hit
+            self.clipped_action_count += int(hit.sum())
+        return clipped_s, clipped_v
+
+    def step(self, steering_rad, speed_m_s) -> None:
+        """Advance one camera frame. steering_rad, speed_m_s: scalars or (N,) (radians, m/s).
+
+        NaN is treated as 0, anything outside [-max_steer, max_steer] x [min_speed, max_speed] is
+        clipped; both count in clipped_action_count(s). Never raises for bad numbers.
+        """
+        steer, speed = self._sanitise(steering_rad, speed_m_s)
+        self._cmd_delta[:], self._cmd_v[:] = steer, speed
+        rcfg = self.config.randomization
+        if rcfg.action_noise.enabled:
+            o = rcfg.action_noise
+            for car in range(self.n_cars):
+                u = self._draws[car].action_rng.uniform(-1.0, 1.0, 2)
+                steer[car] *= 1.0 + o.steering_fraction * u[0]
+                speed[car] *= 1.0 + o.speed_fraction * u[1]
+            v = self.vehicle
+            np.clip(steer, -v.max_steering_angle_rad, v.max_steering_angle_rad, out=steer)
+            np.clip(speed, v.min_speed_m_s, v.max_speed_m_s, out=speed)
+        if rcfg.latency.enabled:
+            # _pending[:, j] = command issued j frames ago; a car with latency L acts on _pending[:, L]
+            self._pending[:, 1:] = self._pending[:, :-1].copy()
+            self._pending[:, 0, 0], self._pending[:, 0, 1] = steer, speed
+            rows = np.arange(self.n_cars)
+            steer = self._pending[rows, self._latency, 0].copy()
+            speed = self._pending[rows, self._latency, 1].copy()
+        c = self.config
+        if c.dynamics == "kinematic":
+            dyn.step_kinematic(self._x, self._y, self._yaw, self._v, self._delta, self._vy, self._r, steer, speed,
+                               self._steer_rate, self._tau, self.vehicle.wheelbase_m, self._lr, self._dt_sub,
+                               self._n_sub)
+        else:
+            dyn.step_dynamic(self._x, self._y, self._yaw, self._v, self._delta, self._vy, self._r, steer, speed,
+                             self._steer_rate, self._tau, self.vehicle.wheelbase_m, self._lr, self._dt_sub,
+                             self._n_sub, c.mass_kg, c.yaw_inertia_kg_m2, c.cornering_stiffness_n_per_rad,
+                             self._mu)
+
+    # ------------------------------------------------------------------------------- render
+    def render(self, out: np.ndarray | None = None) -> np.ndarray:
+        """Camera images now: (N, H, W) uint8 gray (ITU-R 601 luma), or (N, H, W, 3) RGB if color.
+
+        `out` (same shape, uint8) is filled and returned if given (saves an allocation).
+        """
+        n, h, w, ch = self.n_cars, self.height, self.width, self.channels
+        shape = (n, h, w) if ch == 1 else (n, h, w, 3)
+        if out is None:
+            out = np.empty(shape, np.uint8)
+        elif out.shape != shape or out.dtype != np.uint8:
+            raise ValueError(f"render: out must be uint8 {shape}, got {out.dtype} {out.shape}")
+        aug = self.config.randomization.augmentation
+        flags = None
+        palette, mix_color = self._palette, self._mix_color
+        if aug.enabled:
+            flags = [augmentation_flags(aug, self._draws[car].augment_rng) for car in range(n)]
+            if any(f["random_color"] for f in flags):
+                palette, mix_color = palette.copy(), mix_color.copy()
+                for car in range(n):
+                    if flags[car]["random_color"]:
+                        rgb = hue_saturation_palette(self._palette_rgb[car], self._draws[car].augment_rng)
+                        palette[car] = self._to_output_space(rgb)
+                        mix_color[car] = self.renderer.texture.mixture_colors(palette[car])
+        self.renderer.render(out.reshape(n, h * w, ch), self._x, self._y, self._yaw, self._cam_index, palette,
+                             mix_color, self._lut, self._shadow, self._tex_noise)
+        if self._noise_bank is not None:
+            size = h * w * ch
+            for car in range(n):
+                d = self._draws[car]
+                start = int(d.noise_rng.integers(0, _NOISE_BANK_SIZE - size))
+                noisy = out[car].reshape(-1) + d.sensor_sigma * self._noise_bank[start:start + size]
+                out[car] = np.clip(np.rint(noisy), 0, 255).astype(np.uint8).reshape(out[car].shape)
+        if flags is not None:
+            for car in range(n):
+                if any(flags[car].values()):
+                    out[car] = apply_augmentations(out[car], flags[car], aug, self._draws[car].augment_rng)
+        return out
+
+    # ------------------------------------------------------------------------------ queries
+    def wheel_contacts(self) -> np.ndarray:
+        """(N, 4, 2) world x, y of the wheel contact points (rows: vehicle.WHEEL_ORDER; wheels straight)."""
+        c, s = np.cos(self._yaw), np.sin(self._yaw)
+        wc = self.vehicle.wheel_contacts_m
+        out = np.empty((self.n_cars, len(wc), 2))
+        out[:, :, 0] = self._x[:, None] + c[:, None] * wc[None, :, 0] - s[:, None] * wc[None, :, 1]
+        out[:, :, 1] = self._y[:, None] + s[:, None] * wc[None, :, 0] + c[:, None] * wc[None, :, 1]
+        return out
+
+    def wheels_on_track(self) -> np.ndarray:
+        """(N, 4) bool: each wheel contact point inside the road (Track.on_track)."""
+        return self.track.on_track(self.wheel_contacts())
+
+    def query(self, xy: np.ndarray | None = None) -> TrackQuery:
+        """Track.query at base_link (or at `xy` (N, 2), e.g. the AWS reward point ahead of the car)."""
+        return self.track.query(np.column_stack([self._x, self._y]) if xy is None else xy)
+
+    def camera_rays(self, car: int = 0) -> CameraRays:
+        """The rays car `car` renders with this episode (differs per car with camera-pose jitter)."""
+        rays = self.renderer.table.rays[int(self._cam_index[car])]
+        assert rays is not None
+        return rays
+
+    @property
+    def memory_bytes_per_car(self) -> int:
+        """Bytes held per car: state, draws, ray tables (per car when camera pose is randomized)."""
+        per_car_tables = self.renderer.table.nbytes // self.renderer.table.hits_ground.shape[0]
+        jitter = self.config.randomization.camera_pose.enabled
+        arrays = (self._palette_rgb.nbytes + self._palette.nbytes + self._mix_color.nbytes + self._lut.nbytes + self._shadow.nbytes
+                  + self._pending.nbytes + self._tex_noise.nbytes) // self.n_cars + 12 * 8
+        return arrays + (per_car_tables if jitter else 0)
+
+    @property
+    def shared_memory_bytes(self) -> int:
+        """Bytes shared by all cars: texture pyramid, world, (un-jittered) ray table, noise bank."""
+        b = self.renderer.texture.nbytes + self.world.panorama.nbytes + self.world.noise_tile.nbytes
+        if not self.config.randomization.camera_pose.enabled:
+            b += self.renderer.table.nbytes
+        if self._noise_bank is not None:
+            b += self._noise_bank.nbytes
+        return b
