@@ -595,4 +595,11 @@ def validate_polylines(centre: np.ndarray, inner: np.ndarray, outer: np.ndarray,
             i = int(bad[0]) if len(bad) else 0
             raise TrackError(f"{where}: negative width at waypoint {i}: the inner and outer borders must lie on "
                              f"opposite sides of the centre line, consistently along the track")
+    # accepted quirk (some official AWS files): the centre line is not midway between the borders
+    offset = np.hypot(*(0.5 * (inner + outer) - centre).T)
+    i = int(np.argmax(offset / width))
+    if offset[i] > 0.1 * width[i]:
+        warns.append(f"{where}: the centre line is up to {offset[i]:.3f} m off the middle of the road (waypoint "
+                     f"{i}, {100 * offset[i] / width[i]:.0f}% of the width); progress and distance_from_center "
+                     f"follow the centre line as given, on-track uses the borders")
     return warns
