@@ -320,3 +320,13 @@ def test_eval_is_limited_to_literals():
     for bad in ("open('x')", "x + 1", "().__class__", "[i for i in (1,)]"):
         with pytest.raises(ValueError, match=r"\$\(eval\) expression"):
             eval_trivial(bad)
+
+
+def test_deepracer_cli_dispatches_launch(tmp_path, capsys):
+    from deepracer_agent.cli import main as cli_main
+
+    f = launch(tmp_path, f'<arg name="a" default="1"/>{echo("e", "$(var a)")}')
+    assert cli_main(["launch", "--print", str(f), "a:=2"]) == 0
+    assert "[e] executable" in capsys.readouterr().out
+    assert cli_main(["launch", str(f), "b:=2"]) == 2
+    assert "unknown launch argument(s) b" in capsys.readouterr().err
