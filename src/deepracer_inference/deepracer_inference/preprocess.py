@@ -103,8 +103,12 @@ def to_grayscale(image: np.ndarray, encoding: str) -> np.ndarray:
         raise PreprocessError(f"image dtype {image.dtype} does not fit encoding '{encoding}' (uint8)")
     if channels == 1:
         return image
-    r, g, b = (image[:, :, i].astype(np.uint32) for i in _LUMA_ORDER[encoding])
-    return ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16).astype(np.uint8)
+    # PIL's integer formula evaluated in float32, which is exact here: every product and partial sum
+    # is an integer below 255 * 65536 + 0x8000 < 2**24, and * 2**-16 then truncation is the >> 16.
+    x = image.astype(np.float32)
+    r, g, b = _LUMA_ORDER[encoding]
+    luma = x[:, :, r] * 19595.0 + x[:, :, g] * 38470.0 + x[:, :, b] * 7471.0 + 32768.0
+    return (luma * (1.0 / 65536.0)).astype(np.uint8)
 
 
 @functools.lru_cache(maxsize=32)
@@ -143,20 +147,33 @@ def _clip8(acc: np.ndarray) -> np.ndarray:
     return np.clip(acc >> _PRECISION_BITS, 0, 255).astype(np.uint8)
 
 
+def _resample(img: np.ndarray, index: np.ndarray, weights: np.ndarray, axis: int) -> np.ndarray:
+    """One PIL pass along ``axis`` (0 = rows): out[o] = clip8(sum_k img[index[o, k]] * weights[o, k] + half).
+
+    int32 accumulation is exact, as in PIL: 255 * 2**22 * sum(weights) stays below 2**31. The loop
+    runs over the few taps (9 for 640 -> 160); each step is one vectorised gather-multiply-add.
+    """
+    shape = (index.shape[0], img.shape[1]) if axis == 0 else (img.shape[0], index.shape[0])
+    acc = np.full(shape, 1 << (_PRECISION_BITS - 1), dtype=np.int32)
+    w = weights.astype(np.int32)
+    for k in range(index.shape[1]):
+        if axis == 0:
+            acc += img[index[:, k], :] * w[:, k, None]
+        else:
+            acc += img[:, index[:, k]] * w[:, k]
+    return _clip8(acc)
+
+
 def resize_bilinear(gray: np.ndarray, width: int = NETWORK_WIDTH_PX, height: int = NETWORK_HEIGHT_PX) -> np.ndarray:
     """(H, W) uint8 -> (height, width) uint8, bit-identical to PIL ``resize((width, height), BILINEAR)``."""
     in_h, in_w = gray.shape
     if (in_h, in_w) == (height, width):
         return np.ascontiguousarray(gray)
     out = gray
-    if in_w != width:
-        idx, kk = _bilinear_taps(in_w, width)
-        acc = np.einsum("hok,ok->ho", out[:, idx].astype(np.int64), kk) + (1 << (_PRECISION_BITS - 1))
-        out = _clip8(acc)
+    if in_w != width:  # horizontal pass first, as PIL; on the transpose (row gathers are ~2x faster)
+        out = _resample(np.ascontiguousarray(out.T), *_bilinear_taps(in_w, width), axis=0).T
     if in_h != height:
-        idx, kk = _bilinear_taps(in_h, height)
-        acc = np.einsum("okw,ok->ow", out[idx, :].astype(np.int64), kk) + (1 << (_PRECISION_BITS - 1))
-        out = _clip8(acc)
+        out = _resample(out, *_bilinear_taps(in_h, height), axis=0)
     return out
 
 

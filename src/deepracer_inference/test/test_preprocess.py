@@ -51,6 +51,12 @@ def test_luma_is_pil_convert_L_on_every_colour_corner():
     assert np.array_equal(to_grayscale(rgb, "rgb8"), np.asarray(Image.fromarray(rgb).convert("L")))
 
 
+def test_luma_exhaustive_over_all_16_million_colours():
+    v = np.arange(256, dtype=np.uint8)
+    rgb = np.stack(np.meshgrid(v, v, v, indexing="ij"), axis=-1).reshape(4096, 4096, 3)
+    assert np.array_equal(to_grayscale(rgb, "rgb8"), np.asarray(Image.fromarray(rgb).convert("L")))
+
+
 def test_network_sized_mono_is_identity():
     frame = np.random.default_rng(2).integers(0, 256, (120, 160), dtype=np.uint8)
     assert np.array_equal(to_network_input(frame, "mono8"), frame)
