@@ -623,8 +623,10 @@ class _Interpreter:
         self.arguments.setdefault(name, (default, description))
         if name not in scope.configs:
             if default is None:
+                unused = sorted(set(self.cli_args) - self.declared)
+                hint = f" (given but not declared: {', '.join(unused)})" if unused else ""
                 raise LaunchError(f"{el.where}: required launch argument '{name}' was not provided"
-                                  f"{f' ({description})' if description else ''}: add {name}:=VALUE")
+                                  f"{f' ({description})' if description else ''}: add {name}:=VALUE{hint}")
             scope.configs[name] = default
         if choices and scope.configs[name] not in choices:
             raise LaunchError(f"{el.where}: argument '{name}' = {scope.configs[name]!r} is not one of "

@@ -80,6 +80,8 @@ def test_model_is_required_and_typos_are_refused():
             plan(name)
     with pytest.raises(LaunchError, match=r"unknown launch argument\(s\) trak"):
         plan("sim_drive.launch.xml", **MODEL, trak="oval")
+    with pytest.raises(LaunchError, match=r"required launch argument 'model'.*given but not declared: modle"):
+        plan("sim_drive.launch.xml", modle="m")
 
 
 def test_rviz_flag_adds_rviz2():
