@@ -569,6 +569,11 @@ def validate_polylines(centre: np.ndarray, inner: np.ndarray, outer: np.ndarray,
     side_in = np.sign(tangent[:, 0] * (inner - centre)[:, 1] - tangent[:, 1] * (inner - centre)[:, 0])
     side_out = np.sign(tangent[:, 0] * (outer - centre)[:, 1] - tangent[:, 1] * (outer - centre)[:, 0])
 
+    same_side = side_in == side_out
+    if same_side.any():
+        i = int(np.argmax(same_side))
+        raise TrackError(f"{where}: negative width at waypoint {i}: the inner and outer border points lie on the "
+                         f"same side of the centre line")
     if closed:
         area_in = abs(geo.signed_area(inner))
         area_out = abs(geo.signed_area(outer))

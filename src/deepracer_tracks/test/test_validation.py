@@ -32,6 +32,8 @@ def _bad_cases():
     cases["swapped"] = (a, "swapped")
     a = good.copy(); a[20, 2:4] = good[20, 4:6] * 1.05          # an inner point pushed beyond the outer border
     cases["crossing"] = (a, "cross")
+    a = good.copy(); a[30, 4:6] = good[30, 0:2] + 0.3 * (good[30, 2:4] - good[30, 0:2])   # outer point inside
+    cases["negative_width_loop"] = (a, "negative width")
     # a figure-eight: the centre line (and borders) intersect themselves
     t = np.linspace(0, 2 * np.pi, 80, endpoint=False)
     c = np.column_stack([2 * np.sin(t), np.sin(2 * t)])
