@@ -107,6 +107,7 @@ class Track:
         self.direction = "counterclockwise" if area >= 0.0 else "clockwise"
         self._grid = None
         self._bands = None
+        self._reversed: Track | None = None
 
     # ------------------------------------------------------------------ construction / IO
     def _where(self) -> str:
@@ -199,8 +200,12 @@ class Track:
     def reversed(self) -> "Track":
         """The same track driven the other way: all polylines reversed, inner stays the inner border.
 
-        Waypoint 0 stays the start line (the new order is 0, W-1, ..., 1 on loops).
+        Waypoint 0 stays the start line (the new order is 0, W-1, ..., 1 on loops). The result is
+        cached (and its own ``reversed()`` is this track), so the query tables are built once per
+        direction even when an env alternates directions every episode.
         """
+        if self._reversed is not None:
+            return self._reversed
         if self.closed:
             order = np.concatenate([[0], np.arange(len(self.centre) - 1, 0, -1)])
         else:
@@ -208,6 +213,8 @@ class Track:
         t = Track(self.centre[order], self.inner[order], self.outer[order], closed=self.closed,
                   name=self.name, source=self.source, validate=False)
         t.warnings = list(self.warnings)
+        t._reversed = self
+        self._reversed = t
         return t
 
     # ------------------------------------------------------------------ queries
