@@ -19,7 +19,9 @@ Finished cars are NOT reset here: the gym env leaves that to ``reset()``, the Ve
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
+import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -121,6 +123,9 @@ class DeepRacerBatch:
         self.obs = np.zeros((self.n_cars, OBS_HEIGHT_PX, OBS_WIDTH_PX, self.frame_stack), dtype=np.uint8)
         self.last_params: list[dict[str, Any]] = []
         self._frame_buf: np.ndarray | None = None
+        #: Accumulated seconds per phase of :meth:`step` (sim_step, track_and_rules, params, reward,
+        #: render) and of :meth:`reset_cars` (reset), plus the number of steps; for profiling.
+        self.timing: dict[str, float] = collections.defaultdict(float)
         self._steer_deg = np.zeros(self.n_cars)
         self._speed = np.zeros(self.n_cars)
 
@@ -150,6 +155,7 @@ class DeepRacerBatch:
         ids = np.asarray(car_ids, dtype=np.int64).reshape(-1)
         if len(ids) == 0:
             return self.obs
+        start = time.perf_counter()
         is_rev, start_s = self.rules.choose_starts(len(ids))
         xy = np.zeros((len(ids), 2))
         yaw = np.zeros(len(ids))
@@ -165,6 +171,7 @@ class DeepRacerBatch:
         self._speed[ids] = 0.0
         frames = self._frames()
         self.obs[ids] = frames[ids][..., None]
+        self.timing["reset"] += time.perf_counter() - start
         return self.obs
 
     # ------------------------------------------------------------------ stepping
@@ -174,9 +181,12 @@ class DeepRacerBatch:
         Returns ``(obs (N,120,160,k) uint8, rewards (N,) float32, terminated (N,), truncated (N,),
         infos)``; ``obs`` is the batch's own buffer (copy it if you keep it).
         """
+        clock = time.perf_counter
+        t0 = clock()
         steer_deg, speed = self.metadata.actions_to_drive(np.asarray(actions))
         self._steer_deg[:], self._speed[:] = steer_deg, speed
         self.sim.step(np.radians(steer_deg), speed)
+        t1 = clock()
 
         x, y, yaw = np.array(self.sim.x), np.array(self.sim.y), np.array(self.sim.yaw)
         base_xy = np.stack([x, y], axis=-1)
@@ -186,6 +196,7 @@ class DeepRacerBatch:
         wheels_on = self.track.on_track(self.sim.wheel_contacts())        # (N, 4) bool
         any_on = wheels_on.any(axis=1)
         outcome = rules.update(base_xy, raw, any_on, query.distance_from_center_m, query.half_width_m)
+        t2 = t3 = clock()
 
         rewards = np.zeros(self.n_cars, dtype=np.float32)
         if self.reward_fn is not None:
@@ -196,13 +207,23 @@ class DeepRacerBatch:
                                                            query.half_width_m),
                            is_reversed=rules.is_reversed)
             self.last_params = self.params_builder.build(car, query)
+            t3 = clock()
             fn = self.reward_fn
             rewards[:] = [fn(p) for p in self.last_params]
+        t4 = clock()
 
         frames = self._frames()
         if self.frame_stack > 1:
             self.obs[..., :-1] = self.obs[..., 1:]
         self.obs[..., -1] = frames
+        t5 = clock()
+        timing = self.timing
+        timing["sim_step"] += t1 - t0
+        timing["track_and_rules"] += t2 - t1
+        timing["params"] += t3 - t2
+        timing["reward"] += t4 - t3
+        timing["render"] += t5 - t4
+        timing["steps"] += 1
 
         infos = []
         for i in range(self.n_cars):
