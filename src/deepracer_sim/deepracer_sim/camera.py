@@ -67,7 +67,8 @@ class CameraRays:
         """Car-frame points (M, 3) -> continuous image coordinates (M, 2) as (u=column, v=row).
 
         Pixel (i, j) has its centre at (j + 0.5, i + 0.5). Returns (uv, visible) where visible is
-        False behind the lens (pinhole) or beyond the fisheye's field of view.
+        False behind the lens (pinhole) or straight behind it (fisheye; whether uv then lies inside
+        the image is the caller's test: a full-frame fisheye sees beyond hfov/2 in the corners).
         """
         d = self.car_to_optical(np.asarray(points_car, dtype=np.float64) - self.origin)
         cx, cy = self.width / 2.0, self.height / 2.0
@@ -81,7 +82,7 @@ class CameraRays:
         phi = np.arctan2(d[:, 1], d[:, 0])
         r = self.focal_px * theta
         uv = np.stack([cx + r * np.cos(phi), cy + r * np.sin(phi)], axis=1)
-        return uv, theta <= self.horizontal_fov_rad / 2.0 + 1e-12
+        return uv, theta < math.pi - 1e-9
 
     def horizon_v(self) -> float:
         """Continuous row coordinate of the horizon on the image's vertical centre line.
