@@ -318,3 +318,24 @@ class ParamsBuilder:
                 "is_offtrack": off[i],
             })
         return out
+
+
+def build_params(track: Any, x_m: float, y_m: float, yaw_rad: float, steering_deg: float, speed_m_s: float,
+                 progress_pct: float, steps: int, wheel_contacts_xy: np.ndarray, is_reversed: bool = False,
+                 builder: ParamsBuilder | None = None) -> dict[str, Any]:
+    """The params dict of ONE car, for callers outside the batched env (e.g. the Gym-bridge node).
+
+    ``track`` is the track as DRIVEN (``Track.reversed()`` when ``is_reversed``); ``x_m, y_m, yaw_rad``
+    the base_link pose (the reference point 0.14 m ahead is computed here); ``wheel_contacts_xy``
+    the (4, 2) world wheel contact points; ``progress_pct`` the episode progress (see
+    :mod:`deepracer_agent.episode`). ``is_offtrack`` uses AWS's rule (no wheel on the road). Pass a
+    ``builder`` made once for the track to share its waypoint list between calls.
+    """
+    builder = builder or ParamsBuilder(track, track)   # the driven track serves either direction flag
+    ref = reference_point(np.array([x_m]), np.array([y_m]), np.array([yaw_rad]))
+    on = np.asarray(track.on_track(np.asarray(wheel_contacts_xy, dtype=float).reshape(1, -1, 2)))
+    car = CarState(xy=ref, yaw_rad=np.array([yaw_rad]), steering_deg=np.array([steering_deg]),
+                   speed_m_s=np.array([speed_m_s]), progress_pct=np.array([progress_pct]),
+                   steps=np.array([steps]), all_wheels_on_track=on.all(axis=1), is_offtrack=~on.any(axis=1),
+                   is_reversed=np.array([is_reversed]))
+    return builder.build(car, track.query(ref))[0]

@@ -46,11 +46,12 @@ def _run(env, action, max_steps=400):
 def test_gymnasium_env_checker_passes():
     from gymnasium.utils.env_checker import check_env
 
-    env = DeepRacerEnv(seed=0)
+    env = DeepRacerEnv(render_mode="rgb_array", seed=0)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        check_env(env, skip_render_check=True)
+        warnings.simplefilter("ignore")   # "no spec" (not made through gymnasium.make)
+        check_env(env)
     assert env.observation_space.shape == (120, 160, 1) and env.action_space.n == 10
+    assert env.render().shape == (120, 160, 3)
 
 
 def test_gymnasium_checker_passes_continuous_and_frame_stack():

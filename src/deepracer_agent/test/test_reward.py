@@ -16,6 +16,7 @@ from deepracer_agent.reward import (
     RewardFunctionError,
     example_reward_path,
     heading_deg,
+    build_params,
     load_reward_function,
     reference_point,
     resolve_reward,
@@ -294,3 +295,17 @@ def test_fast_reward_does_not_warn(tmp_path):
 def test_unknown_example_name():
     with pytest.raises(RewardFunctionError, match="unknown example reward 'fastest'"):
         example_reward_path("fastest")
+
+
+def test_build_params_for_one_car_matches_the_builder(track):
+    k = _straightest_waypoint(track)
+    (c,), (h,) = track.pose_at([track.waypoint_s_m[k] + 0.3])
+    base = c - REFERENCE_POINT_OFFSET_M * np.array([math.cos(h), math.sin(h)])
+    wheels = base + np.array([[0.08, 0.08], [0.08, -0.08], [-0.08, 0.08], [-0.08, -0.08]])
+    p = build_params(track, base[0], base[1], h, -15.0, 0.5, 42.0, 3, wheels)
+    assert tuple(p) == PARAM_KEYS
+    assert p["x"] == pytest.approx(c[0]) and p["y"] == pytest.approx(c[1])
+    assert p["all_wheels_on_track"] is True and p["is_offtrack"] is False
+    assert p["steering_angle"] == -15.0 and p["progress"] == 42.0 and p["steps"] == 3
+    far = build_params(track, base[0] + 50, base[1], h, 0.0, 0.5, 42.0, 3, wheels + [50, 0])
+    assert far["is_offtrack"] is True and far["all_wheels_on_track"] is False
