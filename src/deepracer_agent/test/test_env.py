@@ -288,3 +288,14 @@ def test_sb3_ppo_runs_on_the_vec_env():
     assert model.num_timesteps == 16
     action, _ = model.predict(venv.reset(), deterministic=True)
     assert action.shape == (2,)
+
+
+def test_other_render_sizes_go_through_the_shared_preprocessing():
+    from deepracer_inference.preprocess import to_network_input
+
+    env = DeepRacerEnv(sim_config={"output_width_px": 320, "output_height_px": 240, "color": True}, seed=0)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (120, 160, 1) and obs.dtype == np.uint8
+    frame = env.batch.sim.render()[0]
+    assert frame.shape == (240, 320, 3)
+    assert np.array_equal(obs[..., 0], to_network_input(frame, "rgb8"))
