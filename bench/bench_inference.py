@@ -9,7 +9,8 @@
    sensor_msgs/Image at 15 Hz (header stamp = wall clock at publish) and listens to /cmd_vel_auto
    and /inference/decision; the inference node runs as a subprocess (OpenVINO f32, 1 thread).
    Latency = arrival of the Twist - stamp of the image it answers; drops = images without a
-   decision (matched by stamp).
+   decision (matched by stamp). Uses src/deepracer_inference/config/fastdds_large_images.xml
+   (large shared-memory segment) unless --default-dds.
 
 Usage:
     python bench/bench_inference.py                 # both parts, 1,000 calls, 60 s
@@ -32,6 +33,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+FASTDDS_PROFILE = Path(__file__).resolve().parents[1] / "src" / "deepracer_inference" / "config" / "fastdds_large_images.xml"
 
 
 def build_artifact(folder: Path) -> Path:
@@ -107,9 +110,12 @@ def bench_engines(artifact: Path, n: int) -> None:
         print(f"| {name} | {ms:.3f} | {speedup} |")
 
 
-def bench_ros_latency(artifact: Path, seconds: float, rate_hz: float = 15.0) -> None:
+def bench_ros_latency(artifact: Path, seconds: float, rate_hz: float = 15.0, width: int = 640,
+                      height: int = 480, shm_profile: bool = True) -> None:
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     os.environ["ROS_DOMAIN_ID"] = str(random.randint(100, 200))
+    if shm_profile:
+        os.environ.setdefault("FASTRTPS_DEFAULT_PROFILES_FILE", str(FASTDDS_PROFILE))
     import rclpy
     from geometry_msgs.msg import Twist
     from rclpy.executors import SingleThreadedExecutor
@@ -126,6 +132,7 @@ def bench_ros_latency(artifact: Path, seconds: float, rate_hz: float = 15.0) -> 
     sent: dict[float, float] = {}
     latencies: list[float] = []
     answered: set[float] = set()
+    node_ms: list[float] = []
     lock = threading.Lock()
     last_stamp = [None]
 
@@ -138,7 +145,9 @@ def bench_ros_latency(artifact: Path, seconds: float, rate_hz: float = 15.0) -> 
 
     def on_decision(msg: String) -> None:
         with lock:
-            answered.add(round(json.loads(msg.data)["stamp"], 6))
+            decision = json.loads(msg.data)
+            answered.add(round(decision["stamp"], 6))
+            node_ms.append(decision["latency_ms"])
 
     node.create_subscription(Twist, "/cmd_vel_auto", on_cmd, 50)
     node.create_subscription(String, "/inference/decision", on_decision, 50)
@@ -154,8 +163,8 @@ def bench_ros_latency(artifact: Path, seconds: float, rate_hz: float = 15.0) -> 
                 raise RuntimeError(f"inference node did not come up: {node_proc.stderr.read() if node_proc.poll() is not None else 'timeout'}")
             time.sleep(0.1)
         time.sleep(1.0)  # model compiled, subscriptions matched
-        rgb = np.random.default_rng(2).integers(0, 256, (480, 640, 3), dtype=np.uint8)
-        msg = Image(height=480, width=640, encoding="rgb8", step=640 * 3, data=rgb.tobytes())
+        rgb = np.random.default_rng(2).integers(0, 256, (height, width, 3), dtype=np.uint8)
+        msg = Image(height=height, width=width, encoding="rgb8", step=width * 3, data=rgb.tobytes())
         period = 1.0 / rate_hz
         t_next = time.monotonic()
         n = int(seconds * rate_hz)
@@ -181,18 +190,22 @@ def bench_ros_latency(artifact: Path, seconds: float, rate_hz: float = 15.0) -> 
         rclpy.try_shutdown()
     dropped = len(set(sent) - answered)
     lat = sorted(latencies)
-    print(f"\n## camera-stamp -> /cmd_vel_auto latency, 2 processes, {rate_hz:g} Hz, {seconds:g} s, 640x480 rgb8, "
-          "OpenVINO f32, 1 thread")
+    print(f"\n## camera-stamp -> /cmd_vel_auto latency, 2 processes, {rate_hz:g} Hz, {seconds:g} s, {width}x{height} rgb8, "
+          f"OpenVINO f32, 1 thread, Fast DDS profile: {os.environ.get('FASTRTPS_DEFAULT_PROFILES_FILE', 'default')}")
     print(f"images sent {len(sent)}, commands {len(latencies)}, dropped (no decision) {dropped}")
     if lat:
         print(f"median {statistics.median(lat):.2f} ms, p95 {lat[int(0.95 * (len(lat) - 1))]:.2f} ms, "
-              f"max {lat[-1]:.2f} ms")
+              f"max {lat[-1]:.2f} ms; in the node, preprocess + inference median "
+              f"{statistics.median(node_ms):.2f} ms")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-n", type=int, default=1000, help="calls per engine (median)")
     parser.add_argument("--seconds", type=float, default=60.0, help="duration of the ROS latency run")
+    parser.add_argument("--size", default="640x480", help="camera image WIDTHxHEIGHT for the ROS run")
+    parser.add_argument("--default-dds", action="store_true",
+                        help="do not use src/deepracer_inference/config/fastdds_large_images.xml (shows the drops)")
     parser.add_argument("--skip-ros", action="store_true")
     parser.add_argument("--skip-engines", action="store_true")
     args = parser.parse_args()
@@ -203,7 +216,8 @@ def main() -> int:
         if not args.skip_engines:
             bench_engines(artifact, args.n)
         if not args.skip_ros:
-            bench_ros_latency(artifact, args.seconds)
+            width, height = (int(v) for v in args.size.lower().split("x"))
+            bench_ros_latency(artifact, args.seconds, width=width, height=height, shm_profile=not args.default_dds)
     return 0
 
 
