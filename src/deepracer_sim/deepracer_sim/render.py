@@ -101,34 +101,42 @@ class GroundTexture:
                     max_levels: int = 12) -> "GroundTexture":
         """labels (H, W) uint8 class per texel; class_to_slot maps each class value to a palette row 0-3."""
         labels = np.asarray(labels)
-        slots = np.full(256, 0, dtype=np.int64)
+        lut = np.zeros(256, dtype=np.uint8)
         for cls_value, slot in class_to_slot.items():
-            slots[int(cls_value)] = slot
-        level = np.zeros(labels.shape + (NUM_GROUND_CLASSES,), dtype=np.float32)
-        idx = slots[labels]
+            lut[int(cls_value)] = slot
+        slot0 = lut[labels]                               # level 0: one class per texel
+        # level 1 from integer counts of each class in 2x2 blocks (fast path for the biggest level)
+        pad = np.pad(slot0, ((0, slot0.shape[0] % 2), (0, slot0.shape[1] % 2)), mode="edge")
+        level1 = np.empty((pad.shape[0] // 2, pad.shape[1] // 2, NUM_GROUND_CLASSES), np.float32)
         for k in range(NUM_GROUND_CLASSES):
-            level[..., k] = (idx == k) * 255.0
-        pyramid = [level]
-        while len(pyramid) < max_levels and min(pyramid[-1].shape[:2]) > 1:
+            hit = (pad == k).astype(np.uint8)
+            level1[..., k] = (hit[0::2, 0::2] + hit[1::2, 0::2] + hit[0::2, 1::2] + hit[1::2, 1::2]) * (255.0 / 4)
+        pyramid = [level1]
+        while len(pyramid) + 1 < max_levels and min(pyramid[-1].shape[:2]) > 1:
             a = pyramid[-1]
             if a.shape[0] % 2:
                 a = np.concatenate([a, a[-1:]], axis=0)
             if a.shape[1] % 2:
                 a = np.concatenate([a, a[:, -1:]], axis=1)
             pyramid.append(0.25 * (a[0::2, 0::2] + a[1::2, 0::2] + a[0::2, 1::2] + a[1::2, 1::2]))
+        shapes = [slot0.shape] + [a.shape[:2] for a in pyramid]
         offsets, widths, heights, inv = [], [], [], []
         total = 0
-        for l, a in enumerate(pyramid):
+        for l, (h, w) in enumerate(shapes):
             offsets.append(total)
-            heights.append(a.shape[0])
-            widths.append(a.shape[1])
+            heights.append(h)
+            widths.append(w)
             inv.append(1.0 / (metres_per_pixel * 2 ** l))
-            total += a.shape[0] * a.shape[1]
-        data = np.concatenate([np.rint(a).astype(np.uint8).reshape(-1, NUM_GROUND_CLASSES) for a in pyramid])
-        key = data.view(np.uint32).ravel()          # the 4 uint8 fractions as one integer
-        keys, index = np.unique(key, return_inverse=True)
+            total += h * w
+        # distinct mixtures: the 4 pure classes, then whatever the coarser levels contain
+        pure = np.eye(NUM_GROUND_CLASSES, dtype=np.uint8) * 255
+        coarse = np.concatenate([np.rint(a).astype(np.uint8).reshape(-1, NUM_GROUND_CLASSES) for a in pyramid])
+        key = np.concatenate([pure, coarse]).view(np.uint32).ravel()     # 4 uint8 fractions as one integer
+        keys, inverse = np.unique(key, return_inverse=True)
         if len(keys) > np.iinfo(np.uint16).max:
             raise ValueError(f"texture has {len(keys)} distinct class mixtures (limit 65535)")
+        inverse = inverse.ravel().astype(np.uint16)
+        index = np.concatenate([inverse[:NUM_GROUND_CLASSES][slot0.ravel()], inverse[NUM_GROUND_CLASSES:]])
         mixtures = keys.astype(np.uint32).view(np.uint8).reshape(-1, NUM_GROUND_CLASSES) / 255.0
         return cls(mix=index.astype(np.uint16).ravel(), mixtures=mixtures, offsets=np.array(offsets, np.int64), widths=np.array(widths, np.int64),
                    heights=np.array(heights, np.int64), inv_texel_m=np.array(inv, np.float64),
@@ -261,7 +269,8 @@ def _render_kernel(out, car_x, car_y, car_yaw, cam_index, ground_xy, hits_ground
     n_cars, n_pix, n_ch = out.shape
     rgb = n_ch == 3
     wall_rows, wall_cols = wall_tile.shape
-    pano_rows, pano_cols = pano.shape
+    pano_rows, pano_cols = pano.shape      # pano_cols must be a power of two
+    box_diag = math.hypot(box[1] - box[0], box[3] - box[2])
     nmask = noise_tile.shape[0] - 1
     inv_two_pi = 1.0 / (2.0 * math.pi)
     for n in range(n_cars):
@@ -272,6 +281,8 @@ def _render_kernel(out, car_x, car_y, car_yaw, cam_index, ground_xy, hits_ground
         ly = cy + s * lens[k, 0] + c * lens[k, 1]
         lz = lens[k, 2]
         inside_box = box[0] < lx < box[1] and box[2] < ly < box[3]
+        # a ray steeper than this passes above the walls even at the far corner of the box
+        el_wall_max = math.atan2(wall_h - lz, box_diag) + 1e-6
         sh_on = shadow[n, 0] > 0.0
         snx, sny, sper, sduty, skeep = shadow[n, 1], shadow[n, 2], shadow[n, 3], shadow[n, 4], shadow[n, 5]
         t_amp, t_u0, t_v0 = texture[n, 0], texture[n, 1], texture[n, 2]
@@ -352,7 +363,7 @@ def _render_kernel(out, car_x, car_y, car_yaw, cam_index, ground_xy, hits_ground
                 dy = s * dirs[k, p, 0] + c * dirs[k, p, 1]
                 dz = dirs[k, p, 2]
                 hit_wall = False
-                if wall_h > 0.0 and inside_box:
+                if wall_h > 0.0 and inside_box and elevation[k, p] <= el_wall_max:
                     tx = 1e300
                     ty = 1e300
                     if dx > 1e-12:
@@ -376,8 +387,9 @@ def _render_kernel(out, car_x, car_y, car_yaw, cam_index, ground_xy, hits_ground
                             c1 = pal[4, 1] + a * (pal[5, 1] - pal[4, 1])
                             c2 = pal[4, 2] + a * (pal[5, 2] - pal[4, 2])
                 if not hit_wall:
-                    az = car_yaw[n] + azimuth[k, p]
-                    pc = int(math.floor(az * inv_two_pi * pano_cols)) % pano_cols
+                    # yaw and azimuth are in [-pi, pi]: +2 turns keeps the argument positive
+                    az = car_yaw[n] + azimuth[k, p] + 4.0 * math.pi
+                    pc = int(az * inv_two_pi * pano_cols) & (pano_cols - 1)
                     pr = int((pano_el_top - elevation[k, p]) * pano_inv_el)
                     pr = min(max(pr, 0), pano_rows - 1)
                     a = pano[pr, pc] * (1.0 / 255.0)

@@ -170,7 +170,7 @@ def test_rendered_road_edges_match_analytic_projection_within_one_pixel():
 
 
 def test_default_texture_is_exact_where_it_resolves_the_pixel():
-    """With the default 1 cm texture, edges are within 1 px wherever a pixel spans >= 1 cm of ground
+    """With the default 5 mm texture, edges are within 1 px wherever a pixel spans >= 5 mm of ground
     (nearer rows are limited by the texture resolution: see the README's limits)."""
     track = load_track("reinvent2018_like")
     sim = BatchSim(track, 16, SimConfig(), seed=0)
