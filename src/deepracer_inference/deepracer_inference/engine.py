@@ -106,7 +106,7 @@ class OpenVINOEngine:
         self.num_threads = int(self._compiled.get_property("INFERENCE_NUM_THREADS"))
 
     def infer(self, observation: np.ndarray) -> np.ndarray:
-        self._request.infer({0: observation})
+        self._request.infer({0: np.ascontiguousarray(observation, dtype=np.float32)}, share_inputs=True)
         return np.array(self._request.get_output_tensor(0).data[0], dtype=np.float32)
 
 
