@@ -26,10 +26,12 @@ from .randomization import (CarDraw, apply_augmentations, augmentation_flags, dr
                             hue_saturation_palette)
 from .render import GroundTexture, Renderer, World, luma
 
-__all__ = ["BatchSim", "default_palette", "TEXTURE_MARGIN_M"]
+__all__ = ["BatchSim", "default_palette", "texture_resolution", "TEXTURE_MARGIN_M"]
 
 #: Floor drawn around the track in the texture (the walls stand at config.barrier_margin_m).
 TEXTURE_MARGIN_M = 1.0
+#: Largest level-0 texture the automatic resolution picks (8 M texels = 16 MB of uint16 indices).
+AUTO_TEXTURE_TEXELS = 8_000_000
 _NOISE_BANK_SIZE = 1 << 20
 
 
@@ -43,6 +45,19 @@ def default_palette(style: TextureStyle | None = None) -> np.ndarray:
                       [85, 85, 95]],     # background_b: skyline
                      dtype=np.float64)
     return np.vstack([ground, extra])
+
+
+def texture_resolution(track: Track, config: SimConfig) -> float:
+    """Metres per texel: config.texture_metres_per_pixel, or the finest of 5, 7.5, 10, 15, 20 mm that
+    keeps the texture (track bounding box + TEXTURE_MARGIN_M) within AUTO_TEXTURE_TEXELS."""
+    if config.texture_metres_per_pixel is not None:
+        return config.texture_metres_per_pixel
+    pts = np.vstack([track.centre, track.inner, track.outer])
+    w, h = pts.max(axis=0) - pts.min(axis=0) + 2 * TEXTURE_MARGIN_M
+    for m in (0.005, 0.0075, 0.01, 0.015, 0.02):
+        if (w / m) * (h / m) <= AUTO_TEXTURE_TEXELS:
+            return m
+    return float(math.sqrt(w * h / AUTO_TEXTURE_TEXELS))
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -87,7 +102,7 @@ class BatchSim:
         self._lr = -float(vehicle.rear_axle_x_m)
 
         # --- world: texture pyramid, walls, background, ray tables
-        self.texture = render_texture(track, metres_per_pixel=config.texture_metres_per_pixel,
+        self.texture = render_texture(track, metres_per_pixel=texture_resolution(track, config),
                                       margin_m=TEXTURE_MARGIN_M)
         ground = GroundTexture.from_labels(self.texture.labels, {int(FLOOR): 0, int(ROAD): 1, int(BORDER): 2,
                                                                  int(CENTRE): 3},

@@ -38,8 +38,9 @@ class SimConfig(ConfigBase):
                                          doc="image width; None = the URDF camera's output width (160)")
     output_height_px: int | None = option(None, kind=int, lo=1, hi=4096, allow_none=True,
                                           doc="image height; None = the URDF camera's output height (120)")
-    texture_metres_per_pixel: float = option(0.005, lo=0.001, hi=0.5,
-                                             doc="ground texture resolution (finest mip level)")
+    texture_metres_per_pixel: float | None = option(None, lo=0.001, hi=0.5, allow_none=True,
+                                                    doc="ground texture resolution (finest mip level); "
+                                                        "None = 5 mm, coarser for big tracks (<= 8 M texels)")
     barrier_margin_m: float = option(2.0, lo=0.0, doc="walls stand this far outside the track bounding box")
     barrier_height_m: float = option(0.5, lo=0.0, doc="wall height; 0 = no walls (floor to the horizon)")
     mass_kg: float = option(1.5, lo=0.0, lo_open=True, doc="dynamic model: vehicle mass")

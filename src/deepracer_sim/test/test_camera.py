@@ -176,7 +176,7 @@ def test_default_texture_is_exact_where_it_resolves_the_pixel():
     sim = BatchSim(track, 16, SimConfig(), seed=0)
     sim.set_base_palette(palette(road=255, border=255, centre=255))
     _spread_cars(sim, track, seed=5)
-    err = _edge_errors(track, sim, sim.render(), min_footprint_m=sim.config.texture_metres_per_pixel)
+    err = _edge_errors(track, sim, sim.render(), min_footprint_m=sim.texture.metres_per_pixel)
     assert len(err) > 30
     assert err.max() <= 1.0, err.max()
 
