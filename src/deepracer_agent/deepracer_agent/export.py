@@ -350,7 +350,11 @@ def _replace(new_dir: Path, dest: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="deepracer export", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="deepracer export",
+        description="Export a trained SB3 PPO checkpoint to a model artifact: model.onnx, OpenVINO IR "
+                    "(model.xml/.bin), model_metadata.json and manifest.json, as a folder and a .tar.gz. "
+                    "torch, ONNX Runtime and OpenVINO must agree on 40 test frames or the export fails.")
     parser.add_argument("checkpoint", help="SB3 PPO checkpoint (.zip) written by 'deepracer train'")
     parser.add_argument("--out", help="artifact folder to create (default: <checkpoint stem>_artifact beside "
                                       "the checkpoint); <out>.tar.gz is written next to it")
