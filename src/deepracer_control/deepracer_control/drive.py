@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
-from .calibration import Calibration
+from .calibration import RAW_MAX_NS, RAW_MIN_NS, Calibration
 from .pwm import ActuatorCommand, neutral_command
 
 
@@ -90,6 +90,24 @@ class DriveMapper:
         if t_clamped or s_clamped:
             self.clamp_count += 1
         return ActuatorCommand(_clip_unit(throttle), _clip_unit(steering), throttle_ns, steering_ns)
+
+    def from_duty_ns(self, throttle_duty_ns: float, steering_duty_ns: float) -> ActuatorCommand:
+        """Raw duty cycles (calibration mode) -> command; clamped to the safe window RAW_MIN_NS..RAW_MAX_NS
+        (1.0-2.0 ms, NOT the calibrated range: calibrating means finding that range)."""
+        duties = []
+        clamped = False
+        for value in (throttle_duty_ns, steering_duty_ns):
+            if not math.isfinite(value):
+                value, clamped = math.nan, True
+            elif not RAW_MIN_NS <= value <= RAW_MAX_NS:
+                value, clamped = max(RAW_MIN_NS, min(RAW_MAX_NS, value)), True
+            duties.append(value)
+        throttle_ns = self.calibration.motor.mid_ns if math.isnan(duties[0]) else int(round(duties[0]))
+        steering_ns = self.calibration.servo.mid_ns if math.isnan(duties[1]) else int(round(duties[1]))
+        if clamped:
+            self.clamp_count += 1
+        return ActuatorCommand(self.calibration.motor.value_from_duty(throttle_ns),
+                               self.calibration.servo.value_from_duty(steering_ns), throttle_ns, steering_ns)
 
     def neutral(self) -> ActuatorCommand:
         return neutral_command(self.calibration)

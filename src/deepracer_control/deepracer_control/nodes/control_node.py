@@ -1,0 +1,247 @@
+"""The control node: drive commands (Twist) -> safety -> PWM backend (sysfs | sim | dry-run).
+
+Topics in:  /cmd_vel (geometry_msgs/Twist, teleop; passes in mode "manual"),
+            /cmd_vel_auto (Twist, inference; passes in mode "autonomous"),
+            /control/calibration_pwm (std_msgs/Int32MultiArray [throttle_duty_ns, steering_duty_ns];
+            passes in mode "calibration"; clamped to 1.0-2.0 ms).
+Topics out: /control/applied (std_msgs/String JSON: what the PWM got and why, on every change and
+            at the 50 Hz tick), /sim/cmd_vel (Twist, sim backend only).
+Service:    /control/emergency_stop (std_srvs/SetBool: true latches neutral, false releases).
+The mode is the ``mode`` parameter (``ros2 param set /control_node mode autonomous``); no extra
+service is needed for it.
+
+Start-up is all-or-nothing: an invalid calibration or a missing PWM chip logs ONE error naming the
+field or path and the process exits with status 1, with the outputs neutral (sysfs channels an
+earlier process left enabled are disabled; nothing else is written).
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+import rclpy
+from geometry_msgs.msg import Twist
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from std_msgs.msg import Int32MultiArray, String
+from std_srvs.srv import SetBool
+
+from ..calibration import Calibration, CalibrationError, load_calibration
+from ..drive import DriveMapper
+from ..pwm import (DEFAULT_SYSFS_ROOT, ActuatorCommand, DryRunPWM, PWMBackend, PWMError, SimPWM, SysfsPWM,
+                   disable_sysfs_outputs)
+from ..safety import MODES, SafetySupervisor, Source, parse_mode
+
+BACKENDS = ("sysfs", "sim", "dry-run")
+TICK_HZ = 50.0
+
+
+class ControlStartupError(RuntimeError):
+    """The node cannot start; the message names the parameter, field or path."""
+
+
+def _descriptor(description: str, *, read_only: bool = False, float_range: tuple[float, float] | None = None,
+                int_range: tuple[int, int] | None = None, choices: tuple[str, ...] | None = None) -> ParameterDescriptor:
+    d = ParameterDescriptor(description=description, read_only=read_only)
+    if float_range is not None:
+        d.floating_point_range = [FloatingPointRange(from_value=float_range[0], to_value=float_range[1], step=0.0)]
+    if int_range is not None:
+        d.integer_range = [IntegerRange(from_value=int_range[0], to_value=int_range[1], step=1)]
+    if choices is not None:
+        d.additional_constraints = "one of: " + ", ".join(choices)
+    return d
+
+
+class ControlNode(Node):
+    """Applies the drive command of the current mode to the PWM backend, neutral when unsafe."""
+
+    def __init__(self, **node_kwargs) -> None:
+        super().__init__("control_node", **node_kwargs)
+        self.backend: PWMBackend | None = None
+        try:
+            self._start()
+        except BaseException:
+            if self.backend is not None:
+                self.backend.close()
+            self.destroy_node()
+            raise
+
+    # -- start-up ----------------------------------------------------------------------------------
+    def _start(self) -> None:
+        p = self._declare_parameters()
+        if p["backend"] not in BACKENDS:
+            raise ControlStartupError(f"parameter backend = {p['backend']!r} is not one of {', '.join(BACKENDS)}")
+        try:
+            mode = parse_mode(p["mode"])
+        except ValueError as exc:
+            raise ControlStartupError(f"parameter {exc}") from None
+        if p["throttle_channel"] == p["steering_channel"]:
+            raise ControlStartupError(
+                f"parameters throttle_channel and steering_channel are both {p['throttle_channel']}")
+
+        try:
+            calibration = load_calibration(p["calibration_file"]) if p["calibration_file"] else Calibration.default()
+        except CalibrationError as exc:
+            if p["backend"] == "sysfs":  # no valid neutral known: stop the pulses a previous run left on
+                disable_sysfs_outputs(p["pwm_chip"], (p["throttle_channel"], p["steering_channel"]), p["sysfs_root"])
+            raise ControlStartupError(f"invalid calibration: {exc}") from None
+        if not p["calibration_file"] and p["backend"] == "sysfs":
+            self.get_logger().warn("calibration_file is empty: using the stock DeepRacer default calibration")
+
+        self.mapper = DriveMapper(calibration, max_speed_scale=p["max_speed_scale"])
+        if p["backend"] == "sysfs":
+            try:
+                self.backend = SysfsPWM(calibration, p["pwm_chip"], throttle_channel=p["throttle_channel"],
+                                        steering_channel=p["steering_channel"], root=p["sysfs_root"])
+            except PWMError as exc:
+                raise ControlStartupError(str(exc)) from None
+        elif p["backend"] == "sim":
+            self.backend = SimPWM(calibration)
+        else:
+            self.backend = DryRunPWM(calibration, log=rclpy.logging.get_logger("deepracer_control.dry_run").info)
+
+        self.supervisor: SafetySupervisor[ActuatorCommand] = SafetySupervisor(
+            self.mapper.neutral(), mode=mode, timeout_s=p["watchdog_timeout_s"])
+        self._last_applied: tuple[ActuatorCommand, str] | None = None
+
+        self.applied_pub = self.create_publisher(String, "/control/applied", 10)
+        self.sim_pub = self.create_publisher(Twist, "/sim/cmd_vel", 10) if p["backend"] == "sim" else None
+        self.create_subscription(Twist, "/cmd_vel", lambda m: self._on_twist(Source.TELEOP, m), 10)
+        self.create_subscription(Twist, "/cmd_vel_auto", lambda m: self._on_twist(Source.INFERENCE, m), 10)
+        self.create_subscription(Int32MultiArray, "/control/calibration_pwm", self._on_calibration_pwm, 10)
+        self.create_service(SetBool, "/control/emergency_stop", self._on_emergency_stop)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.create_timer(1.0 / TICK_HZ, self._tick)
+        self._apply()
+        self.get_logger().info(
+            f"control node ready: backend {p['backend']}, mode {mode.value}, watchdog {p['watchdog_timeout_s']} s, "
+            f"max_speed_scale {p['max_speed_scale']}")
+
+    def _declare_parameters(self) -> dict:
+        specs = [
+            ("backend", "dry-run", _descriptor("PWM backend: sysfs (the car), sim (publishes /sim/cmd_vel), "
+                                               "dry-run (logs)", read_only=True, choices=BACKENDS)),
+            ("calibration_file", "", _descriptor("DeepRacer calibration.json; empty = stock defaults",
+                                                 read_only=True)),
+            ("pwm_chip", 0, _descriptor("N in /sys/class/pwm/pwmchipN", read_only=True, int_range=(0, 63))),
+            ("sysfs_root", DEFAULT_SYSFS_ROOT, _descriptor("where the pwmchipN folders are", read_only=True)),
+            ("throttle_channel", 0, _descriptor("PWM channel of the ESC", read_only=True, int_range=(0, 31))),
+            ("steering_channel", 1, _descriptor("PWM channel of the steering servo", read_only=True,
+                                                int_range=(0, 31))),
+            ("max_speed_scale", 1.0, _descriptor("throttle at max_speed_m_s (open loop), 0..1",
+                                                 float_range=(0.0, 1.0))),
+            ("watchdog_timeout_s", 0.25, _descriptor("neutral when no command for this long (s)",
+                                                     float_range=(0.05, 5.0))),
+            ("mode", "manual", _descriptor("manual (/cmd_vel) | autonomous (/cmd_vel_auto) | calibration "
+                                           "(/control/calibration_pwm)", choices=MODES)),
+        ]
+        values = {}
+        for name, default, desc in specs:
+            try:
+                values[name] = self.declare_parameter(name, default, desc).value
+            except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
+                raise ControlStartupError(f"parameter {name}: {exc}") from None
+        return values
+
+    # -- runtime parameters ---------------------------------------------------------------------------
+    def _on_set_parameters(self, params) -> SetParametersResult:
+        for param in params:  # validate all first: a rejected list changes nothing
+            if param.name == "mode":
+                try:
+                    parse_mode(param.value)
+                except (ValueError, TypeError) as exc:
+                    return SetParametersResult(successful=False, reason=str(exc))
+            elif param.name == "max_speed_scale" and not 0.0 <= param.value <= 1.0:
+                return SetParametersResult(successful=False, reason=f"max_speed_scale = {param.value} not in [0, 1]")
+            elif param.name == "watchdog_timeout_s" and not param.value > 0.0:
+                return SetParametersResult(successful=False, reason=f"watchdog_timeout_s = {param.value} must be > 0")
+        for param in params:
+            if param.name == "mode":
+                self.supervisor.set_mode(param.value)
+                self.get_logger().info(f"mode -> {param.value} (neutral until its source sends a command)")
+            elif param.name == "max_speed_scale":
+                self.mapper.max_speed_scale = param.value
+            elif param.name == "watchdog_timeout_s":
+                self.supervisor.watchdog.timeout_s = param.value
+        self._apply()
+        return SetParametersResult(successful=True)
+
+    # -- commands --------------------------------------------------------------------------------------
+    def _on_twist(self, source: Source, msg: Twist) -> None:
+        if self.supervisor.submit(source, self.mapper.from_twist(msg.linear.x, msg.angular.z)):
+            self._apply()
+
+    def _on_calibration_pwm(self, msg: Int32MultiArray) -> None:
+        if len(msg.data) != 2:
+            self.get_logger().warn(f"/control/calibration_pwm: expected [throttle_duty_ns, steering_duty_ns], "
+                                   f"got {len(msg.data)} values; ignored", throttle_duration_sec=5.0)
+            return
+        if self.supervisor.submit(Source.CALIBRATION, self.mapper.from_duty_ns(msg.data[0], msg.data[1])):
+            self._apply()
+
+    def _on_emergency_stop(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
+        self.supervisor.emergency_stop(request.data)
+        self._apply()
+        response.success = True
+        response.message = "emergency stop engaged: neutral until released" if request.data else \
+            "emergency stop released: waiting for a fresh command"
+        self.get_logger().warn(response.message)
+        return response
+
+    def _tick(self) -> None:
+        self._apply()
+
+    # -- output ----------------------------------------------------------------------------------------
+    def _apply(self) -> None:
+        """Write what the supervisor says to the backend; publish the monitoring topics."""
+        command, reason = self.supervisor.output()
+        changed = self._last_applied != (command, reason)
+        if changed and self._last_applied is not None and reason == "watchdog" and self._last_applied[1] == "command":
+            self.get_logger().warn(f"watchdog: no command for {self.supervisor.watchdog.timeout_s} s -> neutral")
+        try:
+            self.backend.apply(command)
+        except PWMError as exc:  # e.g. the PWM device vanished: report, keep trying each tick
+            self.get_logger().error(str(exc), throttle_duration_sec=1.0)
+        self._last_applied = (command, reason)
+        if self.sim_pub is not None:
+            linear_x, angular_z = self.mapper.to_twist(command)
+            twist = Twist()
+            twist.linear.x, twist.angular.z = linear_x, angular_z
+            self.sim_pub.publish(twist)
+        self.applied_pub.publish(String(data=json.dumps({
+            "mode": self.supervisor.mode.value, "reason": reason, "backend": self.backend.name,
+            "throttle": round(command.throttle, 6), "steering": round(command.steering, 6),
+            "throttle_duty_ns": command.throttle_duty_ns, "steering_duty_ns": command.steering_duty_ns,
+            "clamp_count": self.mapper.clamp_count, "emergency_stop": self.supervisor.estop.engaged})))
+
+    def close(self) -> None:
+        """Neutral, then release the outputs (sysfs: enable = 0)."""
+        if self.backend is not None:
+            self.backend.close()
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point; returns the exit status (1 when the node cannot start)."""
+    rclpy.init(args=args)
+    try:
+        try:
+            node = ControlNode()
+        except ControlStartupError as exc:
+            rclpy.logging.get_logger("control_node").error(str(exc))
+            return 1
+        try:
+            rclpy.spin(node)
+        except (KeyboardInterrupt, ExternalShutdownException):
+            pass
+        finally:
+            node.close()
+            node.destroy_node()
+        return 0
+    finally:
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
