@@ -1,0 +1,179 @@
+"""The car camera node: OpenCV V4L2 capture -> sensor_msgs/Image on /camera/image_raw (sensor-data QoS).
+
+A capture thread reads the device as fast as it delivers (so no stale frames queue up in the
+driver) and publishes at most ``rate_hz`` frames per second (default 15, the DeepRacer camera
+rate), each stamped with the node clock right after the read returned (capture time). A video
+file (``device`` = a file path) is paced to ``rate_hz`` and loops when ``loop`` is true.
+
+A missing or unusable device logs ONE error naming it and the process exits with status 1.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import rclpy
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image
+
+from ..camera import ENCODINGS, CameraError, CameraSource, format_frame, open_camera
+
+
+class CameraStartupError(RuntimeError):
+    """The node cannot start; the message names the device or parameter."""
+
+
+class CameraNode(Node):
+    """Publishes camera frames; ``finished`` is set when a non-looping file ends."""
+
+    def __init__(self, **node_kwargs) -> None:
+        super().__init__("camera_node", **node_kwargs)
+        self.source: CameraSource | None = None
+        self.finished = threading.Event()
+        self.published = 0
+        try:
+            self._start()
+        except BaseException:
+            if self.source is not None:
+                self.source.release()
+            self.destroy_node()
+            raise
+
+    def _start(self) -> None:
+        p = self._declare_parameters()
+        if p["encoding"] not in ENCODINGS:
+            raise CameraStartupError(f"parameter encoding = {p['encoding']!r} is not one of {', '.join(ENCODINGS)}")
+        if (p["width"] > 0) != (p["height"] > 0):
+            raise CameraStartupError(f"parameters width = {p['width']} and height = {p['height']}: "
+                                     f"set both (resize) or neither (0 = native size)")
+        self.params = p
+        try:
+            self.source = open_camera(p["device"], p["capture_width"], p["capture_height"], p["rate_hz"])
+        except CameraError as exc:
+            raise CameraStartupError(str(exc)) from None
+        self.publisher = self.create_publisher(Image, "/camera/image_raw", qos_profile_sensor_data)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._capture_loop, name="camera_capture", daemon=True)
+        self._thread.start()
+        self.get_logger().info(f"camera node ready: {p['device']} -> /camera/image_raw at {p['rate_hz']} Hz, "
+                               f"{p['encoding']}" + (f", {p['width']}x{p['height']}" if p["width"] else ""))
+
+    def _declare_parameters(self) -> dict:
+        def desc(text: str, int_range: tuple[int, int] | None = None,
+                 float_range: tuple[float, float] | None = None) -> ParameterDescriptor:
+            d = ParameterDescriptor(description=text, read_only=True)
+            if int_range:
+                d.integer_range = [IntegerRange(from_value=int_range[0], to_value=int_range[1], step=1)]
+            if float_range:
+                d.floating_point_range = [FloatingPointRange(from_value=float_range[0], to_value=float_range[1],
+                                                             step=0.0)]
+            return d
+
+        specs = [
+            ("device", "/dev/video0", desc("V4L2 device, camera index, or a video file")),
+            ("rate_hz", 15.0, desc("published frames per second (at most)", float_range=(1.0, 120.0))),
+            ("width", 0, desc("output width in px (0 = native; set with height)", int_range=(0, 4096))),
+            ("height", 0, desc("output height in px (0 = native; set with width)", int_range=(0, 4096))),
+            ("encoding", "bgr8", desc("bgr8 | mono8")),
+            ("frame_id", "camera_link", desc("header.frame_id of the images")),
+            ("capture_width", 0, desc("requested sensor width in px (0 = driver default)", int_range=(0, 4096))),
+            ("capture_height", 0, desc("requested sensor height in px (0 = driver default)", int_range=(0, 4096))),
+            ("loop", True, desc("video files: start again at the end (false: stop publishing, exit 0)")),
+        ]
+        values = {}
+        for name, default, descriptor in specs:
+            try:
+                values[name] = self.declare_parameter(name, default, descriptor).value
+            except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
+                raise CameraStartupError(f"parameter {name}: {exc}") from None
+        return values
+
+    def _capture_loop(self) -> None:
+        period = 1.0 / self.params["rate_hz"]
+        next_due = time.monotonic()
+        failures = 0
+        while not self._stop.is_set():
+            frame = self.source.read()
+            if frame is None:
+                if self.source.is_file:
+                    if self.params["loop"] and self.source.rewind():
+                        continue
+                    self.get_logger().info(f"end of video file {self.source.device}")
+                    self.finished.set()
+                    return
+                failures += 1
+                self.get_logger().error(f"camera {self.source.device} delivered no frame ({failures} in a row)",
+                                        throttle_duration_sec=2.0)
+                self._stop.wait(0.05)
+                continue
+            failures = 0
+            stamp = self.get_clock().now().to_msg()  # capture time: right after the read returned
+            now = time.monotonic()
+            if self.source.is_file:  # pace a file to the camera rate
+                if next_due > now:
+                    self._stop.wait(next_due - now)
+                    stamp = self.get_clock().now().to_msg()
+                next_due = max(next_due + period, time.monotonic() - period)
+            elif now < next_due:  # a device faster than rate_hz: drop this frame
+                continue
+            else:
+                next_due = max(next_due + period, now)
+            self._publish(frame, stamp)
+
+    def _publish(self, frame, stamp) -> None:
+        p = self.params
+        image = format_frame(frame, p["encoding"], p["width"], p["height"])
+        msg = Image()
+        msg.header.stamp = stamp
+        msg.header.frame_id = p["frame_id"]
+        msg.height, msg.width = int(image.shape[0]), int(image.shape[1])
+        msg.encoding = p["encoding"]
+        msg.is_bigendian = 0
+        msg.step = int(image.strides[0])
+        msg.data = image.tobytes()
+        try:
+            self.publisher.publish(msg)
+        except Exception:  # noqa: BLE001 - the context is shutting down under us
+            self._stop.set()
+            return
+        self.published += 1
+
+    def close(self) -> None:
+        """Stop the capture thread and release the device."""
+        if self.source is None:
+            return
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+        self.source.release()
+        self.source = None
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point; returns the exit status (1 when the camera cannot be used)."""
+    rclpy.init(args=args)
+    try:
+        try:
+            node = CameraNode()
+        except CameraStartupError as exc:
+            rclpy.logging.get_logger("camera_node").error(str(exc))
+            return 1
+        try:
+            while rclpy.ok() and not node.finished.is_set():
+                rclpy.spin_once(node, timeout_sec=0.1)
+        except (KeyboardInterrupt, ExternalShutdownException):
+            pass
+        finally:
+            node.close()
+            node.destroy_node()
+        return 0
+    finally:
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
