@@ -1,4 +1,5 @@
 from glob import glob
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
@@ -11,6 +12,11 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),
+        ("share/" + package_name + "/worlds", glob("worlds/*.sdf")),
+    ] + [
+        # models/<name>/{model.config, model.sdf, meshes/...}: keep the folder layout Gazebo expects
+        ("share/" + package_name + "/" + folder, sorted(glob(folder + "/*.*")))
+        for folder in sorted({str(Path(f).parent) for f in glob("models/**/*.*", recursive=True)})
     ],
     install_requires=["setuptools"],
     package_data={"": ["*.json", "*.yaml", "*.urdf", "*.xacro", "*.npy", "*.obj", "*.sdf", "*.xml", "*.png", "*.txt"]},
