@@ -98,7 +98,7 @@ class ChannelCalibration:
             w = (d - self.mid_ns) / (self.max_ns - self.mid_ns)
         else:
             w = 0.0
-        return w * self.polarity
+        return w * self.polarity + 0.0  # + 0.0: no "-0.0" for polarity -1
 
     def to_dict(self) -> dict[str, int]:
         return {"min": self.min_ns, "mid": self.mid_ns, "max": self.max_ns, "polarity": self.polarity}
