@@ -41,25 +41,34 @@ def run(track, n_cars: int, seconds: float, config, parts: bool = True) -> dict:
 
     for i in range(5):  # warm-up (numba compile is cached on disk after the first run)
         one(i)
-    steps, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        one(steps)
-        steps += 1
-        # re-spawn cars that left the track so the queries stay realistic
-        if steps % 30 == 0:
-            sim.reset(np.arange(n_cars), xy[:, 0], xy[:, 1], heading)
-    total = time.perf_counter() - t0
-    result = {"n_cars": n_cars, "fps": n_cars * steps / total, "steps_per_s": steps / total}
+    # best of `windows` short windows: the machine is shared, the best window is the least disturbed
+    windows, rates = 5, []
+    steps = 0
+    for _ in range(windows):
+        w_steps, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds / windows:
+            one(steps)
+            steps += 1
+            w_steps += 1
+            # re-spawn cars so they stay on the track and the queries stay realistic
+            if steps % 30 == 0:
+                sim.reset(np.arange(n_cars), xy[:, 0], xy[:, 1], heading)
+        rates.append(w_steps / (time.perf_counter() - t0))
+    rates.sort()
+    result = {"n_cars": n_cars, "fps": n_cars * rates[-1], "fps_median": n_cars * rates[len(rates) // 2]}
     if parts:
-        k = max(10, steps // 4)
+        k = max(10, steps // 10)
         for name, fn in (("step", lambda i: sim.step(steer[i % 64], speed[i % 64])),
                          ("render", lambda i: sim.render(out)),
                          ("query", lambda i: sim.query()),
                          ("wheels_on_track", lambda i: sim.wheels_on_track())):
-            t0 = time.perf_counter()
-            for i in range(k):
-                fn(i)
-            result[f"{name}_us_per_car"] = (time.perf_counter() - t0) / k / n_cars * 1e6
+            best = float("inf")
+            for _ in range(3):
+                t0 = time.perf_counter()
+                for i in range(k):
+                    fn(i)
+                best = min(best, (time.perf_counter() - t0) / k)
+            result[f"{name}_us_per_car"] = best / n_cars * 1e6
     result["memory_bytes_per_car"] = sim.memory_bytes_per_car
     result["shared_memory_bytes"] = sim.shared_memory_bytes
     return result
@@ -84,12 +93,13 @@ def main() -> None:
                ("gray, all randomization", SimConfig(randomization=RandomizationConfig.everything()))]
     for label, cfg in configs:
         print(f"\n{label}")
-        print(f"{'cars':>5} {'frames/s':>10} {'step':>7} {'render':>7} {'query':>7} {'wheels':>7}   (us per car-frame)  mem/car  shared")
+        print(f"{'cars':>5} {'frames/s':>9} {'median':>7} | us per car-frame: {'step':>6} {'render':>7} {'query':>6} "
+              f"{'wheels':>6} | {'mem/car':>8} {'shared':>8}")
         for n in args.cars:
             r = run(track, n, args.seconds, cfg)
-            print(f"{n:>5} {r['fps']:>10.0f} {r['step_us_per_car']:>7.1f} {r['render_us_per_car']:>7.1f} "
-                  f"{r['query_us_per_car']:>7.1f} {r['wheels_on_track_us_per_car']:>7.1f}   "
-                  f"{'':>18} {r['memory_bytes_per_car'] / 1024:>6.0f} KiB {r['shared_memory_bytes'] / 2**20:>5.1f} MiB")
+            print(f"{n:>5} {r['fps']:>9.0f} {r['fps_median']:>7.0f} | {'':>17} {r['step_us_per_car']:>6.1f} "
+                  f"{r['render_us_per_car']:>7.1f} {r['query_us_per_car']:>6.1f} {r['wheels_on_track_us_per_car']:>6.1f} | "
+                  f"{r['memory_bytes_per_car'] / 1024:>4.0f} KiB {r['shared_memory_bytes'] / 2**20:>4.1f} MiB", flush=True)
 
 
 if __name__ == "__main__":
