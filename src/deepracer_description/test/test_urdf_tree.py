@@ -1,4 +1,5 @@
 """The shipped URDF is well-formed XML and a valid kinematic tree (checked independently of the loader)."""
+import math
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -66,8 +67,8 @@ def test_steering_hinges_are_revolute_with_30_degree_limits(robot):
         joint = robot.find(f"joint[@name='{side}_steering_hinge_joint']")
         assert joint.get("type") == "revolute"
         limit = joint.find("limit")
-        assert float(limit.get("lower")) == pytest.approx(-0.5236)
-        assert float(limit.get("upper")) == pytest.approx(0.5236)
+        assert float(limit.get("lower")) == -math.radians(30)  # exactly 30 deg (~0.5236 rad)
+        assert float(limit.get("upper")) == math.radians(30)
         assert joint.find("axis").get("xyz").split() == ["0", "0", "1"]
 
 

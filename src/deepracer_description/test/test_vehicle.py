@@ -31,7 +31,9 @@ def test_wheel_contacts_follow_wheel_order(car):
 
 
 def test_command_limits(car):
-    assert math.degrees(car.max_steering_angle_rad) == pytest.approx(30.0, abs=1e-3)
+    # Exactly math.radians(30): a +-30 deg action converted to radians is never clipped.
+    assert car.max_steering_angle_rad == math.radians(30)
+    assert math.degrees(car.max_steering_angle_rad) == pytest.approx(30.0)
     assert car.min_speed_m_s == pytest.approx(0.1)
     assert car.max_speed_m_s == pytest.approx(4.0)
 
