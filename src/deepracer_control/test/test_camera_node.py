@@ -66,7 +66,7 @@ def test_camera_node_publishes_video_frames_resized_and_stamped(video):
     try:
         node = CameraNode(context=context, parameter_overrides=[
             Parameter("device", value=str(video)), Parameter("rate_hz", value=30.0),
-            Parameter("width", value=160), Parameter("height", value=120), Parameter("encoding", value="mono8")])
+            Parameter("output_width", value=160), Parameter("output_height", value=120), Parameter("encoding", value="mono8")])
         executor.add_node(node)
         deadline = time.monotonic() + 10.0
         while len(received) < 2 * N_FRAMES + 2 and time.monotonic() < deadline:
@@ -101,7 +101,7 @@ def _run(*params):
 
 
 def test_camera_node_process_plays_a_file_once_and_exits_0(video):
-    result = _run(f"device:={video}", "loop:=false", "rate_hz:=60.0")
+    result = _run(f"device:={video}", "loop:=false", "rate_hz:=60")  # an integer for a float: accepted
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
     assert "end of video file" in out
@@ -110,7 +110,8 @@ def test_camera_node_process_plays_a_file_once_and_exits_0(video):
 @pytest.mark.parametrize("params,message", [
     (["device:=/dev/video_missing_42"], "camera device /dev/video_missing_42 does not exist"),
     (["encoding:=rgba16"], "parameter encoding = 'rgba16' is not one of bgr8, mono8"),
-    (["width:=160"], "set both (resize) or neither"),
+    (["rate_hz:=500.0"], "parameter rate_hz = 500.0 is outside [1.0, 120.0]"),
+    (["output_width:=160"], "output_width = 160 and output_height = 0: set both or neither"),
 ])
 def test_camera_node_process_refuses_bad_input_with_exit_1(params, message):
     result = _run(*params)

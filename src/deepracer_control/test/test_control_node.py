@@ -160,7 +160,7 @@ def test_modes_let_only_their_own_source_through_and_switch_at_runtime(graph):
 
 
 def test_max_speed_scale_and_calibration_mode(graph):
-    node = graph.add_control(backend="sim", mode="manual", max_speed_scale=0.5, watchdog_timeout_s=1.0)
+    node = graph.add_control(backend="sim", mode="manual", max_speed_scale=0.5, watchdog_timeout_s=1)  # int ok
     assert graph.publish_until(graph.pub_teleop, twist(4.0), lambda: graph.last_applied()["reason"] == "command")
     applied = graph.last_applied()
     assert applied["throttle"] == pytest.approx(0.5) and applied["throttle_duty_ns"] == 1_378_500
@@ -270,4 +270,19 @@ def test_sysfs_node_missing_chip_exits_1_naming_the_path(tmp_path):
     out, _ = proc.communicate(timeout=20.0)
     assert proc.returncode == 1
     assert f"PWM chip not found: {tmp_path}/pwmchip2 does not exist" in out
+    assert "Traceback" not in out
+
+
+@pytest.mark.parametrize("param,message", [
+    ("mode:=race", "parameter mode = 'race' is not one of manual, autonomous, calibration"),
+    ("backend:=can", "parameter backend = 'can' is not one of sysfs, sim, dry-run"),
+    ("max_speed_scale:=1.5", "parameter max_speed_scale = 1.5 is outside [0.0, 1.0]"),
+    ("watchdog_timeout_s:=fast", "parameter watchdog_timeout_s = 'fast' must be a number"),
+    ("pwm_chip:=abc", "parameter pwm_chip"),
+])
+def test_bad_parameters_exit_1_naming_the_parameter(param, message):
+    proc = _run_node("backend:=sim", param)
+    out, _ = proc.communicate(timeout=20.0)
+    assert proc.returncode == 1
+    assert message in out
     assert "Traceback" not in out

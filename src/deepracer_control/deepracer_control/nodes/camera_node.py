@@ -14,14 +14,26 @@ import threading
 import time
 
 import rclpy
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
 from ..camera import ENCODINGS, CameraError, CameraSource, format_frame, open_camera
+from ._params import ParameterError, Spec, declare
+
+SPECS = [
+    Spec("device", "/dev/video0", "V4L2 device, camera index, or a video file"),
+    Spec("rate_hz", 15.0, "published frames per second (at most)", range=(1.0, 120.0)),
+    Spec("width", 0, "capture width asked from the driver, px (0 = driver default)", range=(0, 4096)),
+    Spec("height", 0, "capture height asked from the driver, px (0 = driver default)", range=(0, 4096)),
+    Spec("output_width", 0, "resize before publishing, px (0 = as captured; set with output_height)", range=(0, 4096)),
+    Spec("output_height", 0, "resize before publishing, px (0 = as captured; set with output_width)",
+         range=(0, 4096)),
+    Spec("encoding", "bgr8", "bgr8 | mono8", choices=ENCODINGS),
+    Spec("frame_id", "camera_link", "header.frame_id of the images"),
+    Spec("loop", True, "video files: start again at the end (false: stop publishing and exit 0)"),
+]
 
 
 class CameraStartupError(RuntimeError):
@@ -46,14 +58,12 @@ class CameraNode(Node):
 
     def _start(self) -> None:
         p = self._declare_parameters()
-        if p["encoding"] not in ENCODINGS:
-            raise CameraStartupError(f"parameter encoding = {p['encoding']!r} is not one of {', '.join(ENCODINGS)}")
-        if (p["width"] > 0) != (p["height"] > 0):
-            raise CameraStartupError(f"parameters width = {p['width']} and height = {p['height']}: "
-                                     f"set both (resize) or neither (0 = native size)")
+        for w, h in (("width", "height"), ("output_width", "output_height")):
+            if (p[w] > 0) != (p[h] > 0):
+                raise CameraStartupError(f"parameters {w} = {p[w]} and {h} = {p[h]}: set both or neither (0)")
         self.params = p
         try:
-            self.source = open_camera(p["device"], p["capture_width"], p["capture_height"], p["rate_hz"])
+            self.source = open_camera(p["device"], p["width"], p["height"], p["rate_hz"])
         except CameraError as exc:
             raise CameraStartupError(str(exc)) from None
         self.publisher = self.create_publisher(Image, "/camera/image_raw", qos_profile_sensor_data)
@@ -61,37 +71,14 @@ class CameraNode(Node):
         self._thread = threading.Thread(target=self._capture_loop, name="camera_capture", daemon=True)
         self._thread.start()
         self.get_logger().info(f"camera node ready: {p['device']} -> /camera/image_raw at {p['rate_hz']} Hz, "
-                               f"{p['encoding']}" + (f", {p['width']}x{p['height']}" if p["width"] else ""))
+                               f"{p['encoding']}" + (f", resized to {p['output_width']}x{p['output_height']}"
+                                                      if p["output_width"] else ""))
 
     def _declare_parameters(self) -> dict:
-        def desc(text: str, int_range: tuple[int, int] | None = None,
-                 float_range: tuple[float, float] | None = None) -> ParameterDescriptor:
-            d = ParameterDescriptor(description=text, read_only=True)
-            if int_range:
-                d.integer_range = [IntegerRange(from_value=int_range[0], to_value=int_range[1], step=1)]
-            if float_range:
-                d.floating_point_range = [FloatingPointRange(from_value=float_range[0], to_value=float_range[1],
-                                                             step=0.0)]
-            return d
-
-        specs = [
-            ("device", "/dev/video0", desc("V4L2 device, camera index, or a video file")),
-            ("rate_hz", 15.0, desc("published frames per second (at most)", float_range=(1.0, 120.0))),
-            ("width", 0, desc("output width in px (0 = native; set with height)", int_range=(0, 4096))),
-            ("height", 0, desc("output height in px (0 = native; set with width)", int_range=(0, 4096))),
-            ("encoding", "bgr8", desc("bgr8 | mono8")),
-            ("frame_id", "camera_link", desc("header.frame_id of the images")),
-            ("capture_width", 0, desc("requested sensor width in px (0 = driver default)", int_range=(0, 4096))),
-            ("capture_height", 0, desc("requested sensor height in px (0 = driver default)", int_range=(0, 4096))),
-            ("loop", True, desc("video files: start again at the end (false: stop publishing, exit 0)")),
-        ]
-        values = {}
-        for name, default, descriptor in specs:
-            try:
-                values[name] = self.declare_parameter(name, default, descriptor).value
-            except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
-                raise CameraStartupError(f"parameter {name}: {exc}") from None
-        return values
+        try:
+            return declare(self, SPECS)
+        except ParameterError as exc:
+            raise CameraStartupError(str(exc)) from None
 
     def _capture_loop(self) -> None:
         period = 1.0 / self.params["rate_hz"]
@@ -127,7 +114,7 @@ class CameraNode(Node):
 
     def _publish(self, frame, stamp) -> None:
         p = self.params
-        image = format_frame(frame, p["encoding"], p["width"], p["height"])
+        image = format_frame(frame, p["encoding"], p["output_width"], p["output_height"])
         msg = Image()
         msg.header.stamp = stamp
         msg.header.frame_id = p["frame_id"]

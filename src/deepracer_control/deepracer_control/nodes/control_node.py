@@ -21,8 +21,7 @@ import sys
 
 import rclpy
 from geometry_msgs.msg import Twist
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
-from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_msgs.msg import Int32MultiArray, String
@@ -33,25 +32,31 @@ from ..drive import DriveMapper
 from ..pwm import (DEFAULT_SYSFS_ROOT, ActuatorCommand, DryRunPWM, PWMBackend, PWMError, SimPWM, SysfsPWM,
                    disable_sysfs_outputs)
 from ..safety import MODES, SafetySupervisor, Source, parse_mode
+from ._params import ParameterError, Spec, check_value, declare
 
 BACKENDS = ("sysfs", "sim", "dry-run")
 TICK_HZ = 50.0
 
+SPECS = [
+    Spec("backend", "dry-run", "PWM backend: sysfs (the car), sim (publishes /sim/cmd_vel), dry-run (logs)",
+         choices=BACKENDS),
+    Spec("calibration_file", "", "DeepRacer calibration.json; empty = the stock defaults"),
+    Spec("pwm_chip", 0, "N in <sysfs_root>/pwmchipN", range=(0, 63)),
+    Spec("sysfs_root", DEFAULT_SYSFS_ROOT, "where the pwmchipN folders are"),
+    Spec("throttle_channel", 0, "PWM channel of the ESC", range=(0, 31)),
+    Spec("steering_channel", 1, "PWM channel of the steering servo", range=(0, 31)),
+    Spec("max_speed_scale", 1.0, "throttle at the URDF max speed (open loop), 0..1", read_only=False,
+         range=(0.0, 1.0)),
+    Spec("watchdog_timeout_s", 0.25, "neutral when no command arrived for this long (s)", read_only=False,
+         range=(0.05, 5.0)),
+    Spec("mode", "manual", "manual (/cmd_vel) | autonomous (/cmd_vel_auto) | calibration (/control/calibration_pwm)",
+         read_only=False, choices=MODES),
+]
+SPECS_BY_NAME = {spec.name: spec for spec in SPECS}
+
 
 class ControlStartupError(RuntimeError):
     """The node cannot start; the message names the parameter, field or path."""
-
-
-def _descriptor(description: str, *, read_only: bool = False, float_range: tuple[float, float] | None = None,
-                int_range: tuple[int, int] | None = None, choices: tuple[str, ...] | None = None) -> ParameterDescriptor:
-    d = ParameterDescriptor(description=description, read_only=read_only)
-    if float_range is not None:
-        d.floating_point_range = [FloatingPointRange(from_value=float_range[0], to_value=float_range[1], step=0.0)]
-    if int_range is not None:
-        d.integer_range = [IntegerRange(from_value=int_range[0], to_value=int_range[1], step=1)]
-    if choices is not None:
-        d.additional_constraints = "one of: " + ", ".join(choices)
-    return d
 
 
 class ControlNode(Node):
@@ -71,12 +76,7 @@ class ControlNode(Node):
     # -- start-up ----------------------------------------------------------------------------------
     def _start(self) -> None:
         p = self._declare_parameters()
-        if p["backend"] not in BACKENDS:
-            raise ControlStartupError(f"parameter backend = {p['backend']!r} is not one of {', '.join(BACKENDS)}")
-        try:
-            mode = parse_mode(p["mode"])
-        except ValueError as exc:
-            raise ControlStartupError(f"parameter {exc}") from None
+        mode = parse_mode(p["mode"])
         if p["throttle_channel"] == p["steering_channel"]:
             raise ControlStartupError(
                 f"parameters throttle_channel and steering_channel are both {p['throttle_channel']}")
@@ -120,51 +120,27 @@ class ControlNode(Node):
             f"max_speed_scale {p['max_speed_scale']}")
 
     def _declare_parameters(self) -> dict:
-        specs = [
-            ("backend", "dry-run", _descriptor("PWM backend: sysfs (the car), sim (publishes /sim/cmd_vel), "
-                                               "dry-run (logs)", read_only=True, choices=BACKENDS)),
-            ("calibration_file", "", _descriptor("DeepRacer calibration.json; empty = stock defaults",
-                                                 read_only=True)),
-            ("pwm_chip", 0, _descriptor("N in /sys/class/pwm/pwmchipN", read_only=True, int_range=(0, 63))),
-            ("sysfs_root", DEFAULT_SYSFS_ROOT, _descriptor("where the pwmchipN folders are", read_only=True)),
-            ("throttle_channel", 0, _descriptor("PWM channel of the ESC", read_only=True, int_range=(0, 31))),
-            ("steering_channel", 1, _descriptor("PWM channel of the steering servo", read_only=True,
-                                                int_range=(0, 31))),
-            ("max_speed_scale", 1.0, _descriptor("throttle at max_speed_m_s (open loop), 0..1",
-                                                 float_range=(0.0, 1.0))),
-            ("watchdog_timeout_s", 0.25, _descriptor("neutral when no command for this long (s)",
-                                                     float_range=(0.05, 5.0))),
-            ("mode", "manual", _descriptor("manual (/cmd_vel) | autonomous (/cmd_vel_auto) | calibration "
-                                           "(/control/calibration_pwm)", choices=MODES)),
-        ]
-        values = {}
-        for name, default, desc in specs:
-            try:
-                values[name] = self.declare_parameter(name, default, desc).value
-            except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
-                raise ControlStartupError(f"parameter {name}: {exc}") from None
-        return values
+        try:
+            return declare(self, SPECS)
+        except ParameterError as exc:
+            raise ControlStartupError(str(exc)) from None
 
     # -- runtime parameters ---------------------------------------------------------------------------
     def _on_set_parameters(self, params) -> SetParametersResult:
+        checked = {}
         for param in params:  # validate all first: a rejected list changes nothing
-            if param.name == "mode":
+            if param.name in SPECS_BY_NAME:
                 try:
-                    parse_mode(param.value)
-                except (ValueError, TypeError) as exc:
+                    checked[param.name] = check_value(SPECS_BY_NAME[param.name], param.value)
+                except ParameterError as exc:
                     return SetParametersResult(successful=False, reason=str(exc))
-            elif param.name == "max_speed_scale" and not 0.0 <= param.value <= 1.0:
-                return SetParametersResult(successful=False, reason=f"max_speed_scale = {param.value} not in [0, 1]")
-            elif param.name == "watchdog_timeout_s" and not param.value > 0.0:
-                return SetParametersResult(successful=False, reason=f"watchdog_timeout_s = {param.value} must be > 0")
-        for param in params:
-            if param.name == "mode":
-                self.supervisor.set_mode(param.value)
-                self.get_logger().info(f"mode -> {param.value} (neutral until its source sends a command)")
-            elif param.name == "max_speed_scale":
-                self.mapper.max_speed_scale = param.value
-            elif param.name == "watchdog_timeout_s":
-                self.supervisor.watchdog.timeout_s = param.value
+        if "mode" in checked:
+            self.supervisor.set_mode(checked["mode"])
+            self.get_logger().info(f"mode -> {checked['mode']} (neutral until its source sends a command)")
+        if "max_speed_scale" in checked:
+            self.mapper.max_speed_scale = checked["max_speed_scale"]
+        if "watchdog_timeout_s" in checked:
+            self.supervisor.watchdog.timeout_s = checked["watchdog_timeout_s"]
         self._apply()
         return SetParametersResult(successful=True)
 
