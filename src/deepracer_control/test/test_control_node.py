@@ -210,7 +210,8 @@ def _run_node(*params, **kwargs):
                             **kwargs)
 
 
-def test_sysfs_node_drives_the_fake_chip_and_goes_neutral_and_disabled_on_sigint(graph, fake_pwm, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_sysfs_node_drives_the_fake_chip_and_goes_neutral_and_disabled_on_signal(graph, fake_pwm, tmp_path, sig):
     path = tmp_path / "calibration.json"
     save_calibration(Calibration(servo=ChannelCalibration(1_100_000, 1_400_000, 1_800_000, -1),
                                  motor=Calibration.default().motor), path)
@@ -228,7 +229,7 @@ def test_sysfs_node_drives_the_fake_chip_and_goes_neutral_and_disabled_on_sigint
             time.sleep(0.05)
         assert fake_pwm.read(1, "duty_cycle") == "1100000"
         assert fake_pwm.read(0, "duty_cycle") == "1378500"  # half throttle, motor polarity -1
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, _ = proc.communicate(timeout=10.0)
     finally:
         if proc.poll() is None:
