@@ -1,0 +1,498 @@
+"""Training configuration: ``TrainConfig``, loaded from YAML plus ``key.sub=value`` overrides.
+
+Every value is checked BEFORE anything is built: unknown keys (with a did-you-mean), wrong types and
+out-of-range values raise :class:`ConfigError` whose message starts with the dotted key, e.g.
+``hyperparameters.lr: must be > 0, got -1.0``. The sections that other packages own are validated
+by their owners: ``model_metadata`` by :class:`deepracer_inference.metadata.ModelMetadata`,
+``episode`` by :class:`deepracer_agent.episode.EpisodeConfig`, ``sim`` by
+:class:`deepracer_sim.config.SimConfig`. :func:`check_inputs` then loads the track and the reward
+file, so a missing or broken file fails fast, before any model is built.
+
+Hyperparameters keep AWS DeepRacer's names and defaults (``hyperparameters.json``). How they map
+onto stable-baselines3 PPO:
+
+==============================  =====================  ==============================================
+DeepRacer name                  SB3 PPO                 note
+==============================  =====================  ==============================================
+batch_size (64)                 batch_size              minibatch size of the update
+num_epochs (10)                 n_epochs                passes over each rollout
+lr (3e-4)                       learning_rate           Adam
+beta_entropy (0.01)             ent_coef                entropy bonus
+discount_factor (0.999)         gamma
+loss_type (mean_squared_error)  value loss              ``huber`` = smooth L1 (:class:`DeepRacerPPO`)
+num_episodes_between_training   n_steps (per car)       see "Rollout length" below
+stack_size (1)                  frame stack             observation (120, 160, stack_size)
+e_greedy_value, epsilon_steps,  -                       accepted for AWS compatibility, no effect:
+exploration_type                                        PPO explores by sampling its own distribution
+term_cond_max_episodes          stop condition          stop after this many episodes
+term_cond_avg_score             stop condition          stop when the iteration's mean episode reward
+                                                        reaches it
+==============================  =====================  ==============================================
+
+Rollout length (the honest mapping of ``num_episodes_between_training``): SB3's PPO collects a fixed
+number of steps per car per rollout, not a number of episodes. ``ppo.n_steps: auto`` (the default)
+re-chooses that number before every iteration so that ``n_envs * n_steps`` is
+``num_episodes_between_training`` times the mean episode length (in steps) of the PREVIOUS
+iteration (``ppo.first_episode_steps`` for the first one), clamped to
+``[ppo.min_n_steps, ppo.max_n_steps]``. So an iteration holds ~20 episodes, lagging the policy's
+episode length by one iteration, and rollouts grow as the car learns to drive further, as on AWS.
+Episodes are NOT cut at the rollout boundary (GAE bootstraps across it). An integer ``ppo.n_steps``
+fixes the rollout length instead.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+#: Folder of the YAML configs shipped with the package (``default.yaml``, ``demo.yaml``, ...).
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message starts with the dotted key (or the file) at fault."""
+
+
+def _opt(default: Any = dataclasses.MISSING, *, kind: Any = float, lo: float | None = None,
+         hi: float | None = None, lo_open: bool = False, choices: tuple | None = None,
+         allow_none: bool = False, doc: str = "", default_factory: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field with its validation rules (kind: bool, int, float, str, a section class,
+    or ``"auto_int"`` for an integer that may also be the string ``"auto"``)."""
+    meta = dict(kind=kind, lo=lo, hi=hi, lo_open=lo_open, choices=choices, allow_none=allow_none, doc=doc)
+    if default_factory is not dataclasses.MISSING:
+        return field(default_factory=default_factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+# ------------------------------------------------------------------------------------ sections
+@dataclass
+class Hyperparameters:
+    """AWS DeepRacer ``hyperparameters.json`` names and defaults (see the module docstring)."""
+
+    batch_size: int = _opt(64, kind=int, lo=2, hi=65536, doc="PPO minibatch size")
+    num_epochs: int = _opt(10, kind=int, lo=1, hi=1000, doc="passes over each rollout")
+    lr: float = _opt(3e-4, lo=0.0, hi=1.0, lo_open=True, doc="Adam learning rate")
+    beta_entropy: float = _opt(0.01, lo=0.0, hi=10.0, doc="entropy bonus (ent_coef)")
+    discount_factor: float = _opt(0.999, lo=0.0, hi=1.0, doc="gamma")
+    loss_type: str = _opt("mean_squared_error", kind=str, choices=("mean_squared_error", "huber"),
+                          doc="value loss")
+    num_episodes_between_training: int = _opt(20, kind=int, lo=1, hi=100000,
+                                               doc="episodes per rollout (see ppo.n_steps)")
+    stack_size: int = _opt(1, kind=int, lo=1, hi=16, doc="camera frames per observation")
+    e_greedy_value: float = _opt(0.05, lo=0.0, hi=1.0, doc="AWS compatibility, no effect on PPO")
+    epsilon_steps: int = _opt(10000, kind=int, lo=0, doc="AWS compatibility, no effect on PPO")
+    exploration_type: str = _opt("categorical", kind=str, choices=("categorical", "additive_noise", "e_greedy"),
+                                 doc="AWS compatibility, no effect on PPO")
+    term_cond_max_episodes: int | None = _opt(None, kind=int, lo=1, allow_none=True,
+                                              doc="stop after this many episodes")
+    term_cond_avg_score: float | None = _opt(None, allow_none=True,
+                                             doc="stop when an iteration's mean episode reward reaches it")
+
+
+@dataclass
+class PPOSettings:
+    """PPO settings DeepRacer does not expose (its fixed values are the defaults)."""
+
+    n_steps: Any = _opt("auto", kind="auto_int", lo=1, hi=1_000_000,
+                        doc="steps per car per rollout, or auto (from num_episodes_between_training)")
+    first_episode_steps: int = _opt(30, kind=int, lo=1, doc="auto: episode length guess for iteration 1")
+    min_n_steps: int = _opt(16, kind=int, lo=1, doc="auto: lower clamp of steps per car")
+    max_n_steps: int = _opt(2048, kind=int, lo=1, doc="auto: upper clamp of steps per car")
+    clip_range: float = _opt(0.2, lo=0.0, hi=1.0, lo_open=True, doc="PPO clip epsilon")
+    gae_lambda: float = _opt(0.95, lo=0.0, hi=1.0, doc="GAE lambda")
+    vf_coef: float = _opt(0.5, lo=0.0, doc="value loss weight")
+    max_grad_norm: float = _opt(0.5, lo=0.0, lo_open=True, doc="gradient clipping")
+    normalize_advantage: bool = _opt(True, kind=bool)
+
+
+@dataclass
+class Regularisation:
+    """The paper's Table II (the entropy bonus is ``hyperparameters.beta_entropy``)."""
+
+    l2: float = _opt(0.0, lo=0.0, doc="L2 weight decay (Adam weight_decay)")
+    dropout: float | None = _opt(None, lo=0.0, hi=0.99, allow_none=True,
+                                 doc="dropout after dense layers (null: the network's default)")
+    batch_norm: bool | None = _opt(None, kind=bool, allow_none=True,
+                                   doc="batch norm after convolutions (null: the network's default)")
+
+
+@dataclass
+class StopConditions:
+    """Training stops at the first condition met (all off = run until interrupted)."""
+
+    max_wall_time_s: float | None = _opt(None, lo=0.0, lo_open=True, allow_none=True,
+                                         doc="wall-clock seconds of training (resumes add up)")
+    max_steps: int | None = _opt(None, kind=int, lo=1, allow_none=True, doc="environment steps (all cars)")
+    max_iterations: int | None = _opt(None, kind=int, lo=1, allow_none=True, doc="training iterations")
+    target_eval_completion: float | None = _opt(None, lo=0.0, hi=1.0, lo_open=True, allow_none=True,
+                                                doc="stop when this fraction of robust-eval trials laps")
+
+
+@dataclass
+class TrainEvaluation:
+    """The quick robust evaluation run during training (for ``stop.target_eval_completion``)."""
+
+    every_iterations: int = _opt(1, kind=int, lo=1, doc="evaluate the latest checkpoint every K iterations")
+    start_after_steps: int = _opt(0, kind=int, lo=0, doc="no evaluation before this many env steps")
+    trials: int = _opt(10, kind=int, lo=1, hi=1000, doc="robust trials (starts spread over the lap)")
+    action_noise: float = _opt(0.1, lo=0.0, hi=1.0, doc="probability of a random action per step")
+    both_directions: bool = _opt(True, kind=bool, doc="odd trials drive the track reversed")
+
+
+@dataclass
+class CheckpointSettings:
+    """Checkpoint retention. A DEEP_CONVOLUTIONAL_NETWORK_SHALLOW checkpoint (separate policy and
+    value networks + Adam state) is ~140 MB, so long runs may want to keep only the latest few."""
+
+    keep_last: int | None = _opt(None, kind=int, lo=1, allow_none=True,
+                                 doc="keep only the newest N checkpoints (null: keep all)")
+
+
+@dataclass
+class TrainConfig:
+    """Everything ``deepracer train`` needs. Build with :func:`load_config` / :meth:`from_dict`."""
+
+    track: str = _opt("reinvent2018_like", kind=str, doc="built-in track name or .npy path")
+    reward_file: str = _opt("centerline", kind=str,
+                            doc="reward .py path or a shipped example name (deepracer_agent/rewards)")
+    model_metadata: Any = _opt(None, kind="metadata", allow_none=True,
+                               doc="AWS model_metadata.json content (mapping; keys left out come from the default) or a path; null: the paper's 10 actions")
+    hyperparameters: Hyperparameters = _opt(kind=Hyperparameters, default_factory=Hyperparameters)
+    ppo: PPOSettings = _opt(kind=PPOSettings, default_factory=PPOSettings)
+    regularisation: Regularisation = _opt(kind=Regularisation, default_factory=Regularisation)
+    episode: dict = _opt(kind="episode", default_factory=dict,
+                         doc="deepracer_agent.episode.EpisodeConfig options")
+    sim: dict = _opt(kind="sim", default_factory=dict, doc="deepracer_sim SimConfig options (randomization...)")
+    n_envs: int = _opt(4, kind=int, lo=1, hi=4096, doc="cars in the batched simulator")
+    seed: int = _opt(0, kind=int, lo=0, doc="seeds the simulator, PPO and evaluation")
+    device: str = _opt("cpu", kind=str, choices=("cpu", "cuda", "auto"), doc="torch device for PPO")
+    torch_threads: int | None = _opt(None, kind=int, lo=1, allow_none=True, doc="torch CPU threads (null: torch's choice)")
+    stop: StopConditions = _opt(kind=StopConditions, default_factory=StopConditions)
+    evaluation: TrainEvaluation = _opt(kind=TrainEvaluation, default_factory=TrainEvaluation)
+    checkpoints: CheckpointSettings = _opt(kind=CheckpointSettings, default_factory=CheckpointSettings)
+
+    # -------------------------------------------------------------------- construction
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None, source: str = "config") -> "TrainConfig":
+        """Validate a nested mapping; errors name the dotted key (and ``source`` for unknown sections)."""
+        return _build(cls, {} if data is None else data, "")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (round-trips through :meth:`from_dict`; model_metadata fully expanded)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = _section_to_dict(value) if dataclasses.is_dataclass(value) else copy.deepcopy(value)
+        return out
+
+    # -------------------------------------------------------------------- derived objects
+    def metadata(self):
+        """The validated :class:`~deepracer_inference.metadata.ModelMetadata`."""
+        from deepracer_inference.metadata import ModelMetadata
+
+        if self.model_metadata is None:
+            return ModelMetadata.default()
+        return ModelMetadata.from_dict(self.model_metadata, source="model_metadata")
+
+    def episode_config(self):
+        from .episode import EpisodeConfig
+
+        return EpisodeConfig.from_dict(self.episode, source="episode")
+
+    def sim_config(self):
+        from deepracer_sim.config import SimConfig
+
+        return SimConfig.from_dict(self.sim)
+
+    def network_options(self):
+        from .networks import NetworkOptions
+
+        r = self.regularisation
+        return NetworkOptions(dropout=r.dropout, batch_norm=r.batch_norm, l2_weight_decay=r.l2)
+
+
+def _section_to_dict(section: Any) -> dict[str, Any]:
+    return {f.name: (_section_to_dict(v) if dataclasses.is_dataclass(v := getattr(section, f.name))
+                     else copy.deepcopy(v)) for f in dataclasses.fields(section)}
+
+
+# ------------------------------------------------------------------------------------ validation
+def did_you_mean(key: str, known: list[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest known key, or ''."""
+    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _unknown(name: str, key: str, known: list[str]) -> ConfigError:
+    return ConfigError(f"{name}: unknown key{did_you_mean(key, known)}; known keys here: {', '.join(sorted(known))}")
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    where = prefix.rstrip(".") or "config"
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a mapping of keys, got {type(data).__name__} {data!r}")
+    fields_ = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if key not in fields_:
+            raise _unknown(name, str(key), list(fields_))
+        kwargs[key] = _check(name, value, fields_[key].metadata)
+    return cls(**kwargs)
+
+
+def _check(name: str, value: Any, meta: Mapping[str, Any]) -> Any:
+    """One value against its rules; returns the normalised value or raises ConfigError naming ``name``."""
+    kind = meta["kind"]
+    if value is None:
+        if meta["allow_none"]:
+            return None
+        raise ConfigError(f"{name}: a value is required, got null")
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+        return _build(kind, value, f"{name}.")
+    if kind == "metadata":
+        return _check_metadata(name, value)
+    if kind in ("episode", "sim"):
+        return _check_owned_section(name, kind, value)
+    if kind == "auto_int":
+        if value == "auto":
+            return value
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name}: expected an integer or 'auto', got {value!r}")
+    elif kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name}: expected true or false, got {value!r}")
+        return value
+    elif kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{name}: expected a string, got {value!r}")
+    elif kind is int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name}: expected an integer, got {value!r}")
+    elif kind is float:
+        if isinstance(value, str):  # YAML 1.1 reads "3e-4" (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                raise ConfigError(f"{name}: expected a number, got {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name}: expected a number, got {value!r}")
+        value = float(value)
+        if math.isnan(value):
+            raise ConfigError(f"{name}: expected a number, got NaN")
+    choices = meta["choices"]
+    if choices is not None and value not in choices:
+        raise ConfigError(f"{name}: must be one of {', '.join(map(repr, choices))}, got {value!r}"
+                          + did_you_mean(value, list(choices)))
+    lo, hi = meta["lo"], meta["hi"]
+    if lo is not None and (not value > lo if meta["lo_open"] else not value >= lo):
+        raise ConfigError(f"{name}: must be {'>' if meta['lo_open'] else '>='} {lo}, got {value!r}")
+    if hi is not None and not value <= hi:
+        raise ConfigError(f"{name}: must be <= {hi}, got {value!r}")
+    return value
+
+
+def _check_metadata(name: str, value: Any) -> dict[str, Any]:
+    """model_metadata: a mapping in the AWS format or a path to a model_metadata.json; returns the
+    validated mapping (so the resolved config is self-contained)."""
+    from deepracer_inference.metadata import MetadataError, ModelMetadata
+
+    try:
+        if isinstance(value, (str, os.PathLike)):
+            meta = ModelMetadata.load(Path(value).expanduser())
+        elif isinstance(value, Mapping):
+            if "action_space" not in value:  # e.g. {neural_network: ...}: the rest from the default
+                value = {**ModelMetadata.default().to_dict(), **value}
+            meta = ModelMetadata.from_dict(value, source=name)
+        else:
+            raise ConfigError(f"{name}: expected a mapping (AWS model_metadata.json content) or a path, "
+                              f"got {value!r}")
+    except MetadataError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+    return meta.to_dict()
+
+
+def _known_tree(cls: type) -> dict[str, Any]:
+    """Field names of a dataclass, nested dataclass fields expanded (for did-you-mean)."""
+    out: dict[str, Any] = {}
+    instance = cls()
+    for f in dataclasses.fields(cls):
+        value = getattr(instance, f.name)
+        out[f.name] = _known_tree(type(value)) if dataclasses.is_dataclass(value) else None
+    return out
+
+
+def _check_keys(name: str, value: Any, tree: Mapping[str, Any]) -> None:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{name}: expected a mapping of keys, got {type(value).__name__} {value!r}")
+    for key, sub in value.items():
+        if key not in tree:
+            raise _unknown(f"{name}.{key}", str(key), list(tree))
+        if tree[key] is not None and sub is not None:
+            _check_keys(f"{name}.{key}", sub, tree[key])
+
+
+def _check_owned_section(name: str, kind: str, value: Any) -> dict[str, Any]:
+    """``episode`` / ``sim``: keys checked here (did-you-mean), values by the owning package."""
+    if kind == "episode":
+        from .episode import EpisodeConfig, EpisodeConfigError as Error
+
+        _check_keys(name, value, _known_tree(EpisodeConfig))
+        build = lambda: EpisodeConfig.from_dict(value, source=name)  # noqa: E731
+    else:
+        from deepracer_sim.config import SimConfig, SimConfigError as Error
+
+        _check_keys(name, value, _known_tree(SimConfig))
+        build = lambda: SimConfig.from_dict(value, prefix=name)  # noqa: E731
+    try:
+        build()
+    except Error as exc:
+        msg = str(exc)
+        raise ConfigError(msg if msg.startswith(name) else f"{name}.{msg}") from None
+    return copy.deepcopy(dict(value))
+
+
+# ------------------------------------------------------------------------------------ loading
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"hyperparameters.lr=1e-3"`` -> (["hyperparameters", "lr"], 0.001). Values are YAML."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"override {text!r}: expected key.sub=value (e.g. hyperparameters.lr=0.001)")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override {text!r}: value is not valid YAML: {exc}") from None
+    return key.split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """A deep copy of ``data`` with each ``key.sub=value`` set (sections created as needed)."""
+    data = copy.deepcopy(data)
+    for text in overrides:
+        path, value = parse_override(text)
+        node = data
+        for i, part in enumerate(path[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {text!r}: {'.'.join(path[:i + 1])} is not a section")
+            node = child
+        node[path[-1]] = value
+    return data
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """A YAML mapping from a file; ConfigError naming the file when missing or malformed."""
+    path = Path(path).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path}: not found") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot read: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: expected a mapping of keys at the top, got {type(data).__name__}")
+    return data
+
+
+def shipped_config(name: str) -> Path:
+    """Path of a YAML config shipped in ``deepracer_agent/configs`` (``default``, ``demo``...)."""
+    path = CONFIG_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+        raise ConfigError(f"no shipped config {name!r}{did_you_mean(name, known)}; shipped: {', '.join(known)}")
+    return path
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """YAML file (None: built-in defaults) + overrides -> validated :class:`TrainConfig`.
+
+    Relative ``track`` / ``reward_file`` / ``model_metadata`` paths in a file are resolved against
+    the file's folder (so a config travels with its reward file).
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = read_yaml(path)
+        base = Path(path).expanduser().resolve().parent
+        for key in ("track", "reward_file", "model_metadata"):
+            value = data.get(key)
+            if isinstance(value, str) and (value.endswith((".py", ".npy", ".json")) or "/" in value):
+                candidate = Path(value).expanduser()
+                if not candidate.is_absolute():
+                    data[key] = str(base / candidate)
+    data = apply_overrides(data, list(overrides or []))
+    try:
+        return TrainConfig.from_dict(data)
+    except ConfigError as exc:
+        if path is not None:
+            raise ConfigError(f"{exc} (in {path})") from None
+        raise
+
+
+def check_inputs(cfg: TrainConfig) -> tuple[Any, Any]:
+    """Load the track and the reward function now (fail fast, before any model is built).
+
+    Returns ``(track, reward_function)``; raises :class:`ConfigError` naming the file.
+    """
+    from deepracer_tracks.library import load_track
+    from deepracer_tracks.track import TrackError
+
+    from .reward import RewardFunctionError, load_reward_function, resolve_reward
+
+    try:
+        track = load_track(cfg.track)
+    except (TrackError, OSError, ValueError) as exc:
+        raise ConfigError(f"track: {exc}") from None
+    try:
+        reward = load_reward_function(resolve_reward(cfg.reward_file))
+    except RewardFunctionError as exc:
+        raise ConfigError(f"reward_file: {exc}") from None
+    if cfg.ppo.n_steps == "auto" and cfg.ppo.min_n_steps > cfg.ppo.max_n_steps:
+        raise ConfigError(f"ppo.min_n_steps: must be <= ppo.max_n_steps ({cfg.ppo.max_n_steps}), "
+                          f"got {cfg.ppo.min_n_steps}")
+    return track, reward
+
+
+def save_yaml(data: Mapping[str, Any], path: str | Path) -> None:
+    """Write YAML atomically (temp file in the same folder, then os.replace)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        yaml.safe_dump(dict(data), fh, sort_keys=False, default_flow_style=None)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def describe() -> list[tuple[str, Any, str]]:
+    """(dotted key, default, doc) for every option of :class:`TrainConfig` (for the README table)."""
+    rows: list[tuple[str, Any, str]] = []
+
+    def walk(cls: type, prefix: str) -> None:
+        inst = cls()
+        for f in dataclasses.fields(cls):
+            value = getattr(inst, f.name)
+            if dataclasses.is_dataclass(value):
+                walk(type(value), f"{prefix}{f.name}.")
+            else:
+                rows.append((f"{prefix}{f.name}", value, f.metadata.get("doc", "")))
+
+    walk(TrainConfig, "")
+    return rows

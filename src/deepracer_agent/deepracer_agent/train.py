@@ -1,0 +1,578 @@
+"""``deepracer train``: PPO (stable-baselines3) on N cars of the embedded simulator, one run folder.
+
+    deepracer train [--config FILE] [--run-dir DIR] [--resume] [key.sub=value ...]
+
+One training iteration = one PPO rollout (``n_envs`` cars x ``n_steps`` steps, see
+:mod:`deepracer_agent.config` for how ``num_episodes_between_training`` sets ``n_steps``) + one PPO
+update (``num_epochs`` passes, minibatches of ``batch_size``). After every iteration:
+
+- ``checkpoints/iter_NNNNNN.zip`` (SB3 zip, written to a temp file then ``os.replace``) and its
+  sidecar ``iter_NNNNNN.json`` (iteration, steps, wall time, size and sha256 of the zip), written
+  after the zip: a checkpoint is COMPLETE when its sidecar exists and matches the zip;
+- one row in ``metrics.csv`` and ``metrics.jsonl``; TensorBoard scalars in ``tensorboard/``;
+- ``training_progress.png`` (progress against wall time, the paper's Fig. 5);
+- optionally a quick robust evaluation (``evaluation.*`` settings) for ``stop.target_eval_completion``.
+
+Run folder layout::
+
+    run_dir/config.resolved.yaml   the validated config (every default filled in)
+    run_dir/model_metadata.json    the action space + network (AWS format), travels with exports
+    run_dir/checkpoints/           iter_NNNNNN.zip + iter_NNNNNN.json
+    run_dir/metrics.csv, metrics.jsonl, tensorboard/, training_progress.png, status.json
+
+Resume (``--resume``): the config comes from ``config.resolved.yaml`` (command-line overrides apply
+on top), the model from the last COMPLETE checkpoint (a half-written temp file or a zip without
+sidecar is ignored), iteration numbers, step counts and wall time continue, and metrics rows after
+that checkpoint are dropped. The simulator starts new episodes (the cars' positions are not saved).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import math
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .config import ConfigError, TrainConfig, check_inputs, load_config, save_yaml
+
+CHECKPOINT_DIR = "checkpoints"
+CHECKPOINT_RE = re.compile(r"^iter_(\d{6,})\.zip$")
+METRICS_CSV = "metrics.csv"
+METRICS_JSONL = "metrics.jsonl"
+RESOLVED_CONFIG = "config.resolved.yaml"
+METADATA_FILE = "model_metadata.json"
+PROGRESS_PLOT = "training_progress.png"
+STATUS_FILE = "status.json"
+
+METRIC_FIELDS = (
+    "iteration", "steps", "wall_time_s", "n_steps", "episodes", "episodes_total", "mean_reward",
+    "mean_progress", "lap_completion_rate", "mean_episode_steps", "entropy", "policy_loss", "value_loss",
+    "approx_kl", "clip_fraction", "explained_variance", "env_steps_per_s", "rollout_time_s",
+    "update_time_s", "eval_completion_rate", "eval_mean_progress",
+)
+
+
+class TrainError(RuntimeError):
+    """Training cannot start or continue; the message names the file or folder at fault."""
+
+
+# ---------------------------------------------------------------------------------- PPO
+def _ppo_class():
+    """``DeepRacerPPO``: SB3's PPO with DeepRacer's ``loss_type`` choice for the value loss.
+
+    SB3 computes the value loss as ``F.mse_loss(returns, values)`` inside ``PPO.train``; for
+    ``loss_type: huber`` the subclass swaps that single call for ``F.huber_loss`` (delta 1, the
+    smooth-L1 loss) for the duration of ``train()``. Nothing else changes. Checkpoints load with
+    plain ``PPO.load`` (the exporter does this).
+    """
+    import torch.nn.functional as F
+    from stable_baselines3 import PPO
+    from stable_baselines3.ppo import ppo as ppo_module
+
+    class _HuberFunctional:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(F, name)
+
+        @staticmethod
+        def mse_loss(input, target, *args, **kwargs):  # noqa: A002 - torch's argument names
+            return F.huber_loss(input, target)
+
+    class DeepRacerPPO(PPO):
+        loss_type = "mean_squared_error"
+
+        def train(self) -> None:
+            if self.loss_type != "huber":
+                return super().train()
+            saved = ppo_module.F
+            ppo_module.F = _HuberFunctional()
+            try:
+                return super().train()
+            finally:
+                ppo_module.F = saved
+
+    return DeepRacerPPO
+
+
+def rollout_n_steps(cfg: TrainConfig, mean_episode_steps: float | None) -> int:
+    """Steps per car for the next rollout (``ppo.n_steps``, or ``auto``: see :mod:`~deepracer_agent.config`)."""
+    p = cfg.ppo
+    if p.n_steps != "auto":
+        return int(p.n_steps)
+    length = p.first_episode_steps if not mean_episode_steps or not math.isfinite(mean_episode_steps) \
+        else mean_episode_steps
+    n = math.ceil(cfg.hyperparameters.num_episodes_between_training * length / cfg.n_envs)
+    # Round up so the rollout (n_envs * n_steps) splits into whole minibatches of batch_size.
+    unit = cfg.hyperparameters.batch_size // math.gcd(cfg.hyperparameters.batch_size, cfg.n_envs)
+    n = math.ceil(n / unit) * unit
+    return int(min(max(n, p.min_n_steps), p.max_n_steps))
+
+
+def _set_rollout_length(model: Any, n_steps: int) -> None:
+    """Give ``model`` a rollout buffer of ``n_steps`` per car (SB3 allocates it once at setup)."""
+    if model.n_steps == n_steps and model.rollout_buffer.buffer_size == n_steps:
+        return
+    model.n_steps = n_steps
+    model.rollout_buffer = model.rollout_buffer_class(
+        n_steps, model.observation_space, model.action_space, device=model.device, gamma=model.gamma,
+        gae_lambda=model.gae_lambda, n_envs=model.n_envs, **model.rollout_buffer_kwargs)
+
+
+def _episode_stats_callback():
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class EpisodeStats(BaseCallback):
+        """Per-iteration episode statistics (reward sum, final progress, lap completion, length)
+        and rollout timing, read from the VecEnv's ``infos`` (no Monitor wrapper needed)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.reward_sums: np.ndarray | None = None
+            self.episodes: list[dict[str, Any]] = []
+            self.rollout_time_s = 0.0
+            self.rollout_steps = 0
+            self._t0 = 0.0
+            self.tick: Callable[[], None] | None = None
+
+        def start_iteration(self) -> None:
+            self.episodes = []
+            self.rollout_time_s = 0.0
+            self.rollout_steps = 0
+
+        def _on_rollout_start(self) -> None:
+            self._t0 = time.perf_counter()
+
+        def _on_rollout_end(self) -> None:
+            self.rollout_time_s += time.perf_counter() - self._t0
+
+        def _on_step(self) -> bool:
+            rewards = np.asarray(self.locals["rewards"], dtype=np.float64)
+            dones = np.asarray(self.locals["dones"], dtype=bool)
+            if self.reward_sums is None:
+                self.reward_sums = np.zeros(len(rewards))
+            self.reward_sums += rewards
+            self.rollout_steps += len(rewards)
+            for i in np.flatnonzero(dones):
+                info = self.locals["infos"][i]
+                self.episodes.append({"reward": float(self.reward_sums[i]), "progress": float(info["progress"]),
+                                      "lap": info.get("episode_status") == "lap_complete",
+                                      "steps": int(info["steps"])})
+                self.reward_sums[i] = 0.0
+            if self.tick is not None:
+                self.tick()
+            return True
+
+    return EpisodeStats()
+
+
+# ---------------------------------------------------------------------------------- checkpoints
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_json_atomic(data: Any, path: Path) -> None:
+    """JSON to ``path`` through a temp file in the same folder and ``os.replace``."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def checkpoint_path(run_dir: Path, iteration: int) -> Path:
+    return Path(run_dir) / CHECKPOINT_DIR / f"iter_{iteration:06d}.zip"
+
+
+def save_checkpoint(model: Any, run_dir: Path, info: dict[str, Any]) -> Path:
+    """Save ``model`` as ``checkpoints/iter_NNNNNN.zip`` atomically, then its sidecar JSON."""
+    path = checkpoint_path(run_dir, int(info["iteration"]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.zip")
+    model.save(str(tmp))
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    sidecar = dict(info, checkpoint=path.name, bytes=path.stat().st_size, sha256=_sha256(path))
+    write_json_atomic(sidecar, path.with_suffix(".json"))
+    return path
+
+
+def complete_checkpoints(run_dir: Path, verify: bool = True) -> list[tuple[Path, dict[str, Any]]]:
+    """Complete checkpoints of a run, oldest first: ``(zip, sidecar)`` pairs whose sidecar parses
+    and (with ``verify``) whose zip has the recorded size and sha256. Temp files are ignored."""
+    folder = Path(run_dir) / CHECKPOINT_DIR
+    out = []
+    for path in sorted(folder.glob("iter_*.zip")) if folder.is_dir() else []:
+        if not CHECKPOINT_RE.match(path.name):
+            continue
+        try:
+            sidecar = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if verify and (path.stat().st_size != sidecar.get("bytes") or _sha256(path) != sidecar.get("sha256")):
+            continue
+        out.append((path, sidecar))
+    return out
+
+
+def _prune_checkpoints(run_dir: Path, keep_last: int | None) -> None:
+    """Delete all but the newest ``keep_last`` complete checkpoints (zip first, then sidecar)."""
+    if keep_last is None:
+        return
+    for path, _ in complete_checkpoints(run_dir, verify=False)[:-keep_last]:
+        path.unlink(missing_ok=True)
+        path.with_suffix(".json").unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------------- metrics files
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """Rows of ``metrics.jsonl`` (a torn last line from a killed run is skipped)."""
+    path = Path(run_dir) / METRICS_JSONL
+    rows = []
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                continue
+    return rows
+
+
+def _rewrite_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
+    """Rewrite metrics.csv / metrics.jsonl from ``rows`` atomically (used on resume)."""
+    for name, writer in ((METRICS_JSONL, _write_jsonl), (METRICS_CSV, _write_csv)):
+        path = Path(run_dir) / name
+        tmp = path.with_name(f".{name}.tmp-{os.getpid()}")
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            writer(fh, rows)
+        os.replace(tmp, path)
+
+
+def _write_jsonl(fh: Any, rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        fh.write(json.dumps(row) + "\n")
+
+
+def _write_csv(fh: Any, rows: list[dict[str, Any]]) -> None:
+    w = csv.DictWriter(fh, fieldnames=METRIC_FIELDS, extrasaction="ignore")
+    w.writeheader()
+    for row in rows:
+        w.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in METRIC_FIELDS})
+
+
+def _append_metrics(run_dir: Path, row: dict[str, Any]) -> None:
+    csv_path = Path(run_dir) / METRICS_CSV
+    new = not csv_path.is_file() or csv_path.stat().st_size == 0
+    with open(csv_path, "a", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=METRIC_FIELDS, extrasaction="ignore")
+        if new:
+            w.writeheader()
+        w.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in METRIC_FIELDS})
+    with open(Path(run_dir) / METRICS_JSONL, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(row) + "\n")
+
+
+# ---------------------------------------------------------------------------------- training
+@dataclass
+class TrainResult:
+    run_dir: Path
+    iterations: int
+    steps: int
+    wall_time_s: float
+    stop_reason: str
+    last_checkpoint: Path | None
+    eval_completion_rate: float | None = None
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars -> Python numbers (JSON); NaN/inf -> None."""
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    return value
+
+
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def _prepare_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> tuple[int, float, Path | None]:
+    """Create/check the run folder; returns (last iteration, wall time so far, checkpoint to load)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    done = complete_checkpoints(run_dir)
+    if not resume:
+        if done or (run_dir / METRICS_JSONL).exists():
+            raise TrainError(f"{run_dir}: already holds a run (checkpoints or metrics); pass --resume to "
+                             "continue it or choose another --run-dir")
+        return 0, 0.0, None
+    if not done:
+        return 0, 0.0, None
+    path, sidecar = done[-1]
+    iteration = int(sidecar["iteration"])
+    rows = [r for r in read_metrics(run_dir) if int(r.get("iteration", 0)) <= iteration]
+    _rewrite_metrics(run_dir, rows)
+    return iteration, float(sidecar.get("wall_time_s", 0.0)), path
+
+
+def build_model(cfg: TrainConfig, env: Any, tensorboard_dir: Path | None, load_from: Path | None = None) -> Any:
+    """The PPO model for ``cfg`` over ``env`` (new, or loaded from ``load_from``)."""
+    from .networks import policy_kwargs_for
+
+    cls = _ppo_class()
+    hp, p = cfg.hyperparameters, cfg.ppo
+    n_steps = rollout_n_steps(cfg, None)
+    if load_from is not None:
+        try:
+            model = cls.load(str(load_from), env=env, device=cfg.device)
+        except Exception as exc:  # SB3 raises zip/pickle/key errors
+            raise TrainError(f"{load_from}: cannot load checkpoint to resume ({type(exc).__name__}: {exc})") from None
+    else:
+        model = cls(
+            "CnnPolicy", env, learning_rate=hp.lr, n_steps=n_steps, batch_size=hp.batch_size,
+            n_epochs=hp.num_epochs, gamma=hp.discount_factor, gae_lambda=p.gae_lambda,
+            clip_range=p.clip_range, normalize_advantage=p.normalize_advantage, ent_coef=hp.beta_entropy,
+            vf_coef=p.vf_coef, max_grad_norm=p.max_grad_norm,
+            policy_kwargs=policy_kwargs_for(cfg.metadata(), cfg.network_options()),
+            seed=cfg.seed, device=cfg.device, verbose=0)
+    model.loss_type = hp.loss_type
+    if tensorboard_dir is not None:
+        from stable_baselines3.common.logger import configure
+
+        model.set_logger(configure(str(tensorboard_dir), ["tensorboard"]))
+    return model
+
+
+def make_env(cfg: TrainConfig, track: Any, reward: Any, seed: int | None = None) -> Any:
+    """``DeepRacerVecEnv`` with ``cfg.n_envs`` cars of one BatchSim."""
+    from .vec_env import DeepRacerVecEnv
+
+    env = DeepRacerVecEnv(track, n_envs=cfg.n_envs, metadata=cfg.metadata(), reward=reward,
+                          episode=cfg.episode_config(), sim_config=cfg.sim_config(),
+                          frame_stack=cfg.hyperparameters.stack_size, seed=cfg.seed if seed is None else seed)
+    return env
+
+
+def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress_bar: bool = True,
+          log: Callable[[str], None] | None = print) -> TrainResult:
+    """Train until a stop condition holds; see the module docstring for the run folder."""
+    import torch
+
+    run_dir = Path(run_dir).expanduser()
+    track, reward = check_inputs(cfg)                     # fail fast: track and reward before any model
+    metadata = cfg.metadata()
+    if cfg.torch_threads:
+        torch.set_num_threads(cfg.torch_threads)
+    start_iteration, wall_offset, load_from = _prepare_run_dir(cfg, run_dir, resume)
+    save_yaml(cfg.to_dict(), run_dir / RESOLVED_CONFIG)
+    meta_tmp = run_dir / f".{METADATA_FILE}.tmp-{os.getpid()}"
+    metadata.save(meta_tmp)
+    os.replace(meta_tmp, run_dir / METADATA_FILE)
+    write_json_atomic({"state": "running", "pid": os.getpid(), "iteration": start_iteration}, run_dir / STATUS_FILE)
+
+    env = make_env(cfg, track, reward, seed=cfg.seed + start_iteration)
+    model = build_model(cfg, env, run_dir / "tensorboard", load_from)
+    if load_from is not None and log:
+        log(f"resuming from {load_from.name} (iteration {start_iteration}, {model.num_timesteps} steps)")
+    stats = _episode_stats_callback()
+
+    bar = None
+    if progress_bar:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.stop.max_steps, initial=model.num_timesteps, unit="step", dynamic_ncols=True,
+                   desc="training", file=sys.stderr, mininterval=0.5)
+        last = [model.num_timesteps]
+
+        def tick() -> None:
+            bar.update(model.num_timesteps - last[0])
+            last[0] = model.num_timesteps
+        stats.tick = tick
+
+    rows = read_metrics(run_dir)
+    episodes_total = int(rows[-1]["episodes_total"]) if rows else 0
+    mean_len: float | None = None
+    recent_len = [r["mean_episode_steps"] for r in rows if r.get("mean_episode_steps")]
+    if recent_len:
+        mean_len = float(recent_len[-1])
+    iteration = start_iteration
+    t_start = time.perf_counter()
+    stop_reason = ""
+    last_ckpt = load_from
+    eval_rate: float | None = None
+    try:
+        while True:
+            n_steps = rollout_n_steps(cfg, mean_len)
+            _set_rollout_length(model, n_steps)
+            stats.start_iteration()
+            t_iter = time.perf_counter()
+            model.learn(total_timesteps=n_steps * cfg.n_envs, reset_num_timesteps=False, callback=stats,
+                        log_interval=None, progress_bar=False)
+            iteration += 1
+            update_time = time.perf_counter() - t_iter - stats.rollout_time_s
+            eps = stats.episodes
+            episodes_total += len(eps)
+            mean_len = _mean([e["steps"] for e in eps]) or mean_len
+            logged = dict(model.logger.name_to_value)
+            wall = wall_offset + time.perf_counter() - t_start
+            row: dict[str, Any] = {
+                "iteration": iteration, "steps": int(model.num_timesteps), "wall_time_s": round(wall, 3),
+                "n_steps": n_steps, "episodes": len(eps), "episodes_total": episodes_total,
+                "mean_reward": _mean([e["reward"] for e in eps]),
+                "mean_progress": _mean([e["progress"] for e in eps]),
+                "lap_completion_rate": _mean([float(e["lap"]) for e in eps]),
+                "mean_episode_steps": _mean([e["steps"] for e in eps]),
+                "entropy": -logged["train/entropy_loss"] if "train/entropy_loss" in logged else None,
+                "policy_loss": logged.get("train/policy_gradient_loss"),
+                "value_loss": logged.get("train/value_loss"),
+                "approx_kl": logged.get("train/approx_kl"),
+                "clip_fraction": logged.get("train/clip_fraction"),
+                "explained_variance": logged.get("train/explained_variance"),
+                "env_steps_per_s": round(stats.rollout_steps / stats.rollout_time_s, 1) if stats.rollout_time_s else None,
+                "rollout_time_s": round(stats.rollout_time_s, 3), "update_time_s": round(update_time, 3),
+                "eval_completion_rate": None, "eval_mean_progress": None,
+            }
+            for key, value in row.items():
+                if value is not None and key not in ("iteration",):
+                    model.logger.record(f"deepracer/{key}", value)
+            model.logger.dump(step=model.num_timesteps)
+            last_ckpt = save_checkpoint(model, run_dir, {"iteration": iteration, "steps": row["steps"],
+                                                         "wall_time_s": row["wall_time_s"],
+                                                         "episodes_total": episodes_total})
+            _prune_checkpoints(run_dir, cfg.checkpoints.keep_last)
+            ev = cfg.evaluation
+            if cfg.stop.target_eval_completion is not None and iteration % ev.every_iterations == 0 \
+                    and model.num_timesteps >= ev.start_after_steps:
+                from .evaluate import quick_robust_eval
+
+                summary = quick_robust_eval(model, cfg, track, seed=cfg.seed)
+                eval_rate = summary["success_rate"]
+                row["eval_completion_rate"] = eval_rate
+                row["eval_mean_progress"] = summary["mean_completion"]
+            row = {k: _plain(v) for k, v in row.items()}
+            _append_metrics(run_dir, row)
+            rows.append(row)
+            try:
+                from .plots import plot_training
+
+                plot_training(rows, run_dir / PROGRESS_PLOT, title=f"{run_dir.name}: {cfg.track}")
+            except Exception as exc:  # noqa: BLE001 - a plot failure must not stop training
+                if log:
+                    log(f"warning: could not draw {PROGRESS_PLOT}: {exc}")
+            if log:
+                msg = (f"iter {iteration:4d}  steps {row['steps']:7d}  {row['wall_time_s']:7.1f}s  "
+                       f"episodes {len(eps):3d}  progress {row['mean_progress'] or 0:5.1f}%  "
+                       f"laps {100 * (row['lap_completion_rate'] or 0):5.1f}%  "
+                       f"env {row['env_steps_per_s'] or 0:6.0f} steps/s  update {update_time:5.1f}s")
+                if row["eval_completion_rate"] is not None:
+                    msg += f"  robust eval {100 * row['eval_completion_rate']:.0f}% laps"
+                (bar.write if bar is not None else log)(msg)
+            if bar is not None:
+                bar.set_postfix(steps_s=row["env_steps_per_s"], progress=f"{row['mean_progress'] or 0:.0f}%",
+                                laps=f"{100 * (row['lap_completion_rate'] or 0):.0f}%")
+            stop_reason = _stop_reason(cfg, row, episodes_total, iteration)
+            if stop_reason:
+                break
+    except KeyboardInterrupt:
+        stop_reason = "interrupted"
+    finally:
+        if bar is not None:
+            bar.close()
+        env.close()
+    wall = wall_offset + time.perf_counter() - t_start
+    write_json_atomic({"state": "finished", "stop_reason": stop_reason, "iteration": iteration,
+                       "steps": int(model.num_timesteps), "wall_time_s": round(wall, 3)}, run_dir / STATUS_FILE)
+    if log:
+        log(f"stopped: {stop_reason} after {iteration} iterations, {model.num_timesteps} steps, {wall:.1f}s; "
+            f"last checkpoint {last_ckpt}")
+    return TrainResult(run_dir, iteration, int(model.num_timesteps), wall, stop_reason, last_ckpt, eval_rate, rows)
+
+
+def _stop_reason(cfg: TrainConfig, row: dict[str, Any], episodes_total: int, iteration: int) -> str:
+    s, hp = cfg.stop, cfg.hyperparameters
+    if s.target_eval_completion is not None and row["eval_completion_rate"] is not None \
+            and row["eval_completion_rate"] >= s.target_eval_completion:
+        return f"robust evaluation reached {row['eval_completion_rate']:.0%} (target {s.target_eval_completion:.0%})"
+    if s.max_steps is not None and row["steps"] >= s.max_steps:
+        return f"max_steps {s.max_steps} reached"
+    if s.max_wall_time_s is not None and row["wall_time_s"] >= s.max_wall_time_s:
+        return f"max_wall_time_s {s.max_wall_time_s:g} reached"
+    if s.max_iterations is not None and iteration >= s.max_iterations:
+        return f"max_iterations {s.max_iterations} reached"
+    if hp.term_cond_max_episodes is not None and episodes_total >= hp.term_cond_max_episodes:
+        return f"term_cond_max_episodes {hp.term_cond_max_episodes} reached"
+    if hp.term_cond_avg_score is not None and row["mean_reward"] is not None \
+            and row["mean_reward"] >= hp.term_cond_avg_score:
+        return f"term_cond_avg_score {hp.term_cond_avg_score:g} reached"
+    return ""
+
+
+# ---------------------------------------------------------------------------------- CLI
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="deepracer train",
+        description="Train a DeepRacer policy with PPO on the embedded simulator.",
+        epilog="Overrides: dotted keys, YAML values, e.g. hyperparameters.lr=0.001 n_envs=8 "
+               "stop.max_wall_time_s=600 track=oval reward_file=my_reward.py. "
+               "Keys and defaults: see the 'Training and evaluation' section of the deepracer_agent README.")
+    p.add_argument("--config", help="YAML config (default: the built-in defaults); 'demo' or 'default' "
+                                    "name a config shipped with the package")
+    p.add_argument("--run-dir", help="run folder (default: runs/<timestamp>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last complete checkpoint")
+    p.add_argument("--no-progress-bar", action="store_true", help="no tqdm bar (a line per iteration only)")
+    p.add_argument("overrides", nargs="*", metavar="key.sub=value")
+    return p
+
+
+def resolve_config_arg(value: str | None) -> Path | None:
+    """``--config`` value: a file path, or the name of a shipped config (``demo``, ``default``)."""
+    from .config import shipped_config
+
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if path.is_file() or value.endswith((".yaml", ".yml")) or "/" in value:
+        return path
+    return shipped_config(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        run_dir = Path(args.run_dir or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
+        config_path = resolve_config_arg(args.config)
+        if args.resume:
+            if not args.run_dir:
+                raise ConfigError("--resume needs --run-dir (the run to continue)")
+            saved = run_dir / RESOLVED_CONFIG
+            if not saved.is_file():
+                raise ConfigError(f"--resume: {saved} not found (is {run_dir} a run folder?)")
+            cfg = load_config(config_path or saved, args.overrides)
+        else:
+            cfg = load_config(config_path, args.overrides)
+        result = train(cfg, run_dir, resume=args.resume, progress_bar=not args.no_progress_bar)
+    except (ConfigError, TrainError) as exc:
+        print(f"deepracer train: {exc}", file=sys.stderr)
+        return 2
+    print(f"run folder: {result.run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
