@@ -106,7 +106,8 @@ class BatchSim:
                                       margin_m=TEXTURE_MARGIN_M)
         ground = GroundTexture.from_labels(self.texture.labels, {int(FLOOR): 0, int(ROAD): 1, int(BORDER): 2,
                                                                  int(CENTRE): 3},
-                                           self.texture.origin_xy, self.texture.metres_per_pixel)
+                                           self.texture.origin_xy, self.texture.metres_per_pixel,
+                                           margin_m=TEXTURE_MARGIN_M)
         pts = np.vstack([track.centre, track.inner, track.outer])
         lo, hi = pts.min(axis=0) - config.barrier_margin_m, pts.max(axis=0) + config.barrier_margin_m
         self.world = World.build((lo[0], hi[0], lo[1], hi[1]), config.barrier_height_m, seed=0)
@@ -132,7 +133,8 @@ class BatchSim:
         self._draws: list[CarDraw] = [None] * n  # type: ignore[list-item]
         self._palette_rgb = np.zeros((n, 8, 3), np.float64)
         self._palette = np.zeros((n, 8, self.channels), np.float64)
-        self._mix_color = np.zeros((n, len(ground.mixtures), self.channels), np.float32)
+        m = len(ground.mixtures)
+        self._mix_color = np.zeros((n, m) if self.channels == 1 else (n, m, 3), np.float32)
         self._lut = np.zeros((n, 256), np.uint8)
         self._shadow = np.zeros((n, 6), np.float64)
         self._tex_noise = np.zeros((n, 3), np.float64)
@@ -174,7 +176,7 @@ class BatchSim:
         self._draws[car] = d
         self._palette_rgb[car] = d.palette
         self._palette[car] = self._to_output_space(d.palette)
-        self._mix_color[car] = self.renderer.texture.mixture_colors(self._palette[car])
+        self._mix_color[car] = self._mixture_colors(self._palette[car])
         self._lut[car] = d.lut
         self._shadow[car] = d.shadow
         self._tex_noise[car] = d.texture
@@ -197,6 +199,10 @@ class BatchSim:
         self.base_palette = pal.copy()
         for car in range(self.n_cars):
             self._apply_draw(car)
+
+    def _mixture_colors(self, palette_out: np.ndarray) -> np.ndarray:
+        colors = self.renderer.texture.mixture_colors(palette_out)          # (M, C)
+        return colors[:, 0] if self.channels == 1 else colors
 
     def _to_output_space(self, palette_rgb: np.ndarray) -> np.ndarray:
         return palette_rgb if self.channels == 3 else luma(palette_rgb)[:, None]
@@ -295,7 +301,7 @@ class BatchSim:
                     if flags[car]["random_color"]:
                         rgb = hue_saturation_palette(self._palette_rgb[car], self._draws[car].augment_rng)
                         palette[car] = self._to_output_space(rgb)
-                        mix_color[car] = self.renderer.texture.mixture_colors(palette[car])
+                        mix_color[car] = self._mixture_colors(palette[car])
         self.renderer.render(out.reshape(n, h * w, ch), self._x, self._y, self._yaw, self._cam_index, palette,
                              mix_color, self._lut, self._shadow, self._tex_noise)
         if self._noise_bank is not None:
