@@ -337,10 +337,13 @@ def _ground_rgb(vals, n, cx, cy, c, s, g_x, g_y, g_inv, g_off, g_w, g_umax, g_vm
         w = g_w[q]
         b = g_off[q] + iv * w + iu
         i00, i01, i10, i11 = tex_mix[b], tex_mix[b + 1], tex_mix[b + w], tex_mix[b + w + 1]
-        for ch in range(3):
-            a0 = mixc[i00, ch] + fu * (mixc[i01, ch] - mixc[i00, ch])
-            a1 = mixc[i10, ch] + fu * (mixc[i11, ch] - mixc[i10, ch])
-            vals[q, ch] = a0 + fv * (a1 - a0)
+        w00 = (1.0 - fu) * (1.0 - fv)
+        w01 = fu * (1.0 - fv)
+        w10 = (1.0 - fu) * fv
+        w11 = fu * fv
+        vals[q, 0] = w00 * mixc[i00, 0] + w01 * mixc[i01, 0] + w10 * mixc[i10, 0] + w11 * mixc[i11, 0]
+        vals[q, 1] = w00 * mixc[i00, 1] + w01 * mixc[i01, 1] + w10 * mixc[i10, 1] + w11 * mixc[i11, 1]
+        vals[q, 2] = w00 * mixc[i00, 2] + w01 * mixc[i01, 2] + w10 * mixc[i10, 2] + w11 * mixc[i11, 2]
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
