@@ -144,6 +144,8 @@ class TrainEvaluation:
     trials: int = _opt(10, kind=int, lo=1, hi=1000, doc="robust trials (starts spread over the lap)")
     action_noise: float = _opt(0.1, lo=0.0, hi=1.0, doc="probability of a random action per step")
     both_directions: bool = _opt(True, kind=bool, doc="odd trials drive the track reversed")
+    max_steps: int | None = _opt(None, kind=int, lo=1, allow_none=True,
+                                 doc="step limit per trial (null: 3 laps at the slowest action speed)")
 
 
 @dataclass

@@ -180,7 +180,7 @@ def quick_robust_eval(model: Any, cfg: Any, track: Any, seed: int = 0) -> dict[s
     try:
         trials = run_trials(policy_actor(policy), robust_trials(ev.trials, ev.action_noise, ev.both_directions),
                             track, cfg.metadata(), sim_config=cfg.sim_config(), episode=cfg.episode,
-                            frame_stack=cfg.hyperparameters.stack_size, seed=seed)
+                            frame_stack=cfg.hyperparameters.stack_size, seed=seed, max_steps=ev.max_steps)
     finally:
         policy.set_training_mode(was_training)
     return summarize(trials)
