@@ -18,7 +18,8 @@ trains PPO through the bridge with the model and hyperparameters of ``deepracer 
 ``deepracer export`` turns into a model artifact.
 
 Parameters: track, reward_file ("" = the config's reward), output_dir, total_timesteps, seed,
-frame_timeout_s (see launch/README.md), plus config_file (a ``deepracer train`` YAML, "" = defaults)
+frame_timeout_s (see launch/README.md), plus startup_timeout_s (wait for the sim node's /sim/reset,
+default 60 s), config_file (a ``deepracer train`` YAML, "" = defaults)
 and config_overrides (space-separated ``key=value`` items, e.g. ``ppo.n_steps=64``).
 """
 from __future__ import annotations
@@ -87,6 +88,8 @@ class GymBridgeNode(Node):
             ("seed", 0, _descriptor("trainer seed", int_range=(0, 2**31 - 1))),
             ("frame_timeout_s", 2.0, _descriptor("a step with no new camera frame within this fails",
                                                  float_range=(0.01, 3600.0))),
+            ("startup_timeout_s", 60.0, _descriptor("how long to wait for the sim node's /sim/reset at start",
+                                                    float_range=(0.01, 3600.0))),
             ("config_file", "", _descriptor("deepracer train YAML config; empty = defaults")),
             ("config_overrides", "", _descriptor("space-separated key=value config overrides")),
         ]
@@ -200,6 +203,9 @@ def train(node: GymBridgeNode) -> Path:
 
     p = node.params
     cfg = train_config(p)
+    if not node.reset_client.wait_for_service(timeout_sec=p["startup_timeout_s"]):   # before loading torch
+        raise BridgeTimeout(f"service /sim/reset not available within {p['startup_timeout_s']} s: "
+                            f"is the sim node running?")
     out = Path(p["output_dir"]).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f".{METADATA_FILE}.tmp-{os.getpid()}"

@@ -1,0 +1,147 @@
+"""The Gym bridge against a real sim node process (real rclpy topics and service).
+
+- lockstep (``step_on_command``): one image per action, nothing stale/late/duplicated/skipped, and
+  the same observations, rewards, progress and termination as the embedded `DeepRacerEnv` for the
+  same actions (one simulator, one set of episode rules and reward params);
+- real time (15 fps timer): one new image per action, never a duplicate; late/skipped frames counted;
+- PPO (SB3, the `deepracer train` model) trains a few hundred steps through `gym_bridge_node`.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+
+from graph_helpers import sim_node_process, stop_process  # noqa: E402
+
+
+@pytest.fixture
+def bridge_node():
+    from deepracer_agent.nodes.gym_bridge_node import GymBridgeNode
+
+    rclpy.init()
+    node = GymBridgeNode()
+    node.start_spinning()
+    try:
+        yield node
+    finally:
+        node.close()
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+def _start_sim(*params: str):
+    proc = sim_node_process("track:=oval", *params)
+    return proc
+
+
+def test_lockstep_one_image_per_action_same_as_embedded_env(bridge_node):
+    from deepracer_agent.bridge import BridgeEnv
+    from deepracer_agent.env import DeepRacerEnv
+
+    sim = _start_sim("step_on_command:=true", "start_advance_fraction:=0.05")   # the env's round robin
+    try:
+        env = BridgeEnv(bridge_node, track="oval", frame_timeout_s=15.0)   # first reset waits for start-up
+        ref = DeepRacerEnv(track="oval", seed=0)
+        obs, info = env.reset()
+        env.frame_timeout_s = 2.0
+        ref.reset(seed=0)
+        ref_obs, ref_info = ref.reset()     # the sim node's start-up was its first episode (round robin)
+        assert np.array_equal(obs, ref_obs)
+        assert info["progress"] == pytest.approx(ref_info["progress"], abs=1e-9)
+        rng = np.random.default_rng(0)
+        stamps, frames = [info["stamp_ns"]], [env.last_frame.status["frame"]]
+        steps = 0
+        for _ in range(120):
+            action = int(rng.integers(0, env.action_space.n)) if steps % 4 else 4   # mostly straight-ish
+            obs, reward, term, trunc, info = env.step(action)
+            r_obs, r_reward, r_term, r_trunc, r_info = ref.step(action)
+            steps += 1
+            assert np.array_equal(obs, r_obs), f"step {steps}: observation differs from the embedded env"
+            assert reward == pytest.approx(r_reward, rel=1e-6, abs=1e-9)    # the env keeps float32 rewards
+            assert info["progress"] == pytest.approx(r_info["progress"], abs=1e-9)
+            assert (term, trunc, info["episode_status"]) == (r_term, r_trunc, r_info["episode_status"])
+            stamps.append(info["stamp_ns"])
+            frames.append(env.last_frame.status["frame"])
+            if term or trunc:
+                obs, info = env.reset()
+                ref.reset()
+                stamps.append(info["stamp_ns"])
+                frames.append(env.last_frame.status["frame"])
+        assert steps == 120
+        assert all(b > a for a, b in zip(stamps, stamps[1:])), "stamps must strictly increase"
+        assert frames == list(range(frames[0], frames[0] + len(frames))), "every sim frame consumed exactly once"
+        counters = {k: v for k, v in info.items() if k.startswith("frames_")}
+        assert counters["frames_consumed"] == len(stamps)
+        assert counters["frames_stale"] == counters["frames_late"] == 0, counters
+        assert counters["frames_duplicate"] == counters["frames_skipped"] == 0, counters
+    finally:
+        out = stop_process(sim)
+    assert "sim ready" in out
+
+
+def test_realtime_15fps_one_new_image_per_action(bridge_node):
+    from deepracer_agent.bridge import BridgeEnv
+
+    sim = _start_sim("rate_hz:=15.0", "reset_on_off_track:=false")
+    n_steps = 45                                  # 3 s at 15 fps
+    try:
+        env = BridgeEnv(bridge_node, track="oval", frame_timeout_s=15.0)
+        _, info = env.reset()
+        env.frame_timeout_s = 2.0
+        stamps = [info["stamp_ns"]]
+        start = time.monotonic()
+        for i in range(n_steps):
+            _, _, term, trunc, info = env.step(4 + i % 2)    # straight, speed 0.5 / 1.0: every command differs
+            time.sleep(0.01)                                  # the "policy" takes 10 ms
+            stamps.append(info["stamp_ns"])
+            assert not (term or trunc), info
+        wall = time.monotonic() - start
+    finally:
+        stop_process(sim)
+    assert len(set(stamps)) == len(stamps), "a frame was delivered twice"
+    assert all(b > a for a, b in zip(stamps, stamps[1:]))
+    assert info["frames_duplicate"] == 0
+    assert info["frames_consumed"] == n_steps + 1
+    # Real time: one action per camera frame, so n steps take about n / 15 s (frames the command
+    # missed - late - or that the agent was too slow for - skipped - stretch it; they are counted).
+    extra = info["frames_late"] + info["frames_skipped"]
+    print(f"\nreal time: {n_steps} steps in {wall:.2f} s ({n_steps / wall:.1f} steps/s), "
+          f"late {info['frames_late']}, skipped {info['frames_skipped']}, stale {info['frames_stale']}")
+    assert wall >= (n_steps - 1) / 15.0 * 0.9
+    assert extra <= n_steps // 3, info
+
+
+def test_ppo_trains_through_the_bridge_node(tmp_path):
+    sim = _start_sim("step_on_command:=true")
+    out = tmp_path / "run"
+    overrides = "ppo.n_steps=128 hyperparameters.batch_size=64 hyperparameters.num_epochs=1"
+    cmd = [sys.executable, "-m", "deepracer_agent.nodes.gym_bridge_node", "--ros-args",
+           "-p", "track:=oval", "-p", "total_timesteps:=256", "-p", f"output_dir:={out}",
+           "-p", "frame_timeout_s:=20.0", "-p", f"config_overrides:={overrides}"]
+    try:
+        trainer = subprocess.run(cmd, capture_output=True, text=True, timeout=150)
+    finally:
+        stop_process(sim)
+    log = trainer.stdout + trainer.stderr
+    assert trainer.returncode == 0, log[-3000:]
+    sidecar = json.loads((out / "checkpoints" / "iter_000001.json").read_text())
+    assert sidecar["steps"] >= 256
+    assert sidecar["frames_consumed"] >= 256 and sidecar["frames_duplicate"] == 0
+    assert (out / "checkpoints" / "iter_000001.zip").stat().st_size > 10_000
+    assert json.loads((out / "model_metadata.json").read_text())["action_space_type"] == "discrete"
+
+
+def test_bridge_node_reports_missing_sim_clearly(tmp_path):
+    cmd = [sys.executable, "-m", "deepracer_agent.nodes.gym_bridge_node", "--ros-args",
+           "-p", "track:=oval", "-p", "total_timesteps:=10", "-p", f"output_dir:={tmp_path / 'run'}",
+           "-p", "startup_timeout_s:=0.5"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "/sim/reset not available" in result.stdout + result.stderr
