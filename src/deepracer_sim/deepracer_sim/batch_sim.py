@@ -279,42 +279,62 @@ class BatchSim:
                              self._mu)
 
     # ------------------------------------------------------------------------------- render
-    def render(self, out: np.ndarray | None = None) -> np.ndarray:
+    def render(self, out: np.ndarray | None = None, car_ids=None) -> np.ndarray:
         """Camera images now: (N, H, W) uint8 gray (ITU-R 601 luma), or (N, H, W, 3) RGB if color.
 
-        `out` (same shape, uint8) is filled and returned if given (saves an allocation).
+        car_ids: render only these cars (e.g. the ones just reset); the result then has len(car_ids)
+        rows in that order. A car's image (and its per-frame random draws: sensor noise,
+        augmentations) does not depend on which other cars are rendered with it.
+        `out` (the result's shape, uint8) is filled and returned if given (saves an allocation).
         """
-        n, h, w, ch = self.n_cars, self.height, self.width, self.channels
+        h, w, ch = self.height, self.width, self.channels
+        if car_ids is None:
+            ids = None
+            cars = range(self.n_cars)
+        else:
+            ids = np.atleast_1d(np.asarray(car_ids, dtype=np.int64))
+            if ids.size and (ids.min() < 0 or ids.max() >= self.n_cars):
+                raise ValueError(f"render: car ids must be in [0, {self.n_cars}), got {ids.tolist()}")
+            cars = ids.tolist()
+        n = len(cars)
         shape = (n, h, w) if ch == 1 else (n, h, w, 3)
         if out is None:
             out = np.empty(shape, np.uint8)
         elif out.shape != shape or out.dtype != np.uint8:
             raise ValueError(f"render: out must be uint8 {shape}, got {out.dtype} {out.shape}")
+        if n == 0:
+            return out
+
+        def pick(a: np.ndarray) -> np.ndarray:
+            return a if ids is None else a[ids]
+
         aug = self.config.randomization.augmentation
         flags = None
-        palette, mix_color = self._palette, self._mix_color
+        palette, mix_color = pick(self._palette), pick(self._mix_color)
         if aug.enabled:
-            flags = [augmentation_flags(aug, self._draws[car].augment_rng) for car in range(n)]
+            flags = [augmentation_flags(aug, self._draws[car].augment_rng) for car in cars]
             if any(f["random_color"] for f in flags):
-                palette, mix_color = palette.copy(), mix_color.copy()
-                for car in range(n):
-                    if flags[car]["random_color"]:
+                if ids is None:
+                    palette, mix_color = palette.copy(), mix_color.copy()
+                for i, car in enumerate(cars):
+                    if flags[i]["random_color"]:
                         rgb = hue_saturation_palette(self._palette_rgb[car], self._draws[car].augment_rng)
-                        palette[car] = self._to_output_space(rgb)
-                        mix_color[car] = self._mixture_colors(palette[car])
-        self.renderer.render(out.reshape(n, h * w, ch), self._x, self._y, self._yaw, self._cam_index, palette,
-                             mix_color, self._lut, self._shadow, self._tex_noise)
+                        palette[i] = self._to_output_space(rgb)
+                        mix_color[i] = self._mixture_colors(palette[i])
+        self.renderer.render(out.reshape(n, h * w, ch), pick(self._x), pick(self._y), pick(self._yaw),
+                             pick(self._cam_index), palette, mix_color, pick(self._lut), pick(self._shadow),
+                             pick(self._tex_noise))
         if self._noise_bank is not None:
             size = h * w * ch
-            for car in range(n):
+            for i, car in enumerate(cars):
                 d = self._draws[car]
                 start = int(d.noise_rng.integers(0, _NOISE_BANK_SIZE - size))
-                noisy = out[car].reshape(-1) + d.sensor_sigma * self._noise_bank[start:start + size]
-                out[car] = np.clip(np.rint(noisy), 0, 255).astype(np.uint8).reshape(out[car].shape)
+                noisy = out[i].reshape(-1) + d.sensor_sigma * self._noise_bank[start:start + size]
+                out[i] = np.clip(np.rint(noisy), 0, 255).astype(np.uint8).reshape(out[i].shape)
         if flags is not None:
-            for car in range(n):
-                if any(flags[car].values()):
-                    out[car] = apply_augmentations(out[car], flags[car], aug, self._draws[car].augment_rng)
+            for i, car in enumerate(cars):
+                if any(flags[i].values()):
+                    out[i] = apply_augmentations(out[i], flags[i], aug, self._draws[car].augment_rng)
         return out
 
     # ------------------------------------------------------------------------------ queries

@@ -149,3 +149,19 @@ def test_augmentations_fire_with_their_probability():
     np.testing.assert_allclose(hits.mean(axis=0), 0.2, atol=0.03)
     off = AugmentationOption(enabled=True, sharpen=False)
     assert not any(augmentation_flags(off, rng)["sharpen"] for _ in range(200))
+
+
+def test_render_subset_equals_the_full_render(track):
+    cfg = RandomizationConfig.everything()
+    full = BatchSim(track, 4, SimConfig(randomization=cfg), seed=9)
+    part = BatchSim(track, 4, SimConfig(randomization=cfg), seed=9)
+    for sim in (full, part):
+        sim.reset([0, 1, 2, 3], [0.0, 1.0, 2.0, 3.0], 0.0, 0.0)
+    images = full.render()
+    sub = part.render(car_ids=[3, 1])
+    assert sub.shape == (2, 120, 160)
+    np.testing.assert_array_equal(sub[0], images[3])
+    np.testing.assert_array_equal(sub[1], images[1])
+    assert part.render(car_ids=[]).shape == (0, 120, 160)
+    with pytest.raises(ValueError, match="car ids"):
+        part.render(car_ids=[4])
