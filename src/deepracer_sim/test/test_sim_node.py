@@ -1,0 +1,204 @@
+"""The sim node through real rclpy publish/subscribe: topics, stamps, QoS, drive command, reset,
+lockstep mode, colour images, and clear start-up errors."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+
+from geometry_msgs.msg import Twist  # noqa: E402
+from nav_msgs.msg import Odometry, Path  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import qos_profile_sensor_data  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+from std_msgs.msg import String  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
+from visualization_msgs.msg import MarkerArray  # noqa: E402
+
+from deepracer_sim.nodes.sim_node import LATCHED_QOS, SimNode, SimStartupError  # noqa: E402
+
+
+def _ns(stamp) -> int:
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+class Graph:
+    """A SimNode and a probe node on one executor (this thread)."""
+
+    def __init__(self, **params):
+        rclpy.init()
+        overrides = [Parameter(k, value=v) for k, v in {"track": "oval", **params}.items()]
+        self.sim = SimNode(parameter_overrides=overrides)
+        self.probe = Node("sim_probe")
+        self.images: list[Image] = []
+        self.status: list[dict] = []
+        self.odom: list[Odometry] = []
+        self.paths: list[Path] = []
+        self.probe.create_subscription(Image, "/camera/image_raw", self.images.append, qos_profile_sensor_data)
+        self.probe.create_subscription(String, "/sim/lap_status", lambda m: self.status.append(json.loads(m.data)), 50)
+        self.probe.create_subscription(Odometry, "/odom", self.odom.append, 50)
+        self.probe.create_subscription(Path, "/sim/path", self.paths.append, 10)
+        self.cmd = self.probe.create_publisher(Twist, "/sim/cmd_vel", 10)
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(self.sim)
+        self.executor.add_node(self.probe)
+
+    def spin_until(self, predicate, timeout_s: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.executor.spin_once(timeout_sec=0.02)
+            if predicate():
+                return True
+        return False
+
+    def close(self):
+        self.executor.shutdown()
+        self.probe.destroy_node()
+        self.sim.destroy_node()
+        rclpy.try_shutdown()
+
+
+@pytest.fixture
+def graph_factory():
+    made = []
+
+    def make(**params):
+        g = Graph(**params)
+        made.append(g)
+        return g
+
+    yield make
+    for g in made:
+        g.close()
+
+
+def test_frames_odometry_status_share_stamps_and_the_car_drives(graph_factory):
+    g = graph_factory(rate_hz=30.0, path_every_n_frames=2)
+    assert g.spin_until(lambda: len(g.images) >= 6 and len(g.status) >= 6)
+    g.spin_until(lambda: False, 0.2)        # the other topics of the last frames (one callback per spin)
+    img = g.images[-1]
+    assert (img.encoding, img.width, img.height, img.step, img.header.frame_id) == ("mono8", 160, 120, 160, "camera")
+    assert len(img.data) == 160 * 120
+    pixels = np.frombuffer(bytes(img.data), np.uint8)
+    assert pixels.min() < 80 < pixels.max()                     # dark road and bright lines / sky
+    by_stamp = {s["stamp_ns"]: s for s in g.status}
+    odom_stamps = {_ns(o.header.stamp) for o in g.odom}
+    matched = [i for i in g.images[:-1] if _ns(i.header.stamp) in by_stamp]
+    assert len(matched) >= 5
+    assert all(_ns(i.header.stamp) in odom_stamps for i in matched)
+    frames = sorted(by_stamp.values(), key=lambda s: s["frame"])
+    steps = np.diff([s["stamp_ns"] for s in frames]) / np.diff([s["frame"] for s in frames])
+    assert np.allclose(steps, 1e9 / 15.0, atol=2)               # sim time: 1/15 s per frame at any rate
+    assert g.odom[-1].header.frame_id == "odom" and g.odom[-1].child_frame_id == "base_link"
+    assert frames[-1]["stopped"] and g.odom[-1].twist.twist.linear.x == 0.0
+
+    x0 = g.odom[-1].pose.pose.position.x
+    t = Twist()
+    t.linear.x = 1.0
+    assert g.spin_until(lambda: (g.cmd.publish(t), g.odom[-1].twist.twist.linear.x > 0.5)[1])
+    assert g.spin_until(lambda: g.odom[-1].pose.pose.position.x > x0 + 0.2)
+    last = g.status[-1]
+    assert last["cmd_speed_m_s"] == pytest.approx(1.0) and last["cmd_steering_rad"] == pytest.approx(0.0)
+    assert last["progress"] > frames[0]["progress"]
+    assert g.paths and g.paths[-1].header.frame_id == "odom" and len(g.paths[-1].poses) >= 3
+
+
+def test_track_markers_are_latched_for_late_subscribers(graph_factory):
+    g = graph_factory(rate_hz=15.0)
+    g.spin_until(lambda: len(g.status) >= 3)
+    got: list[MarkerArray] = []
+    g.probe.create_subscription(MarkerArray, "/sim/track_markers", got.append, LATCHED_QOS)
+    assert g.spin_until(lambda: bool(got), 5.0), "a late transient-local subscriber must get the markers"
+    markers = {m.ns: m for m in got[0].markers}
+    assert set(markers) == {"borders", "centre_line", "waypoints", "start_line"}
+    assert all(m.header.frame_id == "odom" for m in got[0].markers)
+    track = g.sim.session.track
+    assert len(markers["waypoints"].points) == len(track.centre)
+    assert len(markers["centre_line"].points) == len(track.centre) + 1      # closed loop
+    assert len(markers["start_line"].points) == 2
+
+
+def test_reset_service_returns_the_start_frame_stamp(graph_factory):
+    g = graph_factory(rate_hz=30.0)
+    t = Twist()
+    t.linear.x = 1.5
+    g.spin_until(lambda: (g.cmd.publish(t), len(g.status) > 20)[1])
+    assert g.status[-1]["progress"] > 3.0
+    client = g.probe.create_client(Trigger, "/sim/reset")
+    assert client.wait_for_service(timeout_sec=5.0)
+    future = client.call_async(Trigger.Request())
+    assert g.spin_until(future.done)
+    answer = json.loads(future.result().message)
+    assert future.result().success and answer["episode"] == 2
+    assert g.spin_until(lambda: any(s["stamp_ns"] == answer["stamp_ns"] for s in g.status))
+    start = next(s for s in g.status if s["stamp_ns"] == answer["stamp_ns"])
+    assert start["event"] == "reset" and start["steps"] == 0 and start["progress"] < 2.0 and start["stopped"]
+    assert g.spin_until(lambda: any(_ns(i.header.stamp) == answer["stamp_ns"] for i in g.images))
+
+
+def test_lockstep_one_frame_per_command(graph_factory):
+    g = graph_factory(step_on_command=True)
+    g.spin_until(lambda: False, 0.5)                            # no commands: no frames after the start one
+    before = len(g.status)
+    assert before <= 1
+    t = Twist()
+    t.linear.x = 1.0
+    for k in range(5):
+        g.cmd.publish(t)
+        assert g.spin_until(lambda: len(g.status) == before + k + 1, 5.0)
+    g.spin_until(lambda: False, 0.3)
+    assert len(g.status) == before + 5
+    frames = [s["frame"] for s in g.status[-5:]]
+    assert frames == list(range(frames[0], frames[0] + 5))
+
+
+def test_color_images_at_camera_resolution(graph_factory):
+    g = graph_factory(color=True, rate_hz=15.0)
+    assert g.spin_until(lambda: bool(g.images), 10.0)
+    img = g.images[-1]
+    assert (img.encoding, img.width, img.height, img.step) == ("rgb8", 640, 480, 640 * 3)
+    assert len(img.data) == 640 * 480 * 3
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"track": "no_such_track"}, "parameter track: unknown track 'no_such_track'"),
+    ({"rate_hz": 0.0}, "parameter rate_hz"),
+    ({"start_waypoint": 100_000}, "start_waypoint: must be in [0, 106]"),
+    ({"odom_frame": " "}, "parameter odom_frame: must not be empty"),
+])
+def test_bad_parameters_are_refused_by_name(params, message):
+    rclpy.init()
+    try:
+        with pytest.raises(SimStartupError) as err:
+            SimNode(parameter_overrides=[Parameter(k, value=v) for k, v in {"track": "oval", **params}.items()])
+        assert message in str(err.value)
+    finally:
+        rclpy.try_shutdown()
+
+
+def test_bad_sim_config_file_names_the_option(tmp_path):
+    bad = tmp_path / "sim.yaml"
+    bad.write_text("dynamics: kinematic\nsubstepz: 3\n")
+    rclpy.init()
+    try:
+        with pytest.raises(SimStartupError, match="substepz: unknown option"):
+            SimNode(parameter_overrides=[Parameter("track", value="oval"),
+                                         Parameter("sim_config_file", value=str(bad))])
+    finally:
+        rclpy.try_shutdown()
+
+
+def test_unknown_track_exits_nonzero_with_one_clear_line():
+    result = subprocess.run([sys.executable, "-m", "deepracer_sim.nodes.sim_node", "--ros-args", "-p",
+                             "track:=nowhere"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    out = result.stdout + result.stderr
+    assert "unknown track 'nowhere'" in out and "Traceback" not in out
