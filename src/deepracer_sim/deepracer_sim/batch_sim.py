@@ -12,6 +12,7 @@ reset use their episode-0 draw, made at construction.
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 
@@ -45,6 +46,23 @@ def default_palette(style: TextureStyle | None = None) -> np.ndarray:
                       [85, 85, 95]],     # background_b: skyline
                      dtype=np.float64)
     return np.vstack([ground, extra])
+
+
+_PYRAMIDS: dict[int, tuple[weakref.ref, GroundTexture]] = {}
+
+
+def _ground_texture(texture) -> GroundTexture:
+    """The mip pyramid of a TrackTexture, built once per texture object (render_texture caches those)."""
+    key = id(texture)
+    hit = _PYRAMIDS.get(key)
+    if hit is not None and hit[0]() is texture:
+        return hit[1]
+    ground = GroundTexture.from_labels(texture.labels, {int(FLOOR): 0, int(ROAD): 1, int(BORDER): 2, int(CENTRE): 3},
+                                       texture.origin_xy, texture.metres_per_pixel, margin_m=TEXTURE_MARGIN_M)
+    for k in [k for k, (ref, _) in _PYRAMIDS.items() if ref() is None]:
+        del _PYRAMIDS[k]
+    _PYRAMIDS[key] = (weakref.ref(texture), ground)
+    return ground
 
 
 def texture_resolution(track: Track, config: SimConfig) -> float:
@@ -104,10 +122,7 @@ class BatchSim:
         # --- world: texture pyramid, walls, background, ray tables
         self.texture = render_texture(track, metres_per_pixel=texture_resolution(track, config),
                                       margin_m=TEXTURE_MARGIN_M)
-        ground = GroundTexture.from_labels(self.texture.labels, {int(FLOOR): 0, int(ROAD): 1, int(BORDER): 2,
-                                                                 int(CENTRE): 3},
-                                           self.texture.origin_xy, self.texture.metres_per_pixel,
-                                           margin_m=TEXTURE_MARGIN_M)
+        ground = _ground_texture(self.texture)
         pts = np.vstack([track.centre, track.inner, track.outer])
         lo, hi = pts.min(axis=0) - config.barrier_margin_m, pts.max(axis=0) + config.barrier_margin_m
         self.world = World.build((lo[0], hi[0], lo[1], hi[1]), config.barrier_height_m, seed=0)
