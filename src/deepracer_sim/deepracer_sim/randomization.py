@@ -41,7 +41,7 @@ STREAMS = ("lighting", "shadow", "colors", "texture", "camera_pose", "sensor_noi
 # ----------------------------------------------------------------------------------------- options
 @dataclass
 class LightingOption(ConfigBase):
-    """Global light level per car and episode: v' = brightness * ((v/255)^gamma - 0.5) * contrast + 0.5)."""
+    """Global light level per car and episode: v' = 255 * b * (((v/255)^gamma - 0.5) * c + 0.5)."""
     enabled: bool = option(False, kind=bool)
     brightness: float = option(0.3, lo=0.0, hi=1.0, doc="brightness factor drawn in [1-b, 1+b]")
     contrast: float = option(0.3, lo=0.0, hi=1.0, doc="contrast factor drawn in [1-c, 1+c]")
