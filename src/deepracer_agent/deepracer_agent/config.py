@@ -133,6 +133,8 @@ class StopConditions:
     max_iterations: int | None = _opt(None, kind=int, lo=1, allow_none=True, doc="training iterations")
     target_eval_completion: float | None = _opt(None, lo=0.0, hi=1.0, lo_open=True, allow_none=True,
                                                 doc="stop when this fraction of robust-eval trials laps")
+    target_eval_lap_time_s: float | None = _opt(None, lo=0.0, lo_open=True, allow_none=True,
+                                                doc="with target_eval_completion: also need this mean lap time (s)")
 
 
 @dataclass
@@ -162,6 +164,9 @@ class TrainConfig:
     """Everything ``deepracer train`` needs. Build with :func:`load_config` / :meth:`from_dict`."""
 
     track: str = _opt("reinvent2018_like", kind=str, doc="built-in track name or .npy path")
+    train_tracks: list | None = _opt(None, kind="str_list", allow_none=True,
+                                     doc="train on these tracks in turn, one per iteration (null: track); "
+                                         "track stays the evaluation track")
     reward_file: str = _opt("centerline", kind=str,
                             doc="reward .py path or a shipped example name (deepracer_agent/rewards)")
     model_metadata: Any = _opt(None, kind="metadata", allow_none=True,
@@ -263,6 +268,12 @@ def _check(name: str, value: Any, meta: Mapping[str, Any]) -> Any:
         return _check_metadata(name, value)
     if kind in ("episode", "sim"):
         return _check_owned_section(name, kind, value)
+    if kind == "str_list":
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{name}: expected a non-empty list of track names/paths, got {value!r}")
+        return list(value)
     if kind == "auto_int":
         if value == "auto":
             return value
@@ -433,12 +444,19 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     if path is not None:
         data = read_yaml(path)
         base = Path(path).expanduser().resolve().parent
-        for key in ("track", "reward_file", "model_metadata"):
-            value = data.get(key)
+
+        def resolve(value: Any) -> Any:
             if isinstance(value, str) and (value.endswith((".py", ".npy", ".json")) or "/" in value):
                 candidate = Path(value).expanduser()
                 if not candidate.is_absolute():
-                    data[key] = str(base / candidate)
+                    return str(base / candidate)
+            return value
+        for key in ("track", "reward_file", "model_metadata"):
+            data[key] = resolve(data[key]) if key in data else None
+            if data[key] is None and key != "model_metadata":
+                del data[key]
+        if isinstance(data.get("train_tracks"), list):
+            data["train_tracks"] = [resolve(v) for v in data["train_tracks"]]
     data = apply_overrides(data, list(overrides or []))
     try:
         return TrainConfig.from_dict(data)
@@ -462,6 +480,11 @@ def check_inputs(cfg: TrainConfig) -> tuple[Any, Any]:
         track = load_track(cfg.track)
     except (TrackError, OSError, ValueError) as exc:
         raise ConfigError(f"track: {exc}") from None
+    for i, name in enumerate(cfg.train_tracks or []):
+        try:
+            load_track(name)
+        except (TrackError, OSError, ValueError) as exc:
+            raise ConfigError(f"train_tracks[{i}]: {exc}") from None
     try:
         reward = load_reward_function(resolve_reward(cfg.reward_file))
     except RewardFunctionError as exc:

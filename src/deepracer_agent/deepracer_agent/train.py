@@ -57,7 +57,8 @@ METRIC_FIELDS = (
     "iteration", "steps", "wall_time_s", "n_steps", "episodes", "episodes_total", "mean_reward",
     "mean_progress", "lap_completion_rate", "mean_episode_steps", "entropy", "policy_loss", "value_loss",
     "approx_kl", "clip_fraction", "explained_variance", "env_steps_per_s", "rollout_time_s",
-    "update_time_s", "eval_completion_rate", "eval_mean_progress",
+    "update_time_s", "save_time_s", "eval_time_s", "eval_completion_rate", "eval_mean_progress",
+    "eval_mean_lap_time_s", "track",
 )
 
 
@@ -386,7 +387,11 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress_
     os.replace(meta_tmp, run_dir / METADATA_FILE)
     write_json_atomic({"state": "running", "pid": os.getpid(), "iteration": start_iteration}, run_dir / STATUS_FILE)
 
-    env = make_env(cfg, track, reward, seed=cfg.seed + start_iteration)
+    from deepracer_tracks.library import load_track
+
+    train_tracks = [load_track(t) for t in cfg.train_tracks] if cfg.train_tracks else [track]
+    envs = [make_env(cfg, t, reward, seed=cfg.seed + start_iteration + 1000 * k) for k, t in enumerate(train_tracks)]
+    env = envs[start_iteration % len(envs)]
     model = build_model(cfg, env, run_dir / "tensorboard", load_from)
     if load_from is not None and log:
         log(f"resuming from {load_from.name} (iteration {start_iteration}, {model.num_timesteps} steps)")
@@ -418,6 +423,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress_
     eval_rate: float | None = None
     try:
         while True:
+            if len(envs) > 1 and iteration > start_iteration:
+                # several tracks: the next one every iteration (SB3 resets it before the rollout)
+                model.set_env(envs[iteration % len(envs)], force_reset=True)
+                stats.reward_sums = None
             n_steps = rollout_n_steps(cfg, mean_len)
             _set_rollout_length(model, n_steps)
             stats.start_iteration()
@@ -447,24 +456,30 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress_
                 "env_steps_per_s": round(stats.rollout_steps / stats.rollout_time_s, 1) if stats.rollout_time_s else None,
                 "rollout_time_s": round(stats.rollout_time_s, 3), "update_time_s": round(update_time, 3),
                 "eval_completion_rate": None, "eval_mean_progress": None,
+                "track": train_tracks[(iteration - 1) % len(train_tracks)].name,
             }
             for key, value in row.items():
                 if value is not None and key not in ("iteration",):
                     model.logger.record(f"deepracer/{key}", value)
             model.logger.dump(step=model.num_timesteps)
+            t_save = time.perf_counter()
             last_ckpt = save_checkpoint(model, run_dir, {"iteration": iteration, "steps": row["steps"],
                                                          "wall_time_s": row["wall_time_s"],
                                                          "episodes_total": episodes_total})
+            row["save_time_s"] = round(time.perf_counter() - t_save, 3)
             _prune_checkpoints(run_dir, cfg.checkpoints.keep_last)
             ev = cfg.evaluation
             if cfg.stop.target_eval_completion is not None and iteration % ev.every_iterations == 0 \
                     and model.num_timesteps >= ev.start_after_steps:
                 from .evaluate import quick_robust_eval
 
+                t_eval = time.perf_counter()
                 summary = quick_robust_eval(model, cfg, track, seed=cfg.seed)
                 eval_rate = summary["success_rate"]
                 row["eval_completion_rate"] = eval_rate
                 row["eval_mean_progress"] = summary["mean_completion"]
+                row["eval_mean_lap_time_s"] = summary["mean_lap_time_s"]
+                row["eval_time_s"] = round(time.perf_counter() - t_eval, 3)
             row = {k: _plain(v) for k, v in row.items()}
             _append_metrics(run_dir, row)
             rows.append(row)
@@ -494,7 +509,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress_
     finally:
         if bar is not None:
             bar.close()
-        env.close()
+        for e in envs:
+            e.close()
     wall = wall_offset + time.perf_counter() - t_start
     write_json_atomic({"state": "finished", "stop_reason": stop_reason, "iteration": iteration,
                        "steps": int(model.num_timesteps), "wall_time_s": round(wall, 3)}, run_dir / STATUS_FILE)
@@ -508,7 +524,12 @@ def _stop_reason(cfg: TrainConfig, row: dict[str, Any], episodes_total: int, ite
     s, hp = cfg.stop, cfg.hyperparameters
     if s.target_eval_completion is not None and row["eval_completion_rate"] is not None \
             and row["eval_completion_rate"] >= s.target_eval_completion:
-        return f"robust evaluation reached {row['eval_completion_rate']:.0%} (target {s.target_eval_completion:.0%})"
+        lap = row.get("eval_mean_lap_time_s")
+        if s.target_eval_lap_time_s is None:
+            return f"robust evaluation reached {row['eval_completion_rate']:.0%} (target {s.target_eval_completion:.0%})"
+        if lap is not None and lap <= s.target_eval_lap_time_s:
+            return (f"robust evaluation reached {row['eval_completion_rate']:.0%} with mean lap {lap:.2f} s "
+                    f"(targets {s.target_eval_completion:.0%}, {s.target_eval_lap_time_s:g} s)")
     if s.max_steps is not None and row["steps"] >= s.max_steps:
         return f"max_steps {s.max_steps} reached"
     if s.max_wall_time_s is not None and row["wall_time_s"] >= s.max_wall_time_s:
