@@ -17,14 +17,14 @@ from test_networks import TinyCameraEnv
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    """run/model_metadata.json + run/checkpoints/tiny.zip (trained 64 steps, DEEP network: batch norm)."""
+    """run/model_metadata.json + run/checkpoints/tiny.zip (one PPO update of 32 steps, DEEP network: batch norm)."""
     run = tmp_path_factory.mktemp("run")
     meta = ModelMetadata.default()
     meta.neural_network = "DEEP_CONVOLUTIONAL_NETWORK_DEEP"
     meta.save(run / "model_metadata.json")
     model = PPO("CnnPolicy", TinyCameraEnv(), policy_kwargs=policy_kwargs_for(meta), n_steps=32, batch_size=32,
                 n_epochs=1, device="cpu", seed=0)
-    model.learn(64)
+    model.learn(32)  # one PPO update: trained weights (batch-norm statistics moved), still fast
     (run / "checkpoints").mkdir()
     model.save(run / "checkpoints" / "tiny.zip")
     return run
