@@ -57,16 +57,18 @@ def wire_sizes(steps: int = 300) -> list[dict]:
     return out
 
 
-def run_workers(n: int, seconds: float, root: Path, training: dict, k: int) -> dict:
+def run_workers(n: int, seconds: float, root: Path, training: dict, k: int, trainer_device: str = "cpu",
+                trainer_threads: int = 1) -> dict:
     from deepracer_agent.distributed.config import DistributedConfig
     from deepracer_agent.distributed.local import LocalCluster
 
     cfg = DistributedConfig(store=str(root / f"w{n}" / "store"), run_dir=str(root / f"w{n}" / "run"),
                             training=training, num_episodes_between_training=k, max_wall_time_s=seconds,
-                            workers=[{"seed": 100 + i} for i in range(n)])
+                            workers=[{"seed": 100 + i} for i in range(n)], trainer_device=trainer_device)
     threads = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     t0 = time.monotonic()
-    with LocalCluster(cfg, workers=n, env=threads) as cluster:
+    trainer_threads_env = {"OMP_NUM_THREADS": str(trainer_threads), "MKL_NUM_THREADS": str(trainer_threads)}
+    with LocalCluster(cfg, workers=n, env=threads, trainer_env=trainer_threads_env) as cluster:
         rc = cluster.wait_trainer(timeout_s=seconds + 120)
     wall = time.monotonic() - t0
     run = Path(cfg.run_dir)
@@ -75,9 +77,11 @@ def run_workers(n: int, seconds: float, root: Path, training: dict, k: int) -> d
     pushed = sum(len(p.read_text().split()) for p in run.glob("pushed_*.txt"))
     last = rows[-1] if rows else {}
     steps_used = sum(r["steps"] for r in rows)
+    steps_per_episode = steps_used / max(sum(r["episodes"] for r in rows), 1)
     return {"workers": n, "trainer_rc": rc, "wall_s": round(wall, 1), "versions": len(rows),
             "episodes_pushed": pushed, "episodes_used": sum(r["episodes"] for r in rows),
             "steps_used": steps_used, "steps_per_s": round(steps_used / max(last.get("wall_s", 1), 1e-9), 1),
+            "produced_steps_per_s": round(pushed * steps_per_episode / seconds, 1),
             "trainer_utilisation": last.get("utilisation"), "dropped_stale": last.get("dropped_stale", 0),
             "curve": [(r["wall_s"], r["mean_progress"], r["mean_return"]) for r in rows]}
 
@@ -92,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--plot", default="bench/distributed_progress.png")
     p.add_argument("--json", default=None, help="write all results here")
     p.add_argument("--skip-wire", action="store_true")
+    p.add_argument("--trainer-device", default="cpu", help="cpu, cuda or auto")
+    p.add_argument("--trainer-threads", type=int, default=1, help="torch threads of the trainer process")
     args = p.parse_args(argv)
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, python {platform.python_version()}")
     results: dict = {}
@@ -107,17 +113,20 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     with tempfile.TemporaryDirectory(prefix="bench-distributed-") as tmp:
         for n in args.workers:
-            r = run_workers(n, args.seconds, Path(tmp), training, args.episodes_between_training)
+            r = run_workers(n, args.seconds, Path(tmp), training, args.episodes_between_training,
+                            args.trainer_device, args.trainer_threads)
             runs.append(r)
             print(f"\n{n} worker(s): {r['versions']} versions, {r['episodes_used']} episodes used "
                   f"({r['episodes_pushed']} pushed, {r['dropped_stale']} dropped stale), "
                   f"{r['steps_per_s']} steps/s into the trainer, utilisation {r['trainer_utilisation']}")
     results["runs"] = runs
-    print("\n| workers | versions | episodes used | steps/s into trainer | trainer utilisation | dropped stale |")
+    print(f"\ntrainer on {args.trainer_device} with {args.trainer_threads} thread(s); workers 1 thread each")
+    print("| workers | versions | episodes pushed / used / dropped stale | steps/s produced (approx.) | "
+          "steps/s into trainer | trainer utilisation |")
     print("|---|---|---|---|---|---|")
     for r in runs:
-        print(f"| {r['workers']} | {r['versions']} | {r['episodes_used']} | {r['steps_per_s']} | "
-              f"{r['trainer_utilisation']} | {r['dropped_stale']} |")
+        print(f"| {r['workers']} | {r['versions']} | {r['episodes_pushed']} / {r['episodes_used']} / {r['dropped_stale']} | "
+              f"{r['produced_steps_per_s']} | {r['steps_per_s']} | {r['trainer_utilisation']} |")
     if args.plot:
         import matplotlib
         matplotlib.use("Agg")

@@ -38,6 +38,7 @@ class DistributedConfig:
     max_policy_lag: int = 1                         # drop episodes from versions older than latest - lag
     max_versions: int | None = None                 # trainer: stop after publishing this version
     max_wall_time_s: float | None = None            # trainer/worker/evaluator: stop after this long
+    trainer_device: str = "cpu"                     # torch device of the PPO update (cpu, cuda, auto)
     max_backlog: int = 200                          # worker: wait while more entries are queued
     compression: str = "zlib"                       # experience frames on the wire: none | zlib | lz4
     runtime: str = DEFAULT_RUNTIME

@@ -29,7 +29,8 @@ class LocalCluster:
     """The processes of a local decoupled run; use as a context manager or call ``stop()``."""
 
     def __init__(self, cfg: DistributedConfig, workers: int = 2, start_redis: bool = True, evaluator: bool = False,
-                 worker_args: list[str] | None = None, python: str = sys.executable, env: dict[str, str] | None = None):
+                 worker_args: list[str] | None = None, python: str = sys.executable, env: dict[str, str] | None = None,
+                 trainer_env: dict[str, str] | None = None):
         self.cfg, self.n_workers, self.evaluator = cfg, workers, evaluator
         self.worker_args, self.python = list(worker_args or []), python
         self.run_dir = Path(cfg.run_dir)
@@ -45,6 +46,7 @@ class LocalCluster:
             self.cfg = replace(cfg, redis_url=f"redis://127.0.0.1:{self.redis.port}/0", redis_password_env=PASSWORD_ENV,
                                redis_username=None)
             self.env[PASSWORD_ENV] = self.redis.password   # children get it through the environment only
+        self.trainer_env = dict(self.env, **(trainer_env or {}))   # e.g. more torch threads for the trainer
         self.config_path = self.run_dir / "decoupled_config.yaml"
         self.config_path.write_text(yaml.safe_dump(self.cfg.to_dict(), sort_keys=False))
         self.trainer: subprocess.Popen | None = None
@@ -52,14 +54,14 @@ class LocalCluster:
         self.evaluator_proc: subprocess.Popen | None = None
         self._logs: list[Any] = []
 
-    def _spawn(self, module: str, name: str, args: list[str]) -> subprocess.Popen:
+    def _spawn(self, module: str, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         logf = open(self.run_dir / "logs" / f"{name}.log", "ab")
         self._logs.append(logf)
         return subprocess.Popen([self.python, "-m", f"deepracer_agent.distributed.{module}", "--config",
-                                 str(self.config_path), *args], stdout=logf, stderr=subprocess.STDOUT, env=self.env)
+                                 str(self.config_path), *args], stdout=logf, stderr=subprocess.STDOUT, env=env or self.env)
 
     def start_trainer(self, extra: list[str] | None = None) -> subprocess.Popen:
-        self.trainer = self._spawn("trainer", "trainer", list(extra or []))
+        self.trainer = self._spawn("trainer", "trainer", list(extra or []), self.trainer_env)
         return self.trainer
 
     def start_worker(self, i: int, extra: list[str] | None = None) -> subprocess.Popen:

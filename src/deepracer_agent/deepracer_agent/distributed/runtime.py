@@ -47,8 +47,9 @@ class Runtime:
         """A single gymnasium env for ``worker`` (None: the trainer's, only used for its spaces)."""
         raise NotImplementedError
 
-    def make_model(self, env: Any) -> Any:
-        """A fresh stable-baselines3 PPO model with the configured network and hyperparameters."""
+    def make_model(self, env: Any, device: str = "cpu") -> Any:
+        """A fresh stable-baselines3 PPO model with the configured network and hyperparameters,
+        on torch ``device`` ("cpu", "cuda", "auto"; workers act on the CPU, a trainer may use a GPU)."""
         raise NotImplementedError
 
     def model_metadata(self) -> dict[str, Any]:
@@ -128,7 +129,7 @@ class DeepRacerRuntime(Runtime):
                             episode=c.get("episode"), sim_config=sim, frame_stack=int(c.get("frame_stack", 1)),
                             seed=seed)
 
-    def make_model(self, env: Any) -> Any:
+    def make_model(self, env: Any, device: str = "cpu") -> Any:
         from stable_baselines3 import PPO
 
         from deepracer_agent.networks import NetworkOptions, policy_kwargs_for
@@ -142,7 +143,7 @@ class DeepRacerRuntime(Runtime):
         return PPO("CnnPolicy", env, n_steps=64, batch_size=int(h["batch_size"]), n_epochs=int(h["num_epochs"]),
                    learning_rate=float(h["lr"]), ent_coef=float(h["beta_entropy"]), gamma=float(h["discount_factor"]),
                    gae_lambda=float(h["gae_lambda"]), clip_range=float(h["clip"]), policy_kwargs=kwargs,
-                   device="cpu", verbose=0, seed=int(self.config.get("seed", 0)))
+                   device=device, verbose=0, seed=int(self.config.get("seed", 0)))
 
     def model_metadata(self) -> dict[str, Any]:
         return self._metadata().to_dict()
@@ -214,13 +215,13 @@ class SmokeRuntime(Runtime):
 
         return _Env()
 
-    def make_model(self, env: Any) -> Any:
+    def make_model(self, env: Any, device: str = "cpu") -> Any:
         from stable_baselines3 import PPO
 
         c = self.config
         return PPO("MlpPolicy", env, n_steps=64, batch_size=int(c.get("batch_size", 32)),
                    n_epochs=int(c.get("n_epochs", 4)), learning_rate=float(c.get("learning_rate", 3e-3)),
-                   gamma=0.9, policy_kwargs={"net_arch": list(c.get("net", [16]))}, device="cpu", verbose=0,
+                   gamma=0.9, policy_kwargs={"net_arch": list(c.get("net", [16]))}, device=device, verbose=0,
                    seed=int(c.get("seed", 0)))
 
     def model_metadata(self) -> dict[str, Any]:

@@ -74,14 +74,14 @@ class Trainer:
         if latest is None:
             self.spec = self.cfg.training_spec()
             self.runtime = load_runtime(self.spec)
-            self.model = self.runtime.make_model(self.runtime.make_env(None))
+            self.model = self.runtime.make_model(self.runtime.make_env(None), device=self.cfg.trainer_device)
             self.version, self.state = -1, {"num_timesteps": 0, "episodes_total": 0, "consumed_episode_ids": []}
             self._publish([])
             log.info("started from scratch; published version 0 to %s", self.store.url)
         else:
             self.spec = latest.json("training_config.json")
             self.runtime = load_runtime(self.spec)
-            self.model = self.runtime.make_model(self.runtime.make_env(None))
+            self.model = self.runtime.make_model(self.runtime.make_env(None), device=self.cfg.trainer_device)
             ppo.arrays_to_policy(self.model.policy, latest.arrays("policy.npz"))
             ppo.arrays_to_optimizer(self.model.policy.optimizer, latest.arrays("optimizer.npz"),
                                     latest.objects["optimizer_groups.json"])
@@ -189,11 +189,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-policy-lag", type=int, dest="max_policy_lag")
     parser.add_argument("--max-versions", type=int, dest="max_versions", help="stop after publishing this version")
     parser.add_argument("--training-config", dest="training", help="training config YAML (deepracer train's format)")
+    parser.add_argument("--device", dest="trainer_device", help="torch device of the PPO update: cpu, cuda, auto")
     parser.add_argument("--consumer", default="trainer", help="consumer name in the Redis group")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        cfg = config_from_args(args, ("num_episodes_between_training", "max_policy_lag", "max_versions", "training"))
+        cfg = config_from_args(args, ("num_episodes_between_training", "max_policy_lag", "max_versions", "training",
+                                     "trainer_device"))
         return Trainer(cfg, StopFlag(), consumer=args.consumer).run()
     except (ConfigError, ModelStoreError, TransportError, ValueError) as exc:
         print(f"deepracer trainer: {exc}", file=sys.stderr)
