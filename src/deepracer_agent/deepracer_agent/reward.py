@@ -46,10 +46,10 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from deepracer_sim.episode import REFERENCE_POINT_OFFSET_M, reference_point  # noqa: F401 (re-exported)
+
 LOG = logging.getLogger(__name__)
 
-#: Distance (m) from base_link to the reward reference point along the car's heading (AWS simapp).
-REFERENCE_POINT_OFFSET_M = 0.14
 #: A reward outside +-REWARD_LIMIT is an error (AWS rejects such values too).
 REWARD_LIMIT = 1e5
 #: A reward call slower than this (seconds) triggers one warning per reward function.
@@ -220,12 +220,6 @@ class RewardFunction:
 
 
 # ---------------------------------------------------------------------------------- params
-def reference_point(x: np.ndarray, y: np.ndarray, yaw: np.ndarray,
-                    offset_m: float = REFERENCE_POINT_OFFSET_M) -> np.ndarray:
-    """(N, 2) world xy of the reward reference point, ``offset_m`` ahead of base_link (m, rad)."""
-    return np.stack([x + offset_m * np.cos(yaw), y + offset_m * np.sin(yaw)], axis=-1)
-
-
 def heading_deg(yaw_rad: np.ndarray) -> np.ndarray:
     """Yaw (rad) -> AWS ``heading`` in degrees, wrapped to [-180, 180)."""
     return (np.degrees(yaw_rad) + 180.0) % 360.0 - 180.0

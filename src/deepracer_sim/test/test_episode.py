@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from deepracer_agent.episode import (
+from deepracer_sim.episode import (
     EPISODE_STATUS,
     EpisodeConfig,
     EpisodeConfigError,
