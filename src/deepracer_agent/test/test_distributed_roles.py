@@ -170,3 +170,26 @@ def test_real_deepracer_env_end_to_end(tmp_path, redis_server, monkeypatch):
 
 def metrics(tmp_path):
     return [json.loads(l) for l in (tmp_path / "run" / "trainer_metrics.jsonl").read_text().splitlines()]
+
+
+def test_real_runtime_evaluator_uses_robust_evaluation(tmp_path, redis_server, monkeypatch):
+    pytest.importorskip("deepracer_sim.batch_sim")
+    cfg = make_cfg(tmp_path, redis_server, monkeypatch, runtime="deepracer_agent.distributed.runtime:DeepRacerRuntime",
+                   training={"evaluation": {"trials": 2, "max_steps": 10}})
+    trainer = Trainer(cfg)
+    trainer.restore_or_init()                       # version 0 with the real CNN
+    assert Evaluator(cfg, max_evaluations=1).run() == 0
+    row = json.loads((tmp_path / "run" / "evaluations.jsonl").read_text().splitlines()[0])
+    assert row["version"] == 0 and row["trials"] == 2 and 0.0 <= row["success_rate"] <= 1.0
+
+
+def test_run_local_accepts_the_train_config(tmp_path):
+    from deepracer_agent.config import TrainConfig
+    from deepracer_agent.distributed.local import as_distributed_config
+    tc = TrainConfig.from_dict({"hyperparameters": {"num_episodes_between_training": 7}, "device": "cpu",
+                                "stop": {"max_wall_time_s": 30}})
+    dc = as_distributed_config(tc, run_dir=tmp_path / "r")
+    assert dc.num_episodes_between_training == 7 and dc.max_wall_time_s == 30
+    assert dc.store == str(tmp_path / "r" / "store") and dc.training["hyperparameters"]["num_episodes_between_training"] == 7
+    from deepracer_agent.distributed.runtime import DeepRacerRuntime
+    assert DeepRacerRuntime(dc.training).cfg.hyperparameters.num_episodes_between_training == 7

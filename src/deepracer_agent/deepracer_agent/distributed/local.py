@@ -113,11 +113,33 @@ class LocalCluster:
         self.stop()
 
 
-def run_local(config: DistributedConfig, workers: int = 2, start_redis: bool = True, evaluator: bool = False,
-              worker_args: list[str] | None = None) -> int:
+def as_distributed_config(config: Any, run_dir: str | Path | None = None) -> DistributedConfig:
+    """A :class:`DistributedConfig` from itself, or from a ``deepracer train`` ``TrainConfig``
+    (its dict becomes ``training``; K, wall-time limit and device are taken from it), with the
+    store and metrics under ``run_dir`` if given."""
+    if isinstance(config, DistributedConfig):
+        cfg = config
+    elif hasattr(config, "to_dict") and hasattr(config, "hyperparameters"):
+        cfg = DistributedConfig(
+            training=config.to_dict(),
+            num_episodes_between_training=int(config.hyperparameters.num_episodes_between_training),
+            max_wall_time_s=getattr(getattr(config, "stop", None), "max_wall_time_s", None),
+            trainer_device=str(getattr(config, "device", "cpu")))
+    else:
+        raise TypeError(f"run_local needs a DistributedConfig or a TrainConfig, got {type(config).__name__}")
+    if run_dir is not None:
+        cfg = replace(cfg, run_dir=str(run_dir), store=str(Path(run_dir) / "store"))
+    return cfg
+
+
+def run_local(config: Any, workers: int = 2, start_redis: bool = True, evaluator: bool = False,
+              worker_args: list[str] | None = None, run_dir: str | Path | None = None) -> int:
     """Run trainer + ``workers`` workers locally until the trainer stops (``max_versions`` or
-    ``max_wall_time_s``) or Ctrl-C; then stop everything. Returns the trainer's exit code."""
-    cluster = LocalCluster(config, workers, start_redis, evaluator, worker_args)
+    ``max_wall_time_s``) or Ctrl-C; then stop everything. Returns the trainer's exit code.
+
+    ``config``: a :class:`DistributedConfig`, or the ``TrainConfig`` of ``deepracer train``
+    (``deepracer train --decoupled --workers N`` passes its own)."""
+    cluster = LocalCluster(as_distributed_config(config, run_dir), workers, start_redis, evaluator, worker_args)
     try:
         cluster.start()
         while True:

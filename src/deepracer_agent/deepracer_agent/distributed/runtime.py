@@ -92,73 +92,63 @@ def load_runtime(spec: dict[str, Any], overrides: dict[str, Any] | None = None) 
 
 
 class DeepRacerRuntime(Runtime):
-    """The real thing: ``DeepRacerEnv`` (one car, the embedded simulator) and SB3 PPO with the
-    DeepRacer named network (:mod:`deepracer_agent.networks`), separate policy and value nets.
+    """The real thing, built exactly as ``deepracer train`` builds it: the training config is a
+    :class:`deepracer_agent.config.TrainConfig` mapping (same keys, same validation), the model comes
+    from :func:`deepracer_agent.train.build_model` (DeepRacer's named network, separate policy and
+    value networks, ``loss_type``), each worker drives one ``DeepRacerEnv`` car, and versions are
+    scored with :func:`deepracer_agent.evaluate.quick_robust_eval` (the robust evaluation: trials
+    from several starts, both directions, action noise; ``evaluation.*`` keys of the config).
 
-    Training-config keys (all optional; DeepRacer's names and defaults):
-    ``track`` (built-in name or .npy), ``model_metadata`` (path or dict; default the paper's 10
-    actions), ``reward`` (file path or example name), ``episode`` (EpisodeConfig fields), ``sim``
-    (SimConfig fields, randomization under ``sim.randomization``), ``frame_stack`` (1),
-    ``network`` ({dropout, batch_norm, l2_weight_decay}), ``hyperparameters`` ({batch_size: 64,
-    num_epochs: 10, lr: 3e-4, beta_entropy: 0.01, discount_factor: 0.999, gae_lambda: 0.95,
-    clip: 0.2}), ``seed`` (0), ``evaluation`` (options of the robust evaluation).
-    A worker's ``track``, ``seed`` and ``randomization`` replace the config's for that worker.
+    A worker's ``track``, ``seed`` and ``randomization`` replace the config's ``track``, ``seed``
+    and ``sim.randomization`` for that worker. ``train_tracks`` rotation is not used by workers:
+    give each worker its own track instead.
     """
 
-    HYPER_DEFAULTS = {"batch_size": 64, "num_epochs": 10, "lr": 3e-4, "beta_entropy": 0.01,
-                      "discount_factor": 0.999, "gae_lambda": 0.95, "clip": 0.2}
+    def __init__(self, config: dict[str, Any]):
+        from deepracer_agent.config import TrainConfig
 
-    def _metadata(self) -> Any:
-        from deepracer_inference.metadata import ModelMetadata
+        super().__init__(config)
+        self.cfg = TrainConfig.from_dict(config)   # ConfigError names the key
 
-        md = self.config.get("model_metadata")
-        if md is None:
-            return ModelMetadata.default()
-        return ModelMetadata.from_dict(md) if isinstance(md, dict) else ModelMetadata.load(md)
+    def _cfg_for(self, worker: WorkerSettings | None) -> Any:
+        from deepracer_agent.config import TrainConfig
+
+        if worker is None or (worker.track is None and worker.seed is None and worker.randomization is None):
+            return self.cfg
+        data = self.cfg.to_dict()
+        if worker.track is not None:
+            data["track"] = worker.track
+        if worker.seed is not None:
+            data["seed"] = int(worker.seed)
+        if worker.randomization is not None:
+            data["sim"] = {**data.get("sim", {}), "randomization": worker.randomization}
+        return TrainConfig.from_dict(data)
 
     def make_env(self, worker: WorkerSettings | None = None) -> Any:
+        from deepracer_agent.config import check_inputs
         from deepracer_agent.env import DeepRacerEnv
 
-        c = self.config
-        sim = dict(c.get("sim") or {})
-        if worker is not None and worker.randomization is not None:
-            sim["randomization"] = worker.randomization
-        track = worker.track if worker is not None and worker.track else c.get("track")
-        seed = worker.seed if worker is not None and worker.seed is not None else c.get("seed", 0)
-        return DeepRacerEnv(track=track, metadata=self._metadata(), reward=c.get("reward"),
-                            episode=c.get("episode"), sim_config=sim, frame_stack=int(c.get("frame_stack", 1)),
-                            seed=seed)
+        cfg = self._cfg_for(worker)
+        track, reward = check_inputs(cfg)           # fails fast, naming the track / reward file
+        return DeepRacerEnv(track=track, metadata=cfg.metadata(), reward=reward, episode=cfg.episode_config(),
+                            sim_config=cfg.sim_config(), frame_stack=cfg.hyperparameters.stack_size, seed=cfg.seed)
 
     def make_model(self, env: Any, device: str = "cpu") -> Any:
-        from stable_baselines3 import PPO
+        import dataclasses
 
-        from deepracer_agent.networks import NetworkOptions, policy_kwargs_for
+        from deepracer_agent.train import build_model
 
-        unknown = set(self.config.get("hyperparameters") or {}) - set(self.HYPER_DEFAULTS)
-        if unknown:
-            raise RuntimeError_(f"training config 'hyperparameters': unknown key(s) {sorted(unknown)}")
-        h = {**self.HYPER_DEFAULTS, **(self.config.get("hyperparameters") or {})}
-        net = self.config.get("network") or {}
-        kwargs = policy_kwargs_for(self._metadata(), NetworkOptions(**net))
-        return PPO("CnnPolicy", env, n_steps=64, batch_size=int(h["batch_size"]), n_epochs=int(h["num_epochs"]),
-                   learning_rate=float(h["lr"]), ent_coef=float(h["beta_entropy"]), gamma=float(h["discount_factor"]),
-                   gae_lambda=float(h["gae_lambda"]), clip_range=float(h["clip"]), policy_kwargs=kwargs,
-                   device=device, verbose=0, seed=int(self.config.get("seed", 0)))
+        return build_model(dataclasses.replace(self.cfg, device=device), env, tensorboard_dir=None)
 
     def model_metadata(self) -> dict[str, Any]:
-        return self._metadata().to_dict()
+        return self.cfg.metadata().to_dict()
 
     def evaluate(self, model: Any, version: int, store_dir: str) -> dict[str, Any]:
-        try:
-            evaluate = importlib.import_module("deepracer_agent.evaluate")
-        except ImportError as exc:
-            raise RuntimeError_(f"the evaluator needs deepracer_agent.evaluate: {exc}") from exc
-        return _robust_evaluation(evaluate, self, model, version, store_dir)
+        from deepracer_agent.config import check_inputs
+        from deepracer_agent.evaluate import quick_robust_eval
 
-
-def _robust_evaluation(evaluate: Any, runtime: "DeepRacerRuntime", model: Any, version: int, out_dir: str) -> dict[str, Any]:
-    """Adapter onto :mod:`deepracer_agent.evaluate` (filled in once that module's API exists)."""
-    raise RuntimeError_("deepracer_agent.evaluate has no robust-evaluation entry point the evaluator knows")
+        track, _ = check_inputs(self.cfg)
+        return quick_robust_eval(model, self.cfg, track, seed=self.cfg.seed)
 
 
 class SmokeRuntime(Runtime):
