@@ -20,6 +20,9 @@ One `step(action)` is one camera frame, producer-consumer:
    (`deepracer_agent.reward.ParamsBuilder`) from the frame's pose and status.
 
 Counters are in every `info` (`frames_stale`, `frames_late`, `frames_duplicate`, `frames_skipped`).
+Exception: a frame where the episode ended (the sim's `episode_status` is not "in_progress") is
+never dropped: in timer mode the car drives on between steps and may leave the track before the
+command arrives; that frame is the step's outcome (and the sim may already have reset itself).
 Gotcha: when the same action repeats, a late frame carries the same command and cannot be told
 apart; it is accepted (it shows that command's effect, only one frame earlier).
 In the sim node's timer mode `steps` counts camera frames since the reset (frames the agent was too
@@ -121,21 +124,23 @@ class FrameSync:
             del store[min(store)]
 
     def wait(self, after_ns: int, timeout_s: float, accept: Callable[[dict[str, Any]], bool] | None = None,
-             what: str = "a camera frame") -> Frame:
+             what: str = "a camera frame", must_deliver: Callable[[dict[str, Any]], bool] | None = None) -> Frame:
         """The oldest complete frame with stamp > `after_ns` that `accept`s its status.
 
-        Complete frames at or before `after_ns` are dropped as stale, rejected ones as late. Raises
-        `BridgeTimeout` after `timeout_s` seconds (wall clock).
+        Complete frames at or before `after_ns` are dropped as stale, rejected ones as late, except
+        frames whose status `must_deliver` (e.g. the episode ended there): the oldest of those is
+        returned at once, stale or late. Raises `BridgeTimeout` after `timeout_s` seconds (wall clock).
         """
         deadline = time.monotonic() + timeout_s
         with self._cond:
             while True:
                 for stamp in sorted(set(self._images) & set(self._statuses)):
                     image, status = self._images.pop(stamp), self._statuses.pop(stamp)
-                    if stamp <= after_ns:
+                    forced = must_deliver is not None and must_deliver(status)
+                    if stamp <= after_ns and not forced:
                         self.counters.stale += 1
                         continue
-                    if accept is not None and not accept(status):
+                    if accept is not None and not forced and not accept(status):
                         self.counters.late += 1
                         continue
                     self._count_skipped(status)
@@ -249,7 +254,10 @@ class BridgeEnv(gym.Env):
             return (abs(float(status["cmd_speed_m_s"]) - speed) < COMMAND_TOLERANCE
                     and abs(float(status["cmd_steering_rad"]) - steer_rad) < COMMAND_TOLERANCE)
 
-        frame = frames.wait(after, self.frame_timeout_s, accept=made_with_command)
+        # An episode end the sim reached before this command took effect (timer mode: the car drives
+        # on between steps) is delivered even though the frame is stale or late: it IS the outcome.
+        frame = frames.wait(after, self.frame_timeout_s, accept=made_with_command,
+                            must_deliver=lambda status: status["episode_status"] != "in_progress")
         self.last_frame = frame
         if self.frame_stack > 1:
             self._obs[..., :-1] = self._obs[..., 1:]

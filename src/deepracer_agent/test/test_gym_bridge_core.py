@@ -87,3 +87,19 @@ def test_memory_is_bounded():
     for stamp in range(100):
         sync.add_image(stamp, IMG)
     assert len(sync._images) == 8
+
+
+def test_episode_end_is_delivered_even_when_stale_or_late():
+    sync = FrameSync()
+    ended = {"frame": 2, "cmd_speed_m_s": 0.5, "cmd_steering_rad": 0.0, "episode_status": "off_track"}
+    sync.add_image(10, IMG)
+    sync.add_status(10, {**ended, "frame": 1, "episode_status": "in_progress"})
+    sync.add_image(20, IMG)
+    sync.add_status(20, ended)                         # the car left the track before our command
+    after = sync.latest_stamp_ns
+    sync.add_image(30, IMG)
+    sync.add_status(30, {**ended, "frame": 3, "episode_status": "in_progress", "event": "reset"})
+    frame = sync.wait(after, 1.0, accept=lambda s: s["cmd_speed_m_s"] == 1.0,
+                      must_deliver=lambda s: s["episode_status"] != "in_progress")
+    assert frame.stamp_ns == 20 and frame.status["episode_status"] == "off_track"
+    assert sync.counters.stale == 1 and sync.counters.consumed == 1
