@@ -25,11 +25,11 @@ REPO = Path(__file__).resolve().parents[3]
 INFERENCE_TESTS = REPO / "src" / "deepracer_inference" / "test"
 
 STEERING_DEG = (-30.0, -20.0, -10.0, 0.0, 10.0, 20.0, 30.0)
-GAIN = 2.0
+GAIN = 1.2
 ROAD_ROWS = (60, 100)
 
 
-def scripted_artifact(folder: Path, speed_m_s: float = 1.5) -> Path:
+def scripted_artifact(folder: Path, speed_m_s: float = 1.0) -> Path:
     """Write the scripted centre-line follower as a model artifact folder; returns it."""
     import openvino as ov
     import torch

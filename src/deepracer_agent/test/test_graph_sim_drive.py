@@ -21,7 +21,7 @@ rclpy = pytest.importorskip("rclpy")
 
 from graph_helpers import REPO, LaunchedGraph, parse_status, scripted_artifact, spin_until  # noqa: E402
 
-RATE_HZ = 45.0                 # 3x real time: a 16 m lap at 1.5 m/s takes ~11 s sim, ~4 s wall
+RATE_HZ = 30.0                 # 2x real time: a 16 m lap at 1 m/s takes ~17 s sim, ~8 s wall (the policy tolerates ~4 frames of graph latency)
 WATCHDOG_S = 0.25              # drive_stack default (launch/README.md)
 
 RVIZ_TYPES = {                  # rviz display class -> the message type it subscribes to
@@ -68,11 +68,11 @@ def test_sim_drive_completes_a_lap(graph):
     out = graph["launched"].output
     assert ok, f"no lap completed; last status: {graph['status'][-1:] if graph['status'] else None}\n{out[-4000:]}"
     lap = next(s for _, s in graph["status"] if s["event"] == "lap_complete")
-    assert lap["last_lap_time_s"] > 5.0                 # 16 m at <= 1.5 m/s: a real lap, not a glitch
+    assert lap["last_lap_time_s"] > 10.0                 # 16 m at <= 1 m/s: a real lap, not a glitch
     assert lap["off_track_count"] == 0, lap
     print(f"lap time {lap['last_lap_time_s']:.2f} s sim")
     driven = [s for _, s in graph["status"] if not s["stopped"]]
-    assert driven and all(abs(s["cmd_speed_m_s"] - 1.5) < 1e-6 for s in driven)   # the model's speed
+    assert driven and all(abs(s["cmd_speed_m_s"] - 1.0) < 1e-6 for s in driven)   # the model's speed
     assert "[inference_node]" in out and "[control_node]" in out and "[sim_node]" in out
 
 
@@ -119,7 +119,7 @@ def test_killing_inference_makes_watchdog_stop_the_car(graph):
     # The watchdog fires WATCHDOG_S after the last command (<= one frame before the kill), at the
     # control node's next 50 Hz tick; allow scheduling slack on a busy 2-core machine.
     print(f"neutral on /sim/cmd_vel {stop_at - killed_at:.3f} s after killing inference_node")
-    assert stop_at - killed_at < WATCHDOG_S + 0.25, f"car stopped {stop_at - killed_at:.3f} s after the kill"
+    assert stop_at - killed_at < WATCHDOG_S + 0.35, f"car stopped {stop_at - killed_at:.3f} s after the kill"
     # ...and it stays stopped: the sim holds the car, odometry speed 0
     graph["odom"].clear()
     spin_until(node, lambda: len(graph["odom"]) >= 10, 5.0)
