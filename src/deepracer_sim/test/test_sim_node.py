@@ -168,6 +168,13 @@ def test_color_images_at_camera_resolution(graph_factory):
     assert len(img.data) == 640 * 480 * 3
 
 
+def test_randomize_turns_every_option_on(graph_factory):
+    g = graph_factory(randomize=True, rate_hz=30.0, seed=3)
+    names = g.sim.session.sim.config.randomization.enabled_names
+    assert "lighting" in names and "camera_pose" in names and "latency" in names
+    assert g.spin_until(lambda: len(g.images) >= 2, 10.0)
+
+
 @pytest.mark.parametrize("params, message", [
     ({"track": "no_such_track"}, "parameter track: unknown track 'no_such_track'"),
     ({"rate_hz": 0.0}, "parameter rate_hz"),
