@@ -4,8 +4,8 @@ The core of the sim node (`deepracer_sim.nodes.sim_node`): the node converts mes
 this class; everything here is plain Python + numpy and is tested without rclpy.
 
 One `step()` is one camera frame (`dt_s` = 1/15 s of sim time, from the URDF camera rate). Progress
-and termination use THE episode rules of the training env (`deepracer_agent.episode.EpisodeRules`,
-the AWS simapp rules) measured at the reward reference point (`deepracer_agent.reward.reference_point`,
+and termination use THE episode rules of the training env (`deepracer_sim.episode.EpisodeRules`,
+the AWS simapp rules) measured at the reward reference point (`deepracer_sim.episode.reference_point`,
 0.14 m ahead of base_link) on the driven track, exactly as `deepracer_agent.batch.DeepRacerBatch`
 does. What the session adds for driving (not training):
 
@@ -18,11 +18,6 @@ does. What the session adds for driving (not training):
   applies) holds the car where it is with zero speed. BatchSim itself has no stopped state (it clips
   every command to [0.1, 4.0] m/s), so a neutral command from the control node's watchdog would
   otherwise keep the car rolling at 0.1 m/s.
-
-Gotcha (layering): the episode rules and the reference point live in `deepracer_agent` (pure numpy
-modules that import neither torch nor rclpy); they are imported here so that the sim node and the
-env share one implementation. deepracer_sim does not declare the dependency in package.xml (it
-would be a cycle); moving `episode.py` into deepracer_sim would remove the import.
 """
 from __future__ import annotations
 
@@ -37,6 +32,7 @@ from deepracer_tracks.track import Track
 
 from .batch_sim import BatchSim
 from .config import SimConfig
+from .episode import EPISODE_STATUS, EpisodeConfig, EpisodeConfigError, EpisodeRules, reference_point
 
 __all__ = ["SimSession", "FrameStatus", "SessionError"]
 
@@ -102,8 +98,6 @@ class SimSession:
     def __init__(self, track: Track, config: SimConfig | None = None, seed: int = 0, start_waypoint: int = 0,
                  reverse: bool = False, start_advance_fraction: float = 0.0, reset_on_off_track: bool = True,
                  max_steps: int | None = None, vehicle: VehicleGeometry | None = None) -> None:
-        from deepracer_agent.episode import EpisodeConfig, EpisodeConfigError, EpisodeRules
-
         self.vehicle = vehicle if vehicle is not None else load_vehicle()
         self.track = track
         self.tracks = (track, track.reversed())
@@ -160,8 +154,6 @@ class SimSession:
 
         Advances the clock by one frame: the returned status is the frame that shows the start pose.
         """
-        from deepracer_agent.reward import reference_point
-
         is_rev, start_s = self.rules.choose_starts(1)
         track = self.tracks[int(is_rev[0])]
         xy, yaw = track.pose_at(start_s)
@@ -178,8 +170,6 @@ class SimSession:
 
     def step(self) -> FrameStatus:
         """Advance one frame with the held command; apply the episode rules; return the frame's status."""
-        from deepracer_agent.reward import reference_point
-
         if self._pending_reset:
             return self.reset()
         stopped = self.stopped
@@ -215,8 +205,6 @@ class SimSession:
 
     def _finish_frame(self, event: str | None, reason: str | None, progress: float, steps: int,
                       wheels_on: np.ndarray, moved: bool) -> FrameStatus:
-        from deepracer_agent.episode import EPISODE_STATUS
-
         self.frame += 1
         sim = self.sim
         self._status = FrameStatus(
