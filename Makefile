@@ -36,6 +36,7 @@ $(VENV)/.installed: requirements/requirements.txt requirements/constraints.txt s
 # 2. colcon build (symlink install: code edits need no rebuild; package.xml/setup.py/data changes do).
 install/.built: $(VENV)/.installed $(BUILD_INPUTS)
 	$(ACTIVATE) && colcon build --symlink-install --base-paths src --event-handlers console_cohesion- summary+
+	bash scripts/write_cli_wrapper.sh $(VENV) $(CURDIR)
 	touch $@
 
 setup: install/.built
