@@ -111,7 +111,7 @@ def bench_engines(artifact: Path, n: int) -> None:
 
 
 def bench_ros_latency(artifact: Path, seconds: float, rate_hz: float = 15.0, width: int = 640,
-                      height: int = 480, shm_profile: bool = True) -> None:
+                      height: int = 480, shm_profile: bool = True, precision: str = "f32") -> None:
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     os.environ["ROS_DOMAIN_ID"] = str(random.randint(100, 200))
     if shm_profile:
@@ -125,7 +125,7 @@ def bench_ros_latency(artifact: Path, seconds: float, rate_hz: float = 15.0, wid
 
     node_proc = subprocess.Popen(
         [sys.executable, "-m", "deepracer_inference.nodes.inference_node", "--ros-args",
-         "-p", f"model_path:={artifact}", "-p", "num_threads:=1", "-p", "engine:=openvino", "-p", "precision:=f32"],
+         "-p", f"model_path:={artifact}", "-p", "num_threads:=1", "-p", "engine:=openvino", "-p", f"precision:={precision}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     rclpy.init()
     node = rclpy.create_node("bench_camera")
@@ -191,7 +191,7 @@ def bench_ros_latency(artifact: Path, seconds: float, rate_hz: float = 15.0, wid
     dropped = len(set(sent) - answered)
     lat = sorted(latencies)
     print(f"\n## camera-stamp -> /cmd_vel_auto latency, 2 processes, {rate_hz:g} Hz, {seconds:g} s, {width}x{height} rgb8, "
-          f"OpenVINO f32, 1 thread, Fast DDS profile: {os.environ.get('FASTRTPS_DEFAULT_PROFILES_FILE', 'default')}")
+          f"OpenVINO {precision}, 1 thread, Fast DDS profile: {os.environ.get('FASTRTPS_DEFAULT_PROFILES_FILE', 'default')}")
     print(f"images sent {len(sent)}, commands {len(latencies)}, dropped (no decision) {dropped}")
     if lat:
         print(f"median {statistics.median(lat):.2f} ms, p95 {lat[int(0.95 * (len(lat) - 1))]:.2f} ms, "
@@ -206,6 +206,8 @@ def main() -> int:
     parser.add_argument("--size", default="640x480", help="camera image WIDTHxHEIGHT for the ROS run")
     parser.add_argument("--default-dds", action="store_true",
                         help="do not use src/deepracer_inference/config/fastdds_large_images.xml (shows the drops)")
+    parser.add_argument("--precision", default="f32", choices=("f32", "bf16", "f16"),
+                        help="inference node precision for the ROS run")
     parser.add_argument("--skip-ros", action="store_true")
     parser.add_argument("--skip-engines", action="store_true")
     args = parser.parse_args()
@@ -217,7 +219,8 @@ def main() -> int:
             bench_engines(artifact, args.n)
         if not args.skip_ros:
             width, height = (int(v) for v in args.size.lower().split("x"))
-            bench_ros_latency(artifact, args.seconds, width=width, height=height, shm_profile=not args.default_dds)
+            bench_ros_latency(artifact, args.seconds, width=width, height=height, shm_profile=not args.default_dds,
+                              precision=args.precision)
     return 0
 
 
