@@ -7,7 +7,7 @@
    preprocessing of a 640x480 rgb8 camera frame is timed separately.
 2. Camera-stamp -> command latency between two processes: this process publishes 640x480 rgb8
    sensor_msgs/Image at 15 Hz (header stamp = wall clock at publish) and listens to /cmd_vel_auto
-   and /inference/decision; the inference node runs as a subprocess (OpenVINO f32, 1 thread).
+   and /inference/decision; the inference node runs as a subprocess (OpenVINO, --precision, 1 thread).
    Latency = arrival of the Twist - stamp of the image it answers; drops = images without a
    decision (matched by stamp). Uses src/deepracer_inference/config/fastdds_large_images.xml
    (large shared-memory segment) unless --default-dds.
