@@ -169,8 +169,7 @@ class DeepRacerBatch:
         self.rules.begin(ids, is_rev, start_s, xy, raw)
         self._steer_deg[ids] = 0.0
         self._speed[ids] = 0.0
-        frames = self._frames()
-        self.obs[ids] = frames[ids][..., None]
+        self.obs[ids] = self._frames(ids)[..., None]       # renders only the cars just reset
         self.timing["reset"] += time.perf_counter() - start
         return self.obs
 
@@ -271,11 +270,18 @@ class DeepRacerBatch:
             merged[field.name] = out
         return type(parts[False][1])(**merged), raw
 
-    def _frames(self) -> np.ndarray:
-        """(N, 120, 160) uint8 gray frames; other sizes/colour go through THE preprocessing."""
-        frames = self.sim.render(self._frame_buf) if self._frame_buf is not None else self.sim.render()
+    def _frames(self, car_ids: np.ndarray | None = None) -> np.ndarray:
+        """(N, 120, 160) uint8 gray frames, or only ``car_ids``' rows (in that order) when given;
+        other sizes/colour go through THE preprocessing."""
+        if car_ids is not None:
+            frames = self.sim.render(car_ids=car_ids)
+        elif self._frame_buf is not None:
+            frames = self.sim.render(self._frame_buf)
+        else:
+            frames = self.sim.render()
         if frames.shape[1:] == (OBS_HEIGHT_PX, OBS_WIDTH_PX):
-            self._frame_buf = frames
+            if car_ids is None:
+                self._frame_buf = frames
             return frames
         from deepracer_inference.preprocess import to_network_input
 
