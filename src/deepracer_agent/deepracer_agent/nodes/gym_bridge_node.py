@@ -25,7 +25,6 @@ and config_overrides (space-separated ``key=value`` items, e.g. ``ppo.n_steps=64
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import threading
@@ -35,7 +34,6 @@ from typing import Any
 
 import rclpy
 from geometry_msgs.msg import Twist
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
@@ -44,21 +42,13 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
+from deepracer_sim.nodes.ros_params import descriptor
+
 from ..bridge import BridgeTimeout, FrameSync
 
 
 class BridgeStartupError(RuntimeError):
     """The node cannot start or train; the message names the parameter, file or service."""
-
-
-def _descriptor(description: str, *, float_range: tuple[float, float] | None = None,
-                int_range: tuple[int, int] | None = None) -> ParameterDescriptor:
-    d = ParameterDescriptor(description=description, read_only=True)
-    if float_range is not None:
-        d.floating_point_range = [FloatingPointRange(from_value=float_range[0], to_value=float_range[1], step=0.0)]
-    if int_range is not None:
-        d.integer_range = [IntegerRange(from_value=int_range[0], to_value=int_range[1], step=1)]
-    return d
 
 
 class GymBridgeNode(Node):
@@ -81,17 +71,17 @@ class GymBridgeNode(Node):
 
     def _declare(self) -> dict[str, Any]:
         specs = [
-            ("track", "reinvent2018_like", _descriptor("track the sim drives (built-in name or .npy), for the reward")),
-            ("reward_file", "", _descriptor("reward function file or example name; empty = the config's")),
-            ("output_dir", "runs/ros_training", _descriptor("run folder: checkpoints and model_metadata.json")),
-            ("total_timesteps", 100_000, _descriptor("PPO timesteps (camera frames)", int_range=(1, 2**31 - 1))),
-            ("seed", 0, _descriptor("trainer seed", int_range=(0, 2**31 - 1))),
-            ("frame_timeout_s", 2.0, _descriptor("a step with no new camera frame within this fails",
+            ("track", "reinvent2018_like", descriptor("track the sim drives (built-in name or .npy), for the reward")),
+            ("reward_file", "", descriptor("reward function file or example name; empty = the config's")),
+            ("output_dir", "runs/ros_training", descriptor("run folder: checkpoints and model_metadata.json")),
+            ("total_timesteps", 100_000, descriptor("PPO timesteps (camera frames)", int_range=(1, 2**31 - 1))),
+            ("seed", 0, descriptor("trainer seed", int_range=(0, 2**31 - 1))),
+            ("frame_timeout_s", 2.0, descriptor("a step with no new camera frame within this fails",
                                                  float_range=(0.01, 3600.0))),
-            ("startup_timeout_s", 60.0, _descriptor("how long to wait for the sim node's /sim/reset at start",
+            ("startup_timeout_s", 60.0, descriptor("how long to wait for the sim node's /sim/reset at start",
                                                     float_range=(0.01, 3600.0))),
-            ("config_file", "", _descriptor("deepracer train YAML config; empty = defaults")),
-            ("config_overrides", "", _descriptor("space-separated key=value config overrides")),
+            ("config_file", "", descriptor("deepracer train YAML config; empty = defaults")),
+            ("config_overrides", "", descriptor("space-separated key=value config overrides")),
         ]
         values = {}
         for name, default, desc in specs:

@@ -46,7 +46,6 @@ import numpy as np
 import rclpy
 from geometry_msgs.msg import Point, PoseStamped, Quaternion, Twist
 from nav_msgs.msg import Odometry, Path as PathMsg
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
@@ -60,6 +59,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from ..config import SimConfig, SimConfigError
 from ..randomization import RandomizationConfig
 from ..sim_session import FrameStatus, SessionError, SimSession
+from .ros_params import descriptor
 
 #: Reliable, transient local, depth 1: late subscribers (rviz) get the track markers ("latched").
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -67,16 +67,6 @@ LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durabi
 
 class SimStartupError(RuntimeError):
     """The node cannot start; the message names the parameter, file or track."""
-
-
-def _descriptor(description: str, *, float_range: tuple[float, float] | None = None,
-                int_range: tuple[int, int] | None = None) -> ParameterDescriptor:
-    d = ParameterDescriptor(description=description, read_only=True)
-    if float_range is not None:
-        d.floating_point_range = [FloatingPointRange(from_value=float_range[0], to_value=float_range[1], step=0.0)]
-    if int_range is not None:
-        d.integer_range = [IntegerRange(from_value=int_range[0], to_value=int_range[1], step=1)]
-    return d
 
 
 def yaw_quaternion(yaw_rad: float) -> Quaternion:
@@ -119,26 +109,26 @@ class SimNode(Node):
     # -- start-up ----------------------------------------------------------------------------------
     def _declare(self) -> dict[str, Any]:
         specs = [
-            ("track", "reinvent2018_like", _descriptor("built-in track name or a DeepRacer .npy path")),
-            ("rate_hz", 15.0, _descriptor("frames per wall-clock second in timer mode (15 = real time); "
+            ("track", "reinvent2018_like", descriptor("built-in track name or a DeepRacer .npy path")),
+            ("rate_hz", 15.0, descriptor("frames per wall-clock second in timer mode (15 = real time); "
                                           "sim time per frame stays 1/15 s", float_range=(0.1, 1000.0))),
-            ("step_on_command", False, _descriptor("lockstep: one frame per /sim/cmd_vel message, no timer")),
-            ("randomize", False, _descriptor("every domain randomization option on (default strengths)")),
-            ("sim_config_file", "", _descriptor("YAML of SimConfig options (dynamics, color, randomization...)")),
-            ("color", False, _descriptor("publish rgb8 at the camera's sensor size instead of mono8 160x120")),
-            ("seed", 0, _descriptor("simulator random seed", int_range=(0, 2**31 - 1))),
-            ("start_waypoint", 0, _descriptor("waypoint index of the start line (driven direction)",
+            ("step_on_command", False, descriptor("lockstep: one frame per /sim/cmd_vel message, no timer")),
+            ("randomize", False, descriptor("every domain randomization option on (default strengths)")),
+            ("sim_config_file", "", descriptor("YAML of SimConfig options (dynamics, color, randomization...)")),
+            ("color", False, descriptor("publish rgb8 at the camera's sensor size instead of mono8 160x120")),
+            ("seed", 0, descriptor("simulator random seed", int_range=(0, 2**31 - 1))),
+            ("start_waypoint", 0, descriptor("waypoint index of the start line (driven direction)",
                                               int_range=(0, 100_000))),
-            ("reverse", False, _descriptor("drive the track in the opposite direction")),
-            ("start_advance_fraction", 0.0, _descriptor("each reset starts this fraction of a lap further "
+            ("reverse", False, descriptor("drive the track in the opposite direction")),
+            ("start_advance_fraction", 0.0, descriptor("each reset starts this fraction of a lap further "
                                                         "(0.05 = AWS training round robin)",
                                                         float_range=(0.0, 0.999))),
-            ("reset_on_off_track", True, _descriptor("put the car back at the start after it leaves the track")),
-            ("odom_frame", "odom", _descriptor("frame of /odom, /sim/path and /sim/track_markers")),
-            ("base_frame", "base_link", _descriptor("child frame of /odom")),
-            ("camera_frame", "camera", _descriptor("frame_id of the camera images")),
-            ("path_every_n_frames", 5, _descriptor("publish /sim/path every N frames", int_range=(1, 10_000))),
-            ("path_max_poses", 2000, _descriptor("poses kept in /sim/path (oldest dropped)",
+            ("reset_on_off_track", True, descriptor("put the car back at the start after it leaves the track")),
+            ("odom_frame", "odom", descriptor("frame of /odom, /sim/path and /sim/track_markers")),
+            ("base_frame", "base_link", descriptor("child frame of /odom")),
+            ("camera_frame", "camera", descriptor("frame_id of the camera images")),
+            ("path_every_n_frames", 5, descriptor("publish /sim/path every N frames", int_range=(1, 10_000))),
+            ("path_max_poses", 2000, descriptor("poses kept in /sim/path (oldest dropped)",
                                                  int_range=(2, 1_000_000))),
         ]
         values = {}
