@@ -256,6 +256,8 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path | None = None, met
     import openvino as ov
 
     checkpoint = Path(checkpoint).expanduser()
+    if not checkpoint.is_file():
+        raise ExportError(f"{checkpoint}: checkpoint not found (expected an SB3 .zip written by 'deepracer train')")
     out = Path(out).expanduser() if out is not None else checkpoint.parent / f"{checkpoint.stem}_artifact"
     archive = out.parent / f"{out.name}.tar.gz"
     if not force and (out.exists() or archive.exists()):
