@@ -49,7 +49,7 @@ build:
 test: setup
 	rm -rf build/*/pytest.xml build/*/test_results
 	$(ACTIVATE) && colcon test --base-paths src --event-handlers console_direct+ \
-	    --pytest-args -p no:cacheprovider -q -rfEs
+	    --pytest-args -p no:cacheprovider -q -rfEs --timeout=600
 	$(ACTIVATE) && colcon test-result --verbose --test-result-base build
 	@$(PY) scripts/test_summary.py build
 
