@@ -330,7 +330,8 @@ def _check_metadata(name: str, value: Any) -> dict[str, Any]:
             raise ConfigError(f"{name}: expected a mapping (AWS model_metadata.json content) or a path, "
                               f"got {value!r}")
     except MetadataError as exc:
-        raise ConfigError(f"{name}: {exc}") from None
+        msg = str(exc)
+        raise ConfigError(msg if msg.startswith(name) else f"{name}: {msg}") from None
     return meta.to_dict()
 
 
