@@ -40,7 +40,7 @@ def where_time_went(rows: list[dict]) -> dict:
     upd = sum(r["update_time_s"] or 0 for r in rows)
     ev = sum(r.get("eval_time_s") or 0 for r in rows)
     save = sum(r.get("save_time_s") or 0 for r in rows)
-    steps = rows[-1]["steps"] - (rows[0]["steps"] - rows[0]["n_steps"] * 0) if rows else 0
+    steps = rows[-1]["steps"] if rows else 0
     total = rows[-1]["wall_time_s"] if rows else 0.0
     return {"wall_s": total, "rollout_s": round(roll, 1), "update_s": round(upd, 1), "eval_s": round(ev, 1),
             "save_s": round(save, 1), "env_steps": steps,
@@ -78,7 +78,7 @@ def run(name: str, overrides: list[str], run_dir: Path, config: str = "demo") ->
 
 def competence(args: argparse.Namespace) -> None:
     run_dir = Path(args.run_dir or REPO / "runs" / f"bench-competence-{args.device}-{int(time.time())}")
-    run("time to competence", [f"device={args.device}", f"stop.max_wall_time_s={args.cap}"], run_dir)
+    run("time to competence", [f"device={args.device}", f"stop.max_wall_time_s={args.cap}", *args.set], run_dir)
 
 
 SPEED_METADATA = {
@@ -96,7 +96,8 @@ def speed(args: argparse.Namespace) -> None:
     run_dir = Path(args.run_dir or REPO / "runs" / f"bench-speed-{args.device}-{int(time.time())}")
     overrides = [f"device={args.device}", f"stop.max_wall_time_s={args.cap}", f"track={track.resolve()}",
                  "reward_file=progress_per_step", "sim.dynamics=dynamic",
-                 f"model_metadata={json.dumps(SPEED_METADATA)}", "stop.target_eval_lap_time_s=9.0"]
+                 f"model_metadata={json.dumps(SPEED_METADATA)}", "stop.target_eval_lap_time_s=9.0",
+                 "checkpoints.keep_last=10", *args.set]
     out = run("speed (dynamic model, <= 2.33 m/s, progress per step)", overrides, run_dir)
     from deepracer_agent.evaluate import evaluate
 
@@ -115,7 +116,7 @@ def generalisation(args: argparse.Namespace) -> None:
     official = sorted(str(p.resolve()) for p in SHARED_TRACKS.glob("*.npy")) if SHARED_TRACKS.is_dir() else []
     run_dir = Path(args.run_dir or REPO / "runs" / f"bench-generalisation-{int(time.time())}")
     overrides = [f"device={args.device}", f"stop.max_wall_time_s={args.cap}", f"train_tracks={json.dumps(train_on)}",
-                 "episode.direction=alternate"]
+                 *args.set]
     run(f"generalisation: train on {train_on}", overrides, run_dir)
     from deepracer_agent.evaluate import evaluate
 
@@ -135,6 +136,7 @@ def main() -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--cap", type=float, default=None, help="wall-clock cap (s)")
     p.add_argument("--run-dir")
+    p.add_argument("--set", nargs="*", default=[], metavar="key=value", help="extra config overrides (e.g. seed=1)")
     args = p.parse_args()
     caps = {"competence": 600, "speed": 900, "generalisation": 900}
     for name in (("competence", "speed", "generalisation") if args.which == "all" else (args.which,)):

@@ -115,3 +115,11 @@ def test_resume_after_sigkill_continues_from_the_last_complete_checkpoint(tmp_pa
     model = PPO.load(str(ckpts[-1][0]), device="cpu")
     assert model.num_timesteps == steps[-1]
     assert model.loss_type == "huber"
+
+
+def test_train_tracks_rotate_one_per_iteration(tmp_path):
+    cfg = load_config(None, TINY + [SMALL_NET, "stop.max_iterations=3", "train_tracks=[oval, technical]",
+                                    "torch_threads=1"])
+    result = train(cfg, tmp_path / "run", progress_bar=False, log=None)
+    assert [r["track"] for r in result.metrics] == ["oval", "technical", "oval"]
+    assert result.steps == 3 * 64
