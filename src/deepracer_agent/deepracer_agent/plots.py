@@ -52,7 +52,7 @@ def plot_training(rows: Sequence[Mapping[str, Any]], path: str | Path, title: st
     ax.set_ylabel("%")
     ax.set_ylim(-2, 102)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", fontsize=8)
     ax.set_title(title)
     fig.tight_layout()
     _save(fig, Path(path))
@@ -70,6 +70,9 @@ def plot_evaluation(summary: Sequence[Mapping[str, Any]], path: str | Path, titl
         pts = sorted((int(i), v) for i, v in pts if i not in (None, ""))
         if pts:
             ax.plot(*zip(*pts), f"-{marker}", ms=4, label=mode)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("checkpoint (training iteration)")
     ax.set_ylabel("trials completing a lap (%)")
     ax.set_ylim(-2, 102)
