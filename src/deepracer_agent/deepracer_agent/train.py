@@ -323,7 +323,8 @@ def _prepare_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> tuple[int
             raise TrainError(f"{run_dir}: already holds a run (checkpoints or metrics); pass --resume to "
                              "continue it or choose another --run-dir")
         return 0, 0.0, None
-    if not done:
+    if not done:  # killed before its first checkpoint: start over
+        _rewrite_metrics(run_dir, [])
         return 0, 0.0, None
     path, sidecar = done[-1]
     iteration = int(sidecar["iteration"])
