@@ -260,12 +260,18 @@ def _randomized(sim: Any) -> Any:
 def run_units(units: Sequence[WorkUnit], workers: int, on_result: Callable[[dict], None] | None = None) -> list[dict]:
     """Run work units, in ``workers`` spawned processes (1: in this process); results in unit order."""
     if workers <= 1 or len(units) <= 1:
+        import torch
+
+        threads = torch.get_num_threads()       # run_unit uses 1 thread (same numbers as a worker)
         out = []
-        for unit in units:
-            res = run_unit(unit)
-            if on_result:
-                on_result(res)
-            out.append(res)
+        try:
+            for unit in units:
+                res = run_unit(unit)
+                if on_result:
+                    on_result(res)
+                out.append(res)
+        finally:
+            torch.set_num_threads(threads)
         return out
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(processes=min(workers, len(units))) as pool:

@@ -418,6 +418,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress_
     if recent_len:
         mean_len = float(recent_len[-1])
     iteration = start_iteration
+    saved: dict[int, tuple] = {}          # train_tracks: per-track SB3 rollout state
     t_start = time.perf_counter()
     stop_reason = ""
     last_ckpt = load_from
@@ -425,9 +426,15 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress_
     try:
         while True:
             if len(envs) > 1 and iteration > start_iteration:
-                # several tracks: the next one every iteration (SB3 resets it before the rollout)
-                model.set_env(envs[iteration % len(envs)], force_reset=True)
-                stats.reward_sums = None
+                # Several tracks: the next one every iteration. Each track's cars keep their episodes
+                # across the switch (SB3's last observation / episode starts / reward sums are kept
+                # per track), so episodes longer than one rollout still run to their end.
+                old_k, new_k = (iteration - 1) % len(envs), iteration % len(envs)
+                saved[old_k] = (model._last_obs, model._last_episode_starts, stats.reward_sums)
+                model.set_env(envs[new_k], force_reset=False)
+                model._last_obs, model._last_episode_starts, stats.reward_sums = saved.get(new_k, (None, None, None))
+                if model._last_obs is None:
+                    model._last_episode_starts = np.ones((cfg.n_envs,), dtype=bool)
             n_steps = rollout_n_steps(cfg, mean_len)
             _set_rollout_length(model, n_steps)
             stats.start_iteration()
