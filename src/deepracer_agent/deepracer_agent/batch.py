@@ -9,7 +9,7 @@ One :meth:`DeepRacerBatch.step` is one camera frame (``BatchSim.dt_s``, 1/15 s):
 2. the reward reference point (0.14 m ahead of base_link) is projected on each car's DRIVEN track
    (``track`` or ``track.reversed()``) with ``Track.query``; progress from ``Track.progress_pct``;
    wheels on track from ``Track.on_track(BatchSim.wheel_contacts())``;
-3. the episode rules (:mod:`deepracer_agent.episode`) decide termination;
+3. the episode rules (:mod:`deepracer_sim.episode`) decide termination;
 4. params are built (:class:`~deepracer_agent.reward.ParamsBuilder`) and the user reward is called
    for every car, the terminating step included (as AWS does);
 5. ``BatchSim.render`` gives the next frame, pushed onto the per-car frame stack.
@@ -29,7 +29,7 @@ import numpy as np
 
 from deepracer_inference.metadata import DriveLimits, ModelMetadata
 
-from .episode import EPISODE_STATUS, EpisodeConfig, EpisodeRules
+from deepracer_sim.episode import EPISODE_STATUS, EpisodeConfig, EpisodeRules
 from .reward import CarState, ParamsBuilder, RewardFunction, load_reward_function, reference_point, resolve_reward
 
 OBS_HEIGHT_PX = 120

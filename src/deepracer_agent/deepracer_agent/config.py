@@ -4,7 +4,7 @@ Every value is checked BEFORE anything is built: unknown keys (with a did-you-me
 out-of-range values raise :class:`ConfigError` whose message starts with the dotted key, e.g.
 ``hyperparameters.lr: must be > 0, got -1.0``. The sections that other packages own are validated
 by their owners: ``model_metadata`` by :class:`deepracer_inference.metadata.ModelMetadata`,
-``episode`` by :class:`deepracer_agent.episode.EpisodeConfig`, ``sim`` by
+``episode`` by :class:`deepracer_sim.episode.EpisodeConfig`, ``sim`` by
 :class:`deepracer_sim.config.SimConfig`. :func:`check_inputs` then loads the track and the reward
 file, so a missing or broken file fails fast, before any model is built.
 
@@ -175,7 +175,7 @@ class TrainConfig:
     ppo: PPOSettings = _opt(kind=PPOSettings, default_factory=PPOSettings)
     regularisation: Regularisation = _opt(kind=Regularisation, default_factory=Regularisation)
     episode: dict = _opt(kind="episode", default_factory=dict,
-                         doc="deepracer_agent.episode.EpisodeConfig options")
+                         doc="deepracer_sim.episode.EpisodeConfig options")
     sim: dict = _opt(kind="sim", default_factory=dict, doc="deepracer_sim SimConfig options (randomization...)")
     n_envs: int = _opt(4, kind=int, lo=1, hi=4096, doc="cars in the batched simulator")
     seed: int = _opt(0, kind=int, lo=0, doc="seeds the simulator, PPO and evaluation")
@@ -209,7 +209,7 @@ class TrainConfig:
         return ModelMetadata.from_dict(self.model_metadata, source="model_metadata")
 
     def episode_config(self):
-        from .episode import EpisodeConfig
+        from deepracer_sim.episode import EpisodeConfig
 
         return EpisodeConfig.from_dict(self.episode, source="episode")
 
@@ -358,7 +358,7 @@ def _check_keys(name: str, value: Any, tree: Mapping[str, Any]) -> None:
 def _check_owned_section(name: str, kind: str, value: Any) -> dict[str, Any]:
     """``episode`` / ``sim``: keys checked here (did-you-mean), values by the owning package."""
     if kind == "episode":
-        from .episode import EpisodeConfig, EpisodeConfigError as Error
+        from deepracer_sim.episode import EpisodeConfig, EpisodeConfigError as Error
 
         _check_keys(name, value, _known_tree(EpisodeConfig))
         build = lambda: EpisodeConfig.from_dict(value, source=name)  # noqa: E731

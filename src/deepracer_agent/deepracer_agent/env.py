@@ -7,7 +7,7 @@ continuous one (normalised ``[steering, speed]``, mapped onto the declared range
 :meth:`ModelMetadata.action_to_drive`). One ``step`` is one camera frame (1/15 s of sim time).
 
 Reward: the user's AWS-style ``reward_function(params)`` (see :mod:`deepracer_agent.reward`).
-Episode rules: :mod:`deepracer_agent.episode`; ``terminated`` for lap complete / off track /
+Episode rules: :mod:`deepracer_sim.episode`; ``terminated`` for lap complete / off track /
 immobilized / reversed, ``truncated`` for the step limit. ``info`` carries ``progress`` (0-100),
 ``lap_time_s``, ``steps``, ``episode_status`` (AWS's words), ``termination_reason`` (None while
 running), ``is_reversed`` and the commanded ``steering_angle_deg`` / ``speed_m_s``.

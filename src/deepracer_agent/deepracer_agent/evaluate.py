@@ -104,7 +104,7 @@ def run_trials(act: Callable[[np.ndarray], np.ndarray], specs: Sequence[TrialSpe
     deterministic policy. Noise for trial k comes from its own generator seeded by ``(seed, k)``.
     """
     from .batch import DeepRacerBatch
-    from .episode import EpisodeConfig
+    from deepracer_sim.episode import EpisodeConfig
 
     n = len(specs)
     ep = dict(episode or {})

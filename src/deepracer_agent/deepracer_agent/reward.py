@@ -322,7 +322,7 @@ def build_params(track: Any, x_m: float, y_m: float, yaw_rad: float, steering_de
     ``track`` is the track as DRIVEN (``Track.reversed()`` when ``is_reversed``); ``x_m, y_m, yaw_rad``
     the base_link pose (the reference point 0.14 m ahead is computed here); ``wheel_contacts_xy``
     the (4, 2) world wheel contact points; ``progress_pct`` the episode progress (see
-    :mod:`deepracer_agent.episode`). ``is_offtrack`` uses AWS's rule (no wheel on the road). Pass a
+    :mod:`deepracer_sim.episode`). ``is_offtrack`` uses AWS's rule (no wheel on the road). Pass a
     ``builder`` made once for the track to share its waypoint list between calls.
     """
     builder = builder or ParamsBuilder(track, track)   # the driven track serves either direction flag

@@ -32,7 +32,7 @@ from deepracer_tracks.track import Track
 
 from .batch_sim import BatchSim
 from .config import SimConfig
-from .episode import EPISODE_STATUS, EpisodeConfig, EpisodeConfigError, EpisodeRules, reference_point
+from deepracer_sim.episode import EPISODE_STATUS, EpisodeConfig, EpisodeConfigError, EpisodeRules, reference_point
 
 __all__ = ["SimSession", "FrameStatus", "SessionError"]
 
