@@ -565,6 +565,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", help="run folder (default: runs/<timestamp>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last complete checkpoint")
     p.add_argument("--no-progress-bar", action="store_true", help="no tqdm bar (a line per iteration only)")
+    p.add_argument("--decoupled", action="store_true",
+                   help="the paper's decoupled training on this machine: a private redis-server on 127.0.0.1, "
+                        "a trainer and --workers rollout workers as processes (deepracer_agent.distributed)")
+    p.add_argument("--workers", type=int, default=2, help="rollout workers with --decoupled (default 2)")
+    p.add_argument("--evaluator", action="store_true", help="with --decoupled: also score each new version")
     p.add_argument("overrides", nargs="*", metavar="key.sub=value")
     return p
 
@@ -595,6 +600,15 @@ def main(argv: list[str] | None = None) -> int:
             cfg = load_config(config_path or saved, args.overrides)
         else:
             cfg = load_config(config_path, args.overrides)
+        if args.decoupled:
+            if args.workers < 1:
+                raise ConfigError(f"--workers: needs at least 1 rollout worker, got {args.workers}")
+            from .distributed.local import run_local
+
+            print(f"deepracer train --decoupled: trainer + {args.workers} worker(s), run folder {run_dir}")
+            return run_local(cfg, workers=args.workers, evaluator=args.evaluator, run_dir=run_dir)
+        if args.workers != 2 or args.evaluator:
+            raise ConfigError("--workers and --evaluator only apply with --decoupled")
         result = train(cfg, run_dir, resume=args.resume, progress_bar=not args.no_progress_bar)
     except (ConfigError, TrainError) as exc:
         print(f"deepracer train: {exc}", file=sys.stderr)

@@ -112,3 +112,15 @@ def test_cli_rejects_bad_input_before_building_anything(tmp_path, capsys):
     assert train_main(["--run-dir", str(run), f"reward_file={tmp_path / 'missing.py'}"]) == 2
     assert "missing.py: not found" in capsys.readouterr().err
     assert not run.exists()
+
+
+def test_decoupled_cli_flags_are_validated_before_anything_starts(tmp_path, capsys):
+    from deepracer_agent.train import main
+
+    assert main(["--decoupled", "--workers", "0", "--run-dir", str(tmp_path / "run")]) == 2
+    assert "--workers: needs at least 1" in capsys.readouterr().err
+    assert main(["--workers", "3", "--run-dir", str(tmp_path / "run")]) == 2
+    assert "only apply with --decoupled" in capsys.readouterr().err
+    assert main(["--decoupled", "--run-dir", str(tmp_path / "run"), "hyperparameters.lrr=1"]) == 2
+    assert "did you mean 'lr'" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()   # nothing was started or written
