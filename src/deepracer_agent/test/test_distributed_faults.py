@@ -128,12 +128,18 @@ def test_corrupted_model_is_rejected_and_workers_keep_the_previous(tmp_path, red
     try:
         c.start_worker(0)
         wait_for(lambda: stream.backlog() >= 2, 30, "episodes of version 0")
-        trainer._publish([])                                 # version 1 ...
-        store = trainer.store
-        key = version_prefix(1) + "policy.npz"
-        bad = bytearray(store._get(key))
-        bad[len(bad) // 2] ^= 0xFF
-        store._put(key, bytes(bad))                          # ... corrupted after publication
+        # freeze the worker so it cannot load version 1 in the instant between its publication and
+        # the corruption (under load that window is real); its notification waits in the socket
+        c.workers[0].send_signal(signal.SIGSTOP)
+        try:
+            trainer._publish([])                             # version 1 ...
+            store = trainer.store
+            key = version_prefix(1) + "policy.npz"
+            bad = bytearray(store._get(key))
+            bad[len(bad) // 2] ^= 0xFF
+            store._put(key, bytes(bad))                      # ... corrupted after publication
+        finally:
+            c.workers[0].send_signal(signal.SIGCONT)
         n_before = stream.backlog()
         wait_for(lambda: stream.backlog() >= n_before + 4, 30, "episodes after the corrupt version")
         log = (tmp_path / "run" / "logs" / "worker-0.log").read_text()
