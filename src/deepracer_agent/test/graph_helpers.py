@@ -72,11 +72,12 @@ def scripted_artifact(folder: Path, speed_m_s: float = 1.0) -> Path:
 class LaunchedGraph:
     """`deepracer launch FILE args...` as a subprocess; output collected line by line."""
 
-    def __init__(self, launch_file: Path, *args: str, keep_going: bool = False) -> None:
-        cmd = [sys.executable, "-m", "deepracer_agent.launch_runner", str(launch_file), *args]
-        if keep_going:
-            cmd.insert(3, "--keep-going")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    def __init__(self, launch_file: Path, *args: str, keep_going: bool = False,
+                 runner_options: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
+        """``args``: launch arguments (``name:=value``); ``runner_options``: flags of the runner itself."""
+        options = [*runner_options, *(["--keep-going"] if keep_going else [])]
+        cmd = [sys.executable, "-m", "deepracer_agent.launch_runner", *options, str(launch_file), *args]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

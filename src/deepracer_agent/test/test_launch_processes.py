@@ -11,13 +11,14 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("rclpy")
+
+from graph_helpers import LaunchedGraph  # noqa: E402
 
 TEST_DIR = Path(__file__).resolve().parent
 PKG = "launch_test_pkg"
@@ -39,31 +40,18 @@ def make_ament_prefix(root: Path) -> Path:
     return prefix
 
 
-class Runner:
-    """`python -m deepracer_agent.launch_runner ...` as a subprocess, its output collected by a thread."""
+class Runner(LaunchedGraph):
+    """`python -m deepracer_agent.launch_runner ...` as a subprocess, with a private ament prefix that
+    holds the test package, and the pids of the nodes it starts recorded in ``pid_dir``."""
 
-    def __init__(self, tmp_path: Path, launch_file: Path, *args: str) -> None:
+    def __init__(self, tmp_path: Path, launch_file: Path, *options: str) -> None:
         self.pid_dir = tmp_path / "pids"
         self.pid_dir.mkdir(exist_ok=True)
         env = dict(os.environ)
         env["AMENT_PREFIX_PATH"] = os.pathsep.join(
             p for p in (str(make_ament_prefix(tmp_path)), env.get("AMENT_PREFIX_PATH", "")) if p)
         env["LAUNCH_TEST_PID_DIR"] = str(self.pid_dir)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "deepracer_agent.launch_runner", *args, str(launch_file)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
+        super().__init__(launch_file, runner_options=options, env=env)
 
     def wait_for(self, text: str, timeout_s: float = 20.0) -> None:
         deadline = time.monotonic() + timeout_s
