@@ -8,7 +8,7 @@ One :meth:`DeepRacerBatch.step` is one camera frame (``BatchSim.dt_s``, 1/15 s):
    :mod:`deepracer_inference.metadata`), then ``BatchSim.step`` (radians, m/s);
 2. the reward reference point (0.14 m ahead of base_link) is projected on each car's DRIVEN track
    (``track`` or ``track.reversed()``) with ``Track.query``; progress from ``Track.progress_pct``;
-   wheels on track from ``Track.on_track(BatchSim.wheel_contacts())``;
+   wheels on track from ``BatchSim.wheels_on_track()``;
 3. the episode rules (:mod:`deepracer_sim.episode`) decide termination;
 4. params are built (:class:`~deepracer_agent.reward.ParamsBuilder`) and the user reward is called
    for every car, the terminating step included (as AWS does);
@@ -192,7 +192,7 @@ class DeepRacerBatch:
         ref = reference_point(x, y, yaw)
         rules = self.rules
         query, raw = self._query(ref, rules.is_reversed, rules.start_s_m)
-        wheels_on = self.track.on_track(self.sim.wheel_contacts())        # (N, 4) bool
+        wheels_on = self.sim.wheels_on_track()                             # (N, 4) bool
         any_on = wheels_on.any(axis=1)
         outcome = rules.update(base_xy, raw, any_on, query.distance_from_center_m, query.half_width_m)
         t2 = t3 = clock()
