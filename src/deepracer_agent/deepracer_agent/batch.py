@@ -20,7 +20,6 @@ Finished cars are NOT reset here: the gym env leaves that to ``reset()``, the Ve
 from __future__ import annotations
 
 import collections
-import dataclasses
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -29,7 +28,7 @@ import numpy as np
 
 from deepracer_inference.metadata import DriveLimits, ModelMetadata
 
-from deepracer_sim.episode import EPISODE_STATUS, EpisodeConfig, EpisodeRules
+from deepracer_sim.episode import EPISODE_STATUS, EpisodeConfig, EpisodeRules, query_progress, start_episodes
 from .reward import CarState, ParamsBuilder, RewardFunction, load_reward_function, reference_point, resolve_reward
 
 OBS_HEIGHT_PX = 120
@@ -156,17 +155,7 @@ class DeepRacerBatch:
         if len(ids) == 0:
             return self.obs
         start = time.perf_counter()
-        is_rev, start_s = self.rules.choose_starts(len(ids))
-        xy = np.zeros((len(ids), 2))
-        yaw = np.zeros(len(ids))
-        for direction in (False, True):
-            sel = is_rev == direction
-            if sel.any():
-                xy[sel], yaw[sel] = self.tracks[int(direction)].pose_at(start_s[sel])
-        self.sim.reset(ids, xy[:, 0], xy[:, 1], yaw)
-        ref = reference_point(xy[:, 0], xy[:, 1], yaw)
-        _, raw = self._query(ref, is_rev, start_s)
-        self.rules.begin(ids, is_rev, start_s, xy, raw)
+        start_episodes(self.sim, self.tracks, self.rules, ids)
         self._steer_deg[ids] = 0.0
         self._speed[ids] = 0.0
         self.obs[ids] = self._frames(ids)[..., None]       # renders only the cars just reset
@@ -191,7 +180,7 @@ class DeepRacerBatch:
         base_xy = np.stack([x, y], axis=-1)
         ref = reference_point(x, y, yaw)
         rules = self.rules
-        query, raw = self._query(ref, rules.is_reversed, rules.start_s_m)
+        query, raw = query_progress(self.tracks, ref, rules.is_reversed, rules.start_s_m)
         wheels_on = self.sim.wheels_on_track()                             # (N, 4) bool
         any_on = wheels_on.any(axis=1)
         outcome = rules.update(base_xy, raw, any_on, query.distance_from_center_m, query.half_width_m)
@@ -247,29 +236,6 @@ class DeepRacerBatch:
                 "is_reversed": bool(rules.is_reversed[i])}
 
     # ------------------------------------------------------------------ helpers
-    def _query(self, ref_xy: np.ndarray, is_rev: np.ndarray, start_s: np.ndarray) -> tuple[Any, np.ndarray]:
-        """TrackQuery of each reference point on its car's driven track, and the wrapped progress."""
-        is_rev = np.asarray(is_rev, dtype=bool)
-        if not is_rev.any() or is_rev.all():
-            track = self.tracks[int(is_rev.any())]
-            query = track.query(ref_xy)
-            return query, track.progress_pct(query.s_m, start_s)
-        parts = {}
-        raw = np.zeros(len(ref_xy))
-        for direction in (False, True):
-            sel = is_rev == direction
-            track = self.tracks[int(direction)]
-            parts[direction] = (sel, track.query(ref_xy[sel]))
-            raw[sel] = track.progress_pct(parts[direction][1].s_m, start_s[sel])
-        merged = {}
-        for field in dataclasses.fields(parts[False][1]):
-            sample = np.asarray(getattr(parts[False][1], field.name))
-            out = np.zeros((len(ref_xy),) + sample.shape[1:], dtype=sample.dtype)
-            for sel, q in parts.values():
-                out[sel] = getattr(q, field.name)
-            merged[field.name] = out
-        return type(parts[False][1])(**merged), raw
-
     def _frames(self, car_ids: np.ndarray | None = None) -> np.ndarray:
         """(N, 120, 160) uint8 gray frames, or only ``car_ids``' rows (in that order) when given;
         other sizes/colour go through THE preprocessing."""

@@ -30,6 +30,7 @@ Rules, as in AWS's deepracer-simapp (each one configurable in :class:`EpisodeCon
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
@@ -238,3 +239,49 @@ class EpisodeRules:
         if self.config.off_track_rule == "deepracer":
             return ~np.asarray(any_wheel_on_track, dtype=bool)
         return np.asarray(distance_from_center_m) > np.asarray(half_width_m)
+
+
+# ------------------------------------------------------------------ driving the rules with a BatchSim
+# The env (deepracer_agent.batch.DeepRacerBatch) and the ROS sim node (sim_session.SimSession) both
+# drive the rules with these two functions. ``tracks`` is ``(track, track.reversed())``.
+def query_progress(tracks: tuple, ref_xy: np.ndarray, is_reversed: np.ndarray,
+                   start_s_m: np.ndarray) -> tuple[Any, np.ndarray]:
+    """TrackQuery of each reference point (N, 2) on its car's driven track (forward or reversed),
+    and the wrapped progress (N,) in percent from each car's start point."""
+    is_rev = np.asarray(is_reversed, dtype=bool)
+    if not is_rev.any() or is_rev.all():
+        track = tracks[int(is_rev.any())]
+        query = track.query(ref_xy)
+        return query, track.progress_pct(query.s_m, start_s_m)
+    parts = {}
+    raw = np.zeros(len(ref_xy))
+    for direction in (False, True):
+        sel = is_rev == direction
+        track = tracks[int(direction)]
+        parts[direction] = (sel, track.query(ref_xy[sel]))
+        raw[sel] = track.progress_pct(parts[direction][1].s_m, start_s_m[sel])
+    merged = {}
+    for field in dataclasses.fields(parts[False][1]):
+        sample = np.asarray(getattr(parts[False][1], field.name))
+        out = np.zeros((len(ref_xy),) + sample.shape[1:], dtype=sample.dtype)
+        for sel, q in parts.values():
+            out[sel] = getattr(q, field.name)
+        merged[field.name] = out
+    return type(parts[False][1])(**merged), raw
+
+
+def start_episodes(sim: Any, tracks: tuple, rules: "EpisodeRules", car_ids: np.ndarray) -> None:
+    """New episodes for ``car_ids``: start point and direction from ``rules``, each car placed on the
+    centre line facing along its driven track (``sim.reset``), and the rules begun there."""
+    ids = np.asarray(car_ids, dtype=np.int64).reshape(-1)
+    is_rev, start_s = rules.choose_starts(len(ids))
+    xy = np.zeros((len(ids), 2))
+    yaw = np.zeros(len(ids))
+    for direction in (False, True):
+        sel = is_rev == direction
+        if sel.any():
+            xy[sel], yaw[sel] = tracks[int(direction)].pose_at(start_s[sel])
+    sim.reset(ids, xy[:, 0], xy[:, 1], yaw)
+    _, raw = query_progress(tracks, reference_point(xy[:, 0], xy[:, 1], yaw), is_rev, start_s)
+    rules.begin(ids, is_rev, start_s, xy, raw)
+

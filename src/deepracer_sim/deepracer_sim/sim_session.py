@@ -32,7 +32,8 @@ from deepracer_tracks.track import Track
 
 from .batch_sim import BatchSim
 from .config import SimConfig
-from deepracer_sim.episode import EPISODE_STATUS, EpisodeConfig, EpisodeConfigError, EpisodeRules, reference_point
+from deepracer_sim.episode import (EPISODE_STATUS, EpisodeConfig, EpisodeConfigError, EpisodeRules, query_progress,
+                                   reference_point, start_episodes)
 
 __all__ = ["SimSession", "FrameStatus", "SessionError"]
 
@@ -154,13 +155,7 @@ class SimSession:
 
         Advances the clock by one frame: the returned status is the frame that shows the start pose.
         """
-        is_rev, start_s = self.rules.choose_starts(1)
-        track = self.tracks[int(is_rev[0])]
-        xy, yaw = track.pose_at(start_s)
-        self.sim.reset([0], xy[:, 0], xy[:, 1], yaw)
-        ref = reference_point(xy[:, 0], xy[:, 1], yaw)
-        raw = track.progress_pct(track.query(ref).s_m, start_s)
-        self.rules.begin(np.array([0]), is_rev, start_s, xy, raw)
+        start_episodes(self.sim, self.tracks, self.rules, np.array([0]))
         self._cmd_speed = self._cmd_steer = 0.0
         self._last_reason = None
         self._pending_reset = False
@@ -179,8 +174,7 @@ class SimSession:
         x, y, yaw = np.array(sim.x), np.array(sim.y), np.array(sim.yaw)
         base_xy = np.stack([x, y], axis=-1)
         track = self.tracks[int(rules.is_reversed[0])]
-        query = track.query(reference_point(x, y, yaw))
-        raw = track.progress_pct(query.s_m, rules.start_s_m)
+        query, raw = query_progress(self.tracks, reference_point(x, y, yaw), rules.is_reversed, rules.start_s_m)
         wheels_on = sim.wheels_on_track()
         outcome = rules.update(base_xy, raw, wheels_on.any(axis=1), query.distance_from_center_m,
                                query.half_width_m)
