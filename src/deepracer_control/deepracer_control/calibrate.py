@@ -12,15 +12,20 @@ Commands, one per line (from the keyboard, or piped in a script)::
     polarity servo|motor 1|-1      1: a longer pulse steers LEFT / drives FORWARD; -1: the opposite
     neutral                  both channels back to the working calibration's mid
     show                     the working calibration and the current pulses
-    save                     validate and write the file (nothing is written if invalid)
+    save [path]              validate and write the file (or path); the old file is kept as .bak
     quit                     neutral, outputs disabled, exit (also on end of input or Ctrl-C)
 
-The session starts from the file given with ``--file`` when it exists and is valid, else from the
-stock DeepRacer defaults. The procedure is in the package README ("How to calibrate a car").
+The session starts from the file given with ``--file``; when that file does not exist yet, from the
+stock DeepRacer defaults. An existing file that is invalid (bad JSON, a pulse outside 1-2 ms, ...)
+is refused with the reason and exit status 2, so a typo never turns into the defaults overwriting
+the user's file; ``--start-from-defaults`` starts from the defaults anyway (``save`` then keeps the
+old file as ``<file>.bak``). A ``save`` that cannot write (bad folder, permissions) says why and
+keeps the session and its marks. The procedure is in the package README ("How to calibrate a car").
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TextIO
 
@@ -39,12 +44,14 @@ class CalibrationSession:
         self.backend = backend
         self.path = path
         self.values = {"servo": start.servo.to_dict(), "motor": start.motor.to_dict()}
-        self.steering_ns = start.servo.mid_ns
-        self.throttle_ns = start.motor.mid_ns
+        self.steering_ns = _in_window(start.servo.mid_ns)
+        self.throttle_ns = _in_window(start.motor.mid_ns)
         self.done = False
         self._output()
 
     def _output(self) -> None:
+        """Send the current pulses; every pulse this tool sends passes the 1-2 ms window here."""
+        self.steering_ns, self.throttle_ns = _in_window(self.steering_ns), _in_window(self.throttle_ns)
         self.backend.set_duty_ns(self.throttle_ns, self.steering_ns)
 
     def working(self) -> Calibration:
@@ -72,15 +79,14 @@ class CalibrationSession:
                 self.values[args[0]]["polarity"] = int(args[1])
                 return f"{args[0]}.polarity = {int(args[1])}"
             if cmd == "neutral" and not args:
-                cal = self.backend.calibration
-                self.steering_ns, self.throttle_ns = cal.servo.mid_ns, cal.motor.mid_ns
+                self.steering_ns = self.values["servo"]["mid"]
+                self.throttle_ns = self.values["motor"]["mid"]
                 self._output()
                 return self._pulses()
             if cmd == "show" and not args:
                 return f"working calibration: {self.values}\n{self._pulses()}"
-            if cmd == "save" and not args:
-                save_calibration(self.working(), self.path)
-                return f"saved {self.path}"
+            if cmd == "save" and len(args) <= 1:
+                return self._save(args[0] if args else self.path)
             if cmd in ("quit", "exit", "q") and not args:
                 self.done = True
                 return "bye (neutral, outputs disabled)"
@@ -89,6 +95,15 @@ class CalibrationSession:
                 return f"error: not saved: {exc}"
             return f"error: {exc}"
         return f"error: unknown or malformed command {line.strip()!r} (type 'help' for the commands)"
+
+    def _save(self, path: str) -> str:
+        try:
+            kept = save_calibration(self.working(), path, backup=True)
+        except OSError as exc:
+            return (f"error: not saved: cannot write {path} ({exc.strerror or exc}); your marks are kept, "
+                    "try 'save <other path>'")
+        self.path = path
+        return f"saved {path}" + (f" (previous file kept as {kept})" if kept else "")
 
     def _set(self, which: str, duty_ns: int) -> str:
         clamped = max(RAW_MIN_NS, min(RAW_MAX_NS, duty_ns))
@@ -102,6 +117,11 @@ class CalibrationSession:
 
     def _pulses(self) -> str:
         return f"steering {self.steering_ns} ns, throttle {self.throttle_ns} ns"
+
+
+def _in_window(duty_ns: int) -> int:
+    """Clamp a pulse to the servo/ESC window RAW_MIN_NS..RAW_MAX_NS (1-2 ms)."""
+    return max(RAW_MIN_NS, min(RAW_MAX_NS, int(duty_ns)))
 
 
 def _ns(text: str) -> int:
@@ -138,13 +158,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sysfs-root", default=DEFAULT_SYSFS_ROOT)
     parser.add_argument("--throttle-channel", type=int, default=0)
     parser.add_argument("--steering-channel", type=int, default=1)
+    parser.add_argument("--start-from-defaults", action="store_true",
+                        help="start from the stock defaults even when --file exists (save keeps it as .bak)")
     args = parser.parse_args(argv)
 
-    try:
-        start = load_calibration(args.file)
-        origin = args.file
-    except CalibrationError as exc:
-        start, origin = Calibration.default(), f"the stock defaults ({exc})"
+    if args.start_from_defaults:
+        start, origin = Calibration.default(), "the stock defaults (--start-from-defaults)"
+    elif not os.path.lexists(args.file):
+        start, origin = Calibration.default(), f"the stock defaults ({args.file} does not exist yet)"
+    else:
+        try:
+            start, origin = load_calibration(args.file), args.file
+        except CalibrationError as exc:
+            print(f"calibrate: {exc}\ncalibrate: nothing was changed; fix the file, or start over with "
+                  "--start-from-defaults (save then keeps the old file as .bak)", file=sys.stderr)
+            return 2
     try:
         if args.backend == "sysfs":
             backend: PWMBackend = SysfsPWM(start, args.pwm_chip, throttle_channel=args.throttle_channel,

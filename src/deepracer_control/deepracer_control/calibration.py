@@ -39,9 +39,13 @@ PWM_PERIOD_NS = 20_000_000
 
 CALIBRATION_VERSION = 1
 
-#: Safe pulse window for raw commands in calibration mode: the hobby-RC convention, 1.0-2.0 ms.
+#: The servo/ESC pulse range, the hobby-RC convention: 1.0-2.0 ms. Every calibrated min/mid/max and
+#: every raw pulse (calibration mode, the calibrate tool, the console's sliders) must lie within it;
+#: a calibration.json outside it is refused everywhere (a 10 ms "mid" would be sent to the ESC).
 RAW_MIN_NS = 1_000_000
 RAW_MAX_NS = 2_000_000
+BACKUP_SUFFIX = ".bak"
+""":func:`save_calibration` with ``backup=True`` keeps the previous file as ``<name>.bak``."""
 
 
 class CalibrationError(ValueError):
@@ -61,9 +65,10 @@ class ChannelCalibration:
         """Raise CalibrationError naming ``<source>: Calibration.<name>.<field>`` when invalid."""
         where = f"{source}: Calibration.{name}"
         for field, value in (("min", self.min_ns), ("mid", self.mid_ns), ("max", self.max_ns)):
-            if not 0 < value <= PWM_PERIOD_NS:
+            if not RAW_MIN_NS <= value <= RAW_MAX_NS:
                 raise CalibrationError(
-                    f"{where}.{field} = {value} ns is outside the PWM period (0, {PWM_PERIOD_NS}] ns")
+                    f"{where}.{field} = {value} ns is outside the servo/ESC pulse range "
+                    f"{RAW_MIN_NS}-{RAW_MAX_NS} ns (1-2 ms)")
         if self.min_ns >= self.max_ns:
             raise CalibrationError(
                 f"{where}.min = {self.min_ns} ns must be below {name}.max = {self.max_ns} ns")
@@ -180,16 +185,30 @@ def load_calibration(path: str | os.PathLike[str]) -> Calibration:
     return Calibration.from_dict(data, source=str(p))
 
 
-def save_calibration(calibration: Calibration, path: str | os.PathLike[str]) -> None:
-    """Validate, then write atomically (temp file in the same folder, then os.replace)."""
+def save_calibration(calibration: Calibration, path: str | os.PathLike[str], backup: bool = False) -> Path | None:
+    """Validate, then write atomically (temp file in the same folder, then os.replace).
+
+    ``backup=True``: an existing file is first copied (atomically too) to ``<path>.bak``, replacing
+    an older backup. Returns the backup path, or None when there was nothing to keep.
+    Raises CalibrationError (invalid calibration: nothing written) or OSError (the folder cannot be
+    written: the old file is untouched).
+    """
     p = Path(path)
     calibration.validate(str(p))
+    kept = None
+    if backup and p.is_file():
+        kept = p.with_name(p.name + BACKUP_SUFFIX)
+        _write_atomic(kept, p.read_bytes())
+    _write_atomic(p, (json.dumps(calibration.to_dict(), indent=2) + "\n").encode("utf-8"))
+    return kept
+
+
+def _write_atomic(p: Path, data: bytes) -> None:
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(calibration.to_dict(), fh, indent=2)
-            fh.write("\n")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, p)

@@ -84,6 +84,9 @@ def _doc(**servo_overrides):
     (_doc(mid=1.5e6 + 0.5), "Calibration.Servo.mid"),            # fractional ns
     (_doc(max=PWM_PERIOD_NS + 1), "Calibration.Servo.max"),       # beyond the 20 ms period
     (_doc(min=-5), "Calibration.Servo.min"),
+    (_doc(mid=10_000_000), "Calibration.Servo.mid"),             # 10 ms: inside the period, not a servo pulse
+    (_doc(min=999_999), "Calibration.Servo.min"),                # just below the 1 ms servo/ESC range
+    (_doc(max=2_000_001), "Calibration.Servo.max"),              # just above 2 ms
     ({"Calibration": {"Servo": {"min": 1, "mid": 2}, "Motor": MOTOR.to_dict()}}, "Calibration.Servo.max"),
     ({"Calibration": {"Servo": SERVO.to_dict()}}, "Calibration.Motor"),
     ({"Servo": SERVO.to_dict()}, "'Calibration'"),
@@ -106,3 +109,29 @@ def test_unreadable_files_are_named(tmp_path):
     bad.write_text("{\"Calibration\": ")
     with pytest.raises(CalibrationError, match=r"bad.json: not valid JSON \(line 1"):
         load_calibration(bad)
+
+
+def test_pulse_range_is_inclusive_1_to_2_ms(tmp_path):
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps(_doc(min=1_000_000, max=2_000_000)))
+    cal = load_calibration(path)
+    assert (cal.servo.min_ns, cal.servo.max_ns) == (1_000_000, 2_000_000)
+
+
+def test_save_with_backup_keeps_the_previous_file(tmp_path):
+    path = tmp_path / "calibration.json"
+    path.write_text("user's old file\n")
+    kept = save_calibration(Calibration.default(), path, backup=True)
+    assert kept == tmp_path / "calibration.json.bak"
+    assert kept.read_text() == "user's old file\n"
+    assert load_calibration(path) == Calibration.default()
+    assert save_calibration(Calibration.default(), tmp_path / "new.json", backup=True) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["calibration.json", "calibration.json.bak", "new.json"]
+
+
+def test_save_to_an_unwritable_place_raises_oserror_and_keeps_the_old_file(tmp_path):
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("x")
+    with pytest.raises(OSError):
+        save_calibration(Calibration.default(), blocker / "calibration.json")
+    assert blocker.read_text() == "x"

@@ -195,7 +195,9 @@ def test_emergency_stop_latches_neutral_until_released(graph):
 
 def test_invalid_calibration_is_refused_in_process(graph, tmp_path):
     path = tmp_path / "calibration.json"
-    path.write_text(json.dumps({"Calibration": {"Servo": {"min": 1, "mid": 5, "max": 3, "polarity": 1},
+    # issue 21.3: a 10 ms "mid" (inside the 20 ms period) used to start the node and be sent to the servo
+    path.write_text(json.dumps({"Calibration": {"Servo": {"min": 1_200_000, "mid": 10_000_000, "max": 1_700_000,
+                                                          "polarity": 1},
                                                 "Motor": Calibration.default().motor.to_dict()}}))
     with pytest.raises(ControlStartupError, match=r"Calibration\.Servo\.mid"):
         graph.add_control(backend="sim", calibration_file=str(path))
@@ -246,6 +248,8 @@ def test_sysfs_node_drives_the_fake_chip_and_goes_neutral_and_disabled_on_signal
     ({"min": 1_700_000, "mid": 1_450_000, "max": 1_200_000, "polarity": 1}, "Calibration.Servo.min"),
     ({"min": 1_200_000, "mid": 1_900_000, "max": 1_700_000, "polarity": 1}, "Calibration.Servo.mid"),
     ({"min": 1_200_000, "mid": 1_450_000, "max": 1_700_000, "polarity": 3}, "Calibration.Servo.polarity"),
+    ({"min": 1_200_000, "mid": 10_000_000, "max": 1_700_000, "polarity": 1}, "Calibration.Servo.mid"),  # 10 ms
+    ({"min": 900_000, "mid": 1_450_000, "max": 1_700_000, "polarity": 1}, "Calibration.Servo.min"),   # < 1 ms
 ])
 def test_sysfs_node_refuses_invalid_calibration_exits_1_and_leaves_the_car_neutral(fake_pwm, tmp_path, servo, field):
     path = tmp_path / "calibration.json"
