@@ -37,6 +37,7 @@ Any problem raises :class:`URDFError` whose message starts with the file path an
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import xml.etree.ElementTree as ET
@@ -118,6 +119,39 @@ class VehicleGeometry:
     wheel_contacts_m: np.ndarray = field(compare=False, repr=False)
     camera: CameraGeometry
     wide_camera: CameraGeometry | None = None
+    #: Nose-up angle (rad) of the chassis when all four wheels stand on flat ground: the rear wheel
+    #: centres sit higher on the chassis than the front ones (4 mm on the AWS URDF -> 1.39 deg).
+    resting_pitch_rad: float = 0.0
+    #: ``"level"`` (base_link parallel to the ground, the URDF as written) or ``"resting"``
+    #: (:meth:`at_rest`: cameras re-posed for the chassis standing on its wheels).
+    attitude: str = "level"
+    #: Height (m) of the front wheel centres above the ground (the pivot of :meth:`at_rest`).
+    front_wheel_centre_z_m: float = 0.0
+
+    def at_rest(self) -> "VehicleGeometry":
+        """The same car standing on its four wheels: chassis pitched ``resting_pitch_rad`` nose-up.
+
+        The chassis rotates about the front wheel centres (they keep touching the ground: a round
+        wheel's contact stays under its centre) until the rear wheels touch too, so
+        ``tan(resting_pitch_rad) = (rear centre z - front centre z) / wheelbase``. Each camera's lens
+        (x, height) turns with it and looks ``resting_pitch_rad`` less far down. On the AWS URDF the
+        lens goes from 0.1303 m / 15.0 deg down to 0.1318 m / 13.61 deg down. Idempotent.
+        """
+        if self.attitude == "resting":
+            return self
+        theta = self.resting_pitch_rad
+        c, s = math.cos(theta), math.sin(theta)
+        front_x = self.rear_axle_x_m + self.wheelbase_m
+        pz = self.front_wheel_centre_z_m
+
+        def repose(cam: CameraGeometry | None) -> CameraGeometry | None:
+            if cam is None:
+                return None
+            dx, dz = cam.x_m - front_x, cam.z_m - pz
+            return dataclasses.replace(cam, x_m=front_x + dx * c - dz * s, z_m=pz + dx * s + dz * c,
+                                       pitch_rad=cam.pitch_rad - theta)
+        return dataclasses.replace(self, camera=repose(self.camera), wide_camera=repose(self.wide_camera),
+                                   attitude="resting")
 
     def twist_from_drive(self, speed_m_s: float, steering_rad: float) -> tuple[float, float]:
         """(speed, steering angle) -> (linear.x m/s, angular.z rad/s) on cmd_vel semantics.
@@ -410,7 +444,17 @@ def _load(path: Path) -> VehicleGeometry:
         wheel_contacts_m=contacts,
         camera=camera,
         wide_camera=wide,
+        resting_pitch_rad=_resting_pitch(centres, wheelbase),
+        front_wheel_centre_z_m=float(0.5 * (centres["left_front"][2] + centres["right_front"][2]) - ground_z),
     )
+
+
+def _resting_pitch(centres: dict[str, np.ndarray], wheelbase: float) -> float:
+    """Nose-up angle (rad) of the chassis standing on its wheels (equal radii): the slope of the
+    line through the mean front and mean rear wheel centres, from the rear's point of view."""
+    front_z = 0.5 * (centres["left_front"][2] + centres["right_front"][2])
+    rear_z = 0.5 * (centres["left_rear"][2] + centres["right_rear"][2])
+    return float(math.atan2(rear_z - front_z, wheelbase))
 
 
 def _wheel_radius(p: _Parser, robot: ET.Element, link: str) -> float:

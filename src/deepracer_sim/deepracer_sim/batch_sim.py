@@ -23,11 +23,11 @@ from deepracer_tracks.track import Track, TrackQuery
 from . import dynamics as dyn
 from .camera import CameraRays, make_rays
 from .config import SimConfig, SimConfigError
-from .randomization import (CarDraw, apply_augmentations, augmentation_flags, draw_car,
-                            hue_saturation_palette)
+from .randomization import (CarDraw, apply_augmentations, augmentation_flags, car_rng, draw_car,
+                            hue_saturation_palette, lighting_lut)
 from .render import GroundTexture, Renderer, World, luma
 
-__all__ = ["BatchSim", "default_palette", "texture_resolution", "TEXTURE_MARGIN_M"]
+__all__ = ["BatchSim", "default_palette", "texture_resolution", "vertical_blur", "TEXTURE_MARGIN_M"]
 
 #: Floor drawn around the track in the texture (the walls stand at config.barrier_margin_m).
 TEXTURE_MARGIN_M = 1.0
@@ -78,6 +78,24 @@ def texture_resolution(track: Track, config: SimConfig) -> float:
     return float(math.sqrt(w * h / AUTO_TEXTURE_TEXELS))
 
 
+def vertical_blur(image: np.ndarray, rows: int) -> np.ndarray:
+    """Box blur of `rows` rows along the image's vertical, edge rows repeated; (H, W[, C]) uint8.
+
+    Output row i is the mean of input rows i - rows//2 .. i - rows//2 + rows - 1 (rounded), so a
+    horizontal step edge becomes a ramp `rows` rows long. The motion blur of a forward-moving
+    camera: the ground streams down the image.
+    """
+    if rows <= 1:
+        return image
+    h = image.shape[0]
+    lo = rows // 2
+    pad = np.concatenate([np.repeat(image[:1], lo, axis=0), image, np.repeat(image[-1:], rows - 1 - lo, axis=0)])
+    c = np.cumsum(pad.astype(np.int32), axis=0)
+    c = np.concatenate([np.zeros_like(c[:1]), c])
+    total = c[rows:rows + h] - c[:h]
+    return ((total + rows // 2) // rows).astype(np.uint8)
+
+
 def _readonly(a: np.ndarray) -> np.ndarray:
     v = a.view()
     v.flags.writeable = False
@@ -106,12 +124,14 @@ class BatchSim:
         self.n_cars = n = int(n_cars)
         self.seed = int(np.random.SeedSequence(seed).entropy if seed is None else seed)
 
-        if config.camera_model == "fisheye":
-            if vehicle.wide_camera is None:
-                raise SimConfigError("camera_model: 'fisheye' needs a wide_camera in the URDF, which has none")
-            self.camera_geometry = vehicle.wide_camera
-        else:
-            self.camera_geometry = vehicle.camera
+        mount = config.camera_mount
+        posed = vehicle.at_rest() if mount.attitude == "resting" else vehicle
+        fisheye_p = config.randomization.camera_pose.fisheye_probability if config.randomization.camera_pose.enabled else 0.0
+        if (config.camera_model == "fisheye" or fisheye_p > 0.0) and vehicle.wide_camera is None:
+            raise SimConfigError("camera_model: 'fisheye' needs a wide_camera in the URDF, which has none")
+        self.pinhole_geometry = posed.camera
+        self.fisheye_geometry = posed.wide_camera
+        self.camera_geometry = posed.wide_camera if config.camera_model == "fisheye" else posed.camera
         self.dt_s = 1.0 / float(self.camera_geometry.rate_hz)
         self.width = config.output_width_px or self.camera_geometry.output_width_px
         self.height = config.output_height_px or self.camera_geometry.output_height_px
@@ -130,7 +150,18 @@ class BatchSim:
         jitter = config.randomization.camera_pose.enabled
         self.renderer = Renderer(ground, self.world, self.base_rays, n_tables=n if jitter else 1)
         self._cam_index = np.arange(n, dtype=np.int64) if jitter else np.zeros(n, dtype=np.int64)
-        self.base_palette = default_palette(self.texture.style)
+        self.base_palette = config.scene.apply(default_palette(self.texture.style))
+        im = config.imaging
+        self._fixed_lut = (None if im.brightness == 1.0 and im.contrast == 1.0
+                           else lighting_lut(im.brightness, im.contrast, 1.0))
+        self._blur = np.zeros(n)
+        self._sigma = np.zeros(n)
+        act = config.actuation
+        self._speed_scale = np.ones(n)
+        self._steer_bias = np.zeros(n)
+        self._fixed_steer_bias = math.radians(act.steering_bias_deg)
+        self._actuation_on = (act.speed_scale != 1.0 or act.steering_bias_deg != 0.0
+                              or config.randomization.actuation.enabled)
 
         # --- state
         self._x, self._y, self._yaw = np.zeros(n), np.zeros(n), np.zeros(n)
@@ -157,10 +188,11 @@ class BatchSim:
         self._tau = np.zeros(n)
         self._mu = np.zeros(n)
         self._latency = np.zeros(n, dtype=np.int64)
-        max_lat = config.randomization.latency.frames if config.randomization.latency.enabled else 0
+        max_lat = act.latency_frames + (config.randomization.latency.frames if config.randomization.latency.enabled else 0)
+        self._delayed = max_lat > 0
         self._pending = np.zeros((n, max_lat + 1, 2))     # queued (steering, speed) commands
         self._noise_bank: np.ndarray | None = None
-        if config.randomization.sensor_noise.enabled:
+        if config.randomization.sensor_noise.enabled or im.noise_sigma > 0.0:
             self._noise_bank = np.random.default_rng(np.random.SeedSequence([self.seed, 31337])).standard_normal(
                 _NOISE_BANK_SIZE).astype(np.float32)
 
@@ -170,10 +202,15 @@ class BatchSim:
             self._apply_draw(car)
 
     # ------------------------------------------------------------------------------ episodes
-    def _rays(self, dz: float = 0.0, dpitch: float = 0.0, dfov: float = 0.0) -> CameraRays:
+    def _rays(self, dz: float = 0.0, dpitch: float = 0.0, dfov: float = 0.0, fisheye: bool = False) -> CameraRays:
+        """Rays of the nominal mount (config.camera_mount) plus these per-car deltas (m, rad, rad)."""
+        mount = self.config.camera_mount
+        geometry = self.fisheye_geometry if fisheye else self.camera_geometry
+        fov = geometry.horizontal_fov_rad
         try:
-            return make_rays(self.camera_geometry, self.width, self.height, dz_m=dz, dpitch_rad=dpitch,
-                             dfov_rad=dfov)
+            return make_rays(geometry, self.width, self.height, dz_m=mount.height_offset_m + dz,
+                             dpitch_rad=math.radians(mount.pitch_offset_deg) + dpitch,
+                             dfov_rad=(mount.fov_scale - 1.0) * fov + dfov)
         except ValueError as exc:
             raise SimConfigError(f"randomization.camera_pose: {exc}") from None
 
@@ -198,9 +235,18 @@ class BatchSim:
         self._steer_rate[car] = cfg.steering_rate_rad_s * d.steering_rate_scale
         self._tau[car] = cfg.throttle_time_constant_s * d.throttle_tau_scale
         self._mu[car] = cfg.grip_mu * d.grip_scale
-        self._latency[car] = d.latency_frames
+        self._latency[car] = d.latency_frames + cfg.actuation.latency_frames
+        self._blur[car] = d.blur_px + cfg.imaging.motion_blur_px
+        self._sigma[car] = math.hypot(d.sensor_sigma, cfg.imaging.noise_sigma)
+        if self._sigma[car] > 0.0 and d.noise_rng is None:
+            d.noise_rng = car_rng(self.seed, car, int(self.episode[car]), "sensor_noise")
+        if self._fixed_lut is not None:
+            self._lut[car] = self._fixed_lut[d.lut]
+        self._speed_scale[car] = d.speed_scale * cfg.actuation.speed_scale
+        self._steer_bias[car] = d.steering_bias_rad + self._fixed_steer_bias
         if cfg.randomization.camera_pose.enabled:
-            self.renderer.set_rays(car, self._rays(d.camera_dz_m, d.camera_dpitch_rad, d.camera_dfov_rad))
+            self.renderer.set_rays(car, self._rays(d.camera_dz_m, d.camera_dpitch_rad, d.camera_dfov_rad,
+                                                   fisheye=d.fisheye))
 
     def set_base_palette(self, palette_rgb) -> None:
         """Replace the scene colours, (8, 3) RGB 0-255, rows `randomization.PALETTE_NAMES`.
@@ -275,7 +321,13 @@ class BatchSim:
             v = self.vehicle
             np.clip(steer, -v.max_steering_angle_rad, v.max_steering_angle_rad, out=steer)
             np.clip(speed, v.min_speed_m_s, v.max_speed_m_s, out=speed)
-        if rcfg.latency.enabled:
+        if self._actuation_on:
+            steer += self._steer_bias
+            speed *= self._speed_scale
+            v = self.vehicle
+            np.clip(steer, -v.max_steering_angle_rad, v.max_steering_angle_rad, out=steer)
+            np.clip(speed, v.min_speed_m_s, v.max_speed_m_s, out=speed)
+        if self._delayed:
             # _pending[:, j] = command issued j frames ago; a car with latency L acts on _pending[:, L]
             self._pending[:, 1:] = self._pending[:, :-1].copy()
             self._pending[:, 0, 0], self._pending[:, 0, 1] = steer, speed
@@ -339,12 +391,17 @@ class BatchSim:
         self.renderer.render(out.reshape(n, h * w, ch), pick(self._x), pick(self._y), pick(self._yaw),
                              pick(self._cam_index), palette, mix_color, pick(self._lut), pick(self._shadow),
                              pick(self._tex_noise))
+        for i, car in enumerate(cars):
+            if self._blur[car] >= 1.5:
+                out[i] = vertical_blur(out[i], int(round(self._blur[car])))
         if self._noise_bank is not None:
             size = h * w * ch
             for i, car in enumerate(cars):
                 d = self._draws[car]
+                if self._sigma[car] <= 0.0:
+                    continue
                 start = int(d.noise_rng.integers(0, _NOISE_BANK_SIZE - size))
-                noisy = out[i].reshape(-1) + d.sensor_sigma * self._noise_bank[start:start + size]
+                noisy = out[i].reshape(-1) + self._sigma[car] * self._noise_bank[start:start + size]
                 out[i] = np.clip(np.rint(noisy), 0, 255).astype(np.uint8).reshape(out[i].shape)
         if flags is not None:
             for i, car in enumerate(cars):

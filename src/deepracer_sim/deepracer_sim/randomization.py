@@ -27,7 +27,8 @@ from .options import ConfigBase, SimConfigError, option
 __all__ = [
     "LightingOption", "ShadowOption", "ColorOption", "TextureOption", "CameraPoseOption",
     "SensorNoiseOption", "AugmentationOption", "ActionNoiseOption", "LatencyOption",
-    "DynamicsVariationOption", "RandomizationConfig", "CarDraw", "draw_car", "STREAMS",
+    "DynamicsVariationOption", "MotionBlurOption", "ActuationOption", "RandomizationConfig", "CarDraw",
+    "draw_car", "car_rng", "STREAMS",
     "PALETTE_NAMES", "apply_augmentations", "augmentation_flags", "hue_saturation_palette",
 ]
 
@@ -35,7 +36,7 @@ __all__ = [
 PALETTE_NAMES = ("floor", "road", "border", "centre", "wall_a", "wall_b", "background_a", "background_b")
 #: Independent random streams per car and episode (index = the 4th SeedSequence entry).
 STREAMS = ("lighting", "shadow", "colors", "texture", "camera_pose", "sensor_noise", "augmentation",
-           "action_noise", "dynamics")
+           "action_noise", "dynamics", "motion_blur", "latency", "actuation", "lens")
 
 
 # ----------------------------------------------------------------------------------------- options
@@ -81,11 +82,15 @@ class TextureOption(ConfigBase):
 
 @dataclass
 class CameraPoseOption(ConfigBase):
-    """Camera mounting tolerance: height, pitch and field of view drawn uniformly +- these."""
+    """Camera mounting tolerance: height, pitch and field of view drawn uniformly +- these around
+    the nominal mount (``SimConfig.camera_mount``), and the lens model per car."""
     enabled: bool = option(False, kind=bool)
     height_m: float = option(0.01, lo=0.0, hi=0.1)
-    pitch_rad: float = option(0.035, lo=0.0, hi=0.5)
-    fov_rad: float = option(0.05, lo=0.0, hi=1.0)
+    pitch_rad: float = option(0.035, lo=0.0, hi=0.5, doc="+- pitch (rad); 0.0873 = 5 deg")
+    fov_rad: float = option(0.05, lo=0.0, hi=1.0, doc="+- horizontal FOV (rad); 0.113 = 10 % of 1.13")
+    fisheye_probability: float = option(0.0, lo=0.0, hi=1.0,
+                                        doc="chance per car and episode that it sees through the URDF's "
+                                            "wide (fisheye) camera instead of the pinhole one")
 
 
 @dataclass
@@ -119,9 +124,32 @@ class ActionNoiseOption(ConfigBase):
 
 @dataclass
 class LatencyOption(ConfigBase):
-    """Commands take effect `frames` camera frames late (the car acts on an older image)."""
+    """Commands take effect `frames` camera frames late (the car acts on an older image); with
+    `min_frames`, each car and episode draws its latency uniformly in [min_frames, frames]."""
     enabled: bool = option(False, kind=bool)
     frames: int = option(1, kind=int, lo=1, hi=10)
+    min_frames: int | None = option(None, kind=int, lo=0, hi=10, allow_none=True,
+                                    doc="null: always `frames`; else drawn in [min_frames, frames]")
+
+    def _check_consistency(self) -> None:
+        if self.min_frames is not None and self.min_frames > self.frames:
+            raise SimConfigError(f"{self._prefix}min_frames: must be <= frames ({self.frames}), got {self.min_frames}")
+
+
+@dataclass
+class MotionBlurOption(ConfigBase):
+    """Vertical motion blur per car and episode: a box of U(0, max_px) rows (rounded; see
+    ``SimConfig.imaging.motion_blur_px``)."""
+    enabled: bool = option(False, kind=bool)
+    max_px: float = option(3.0, lo=0.0, hi=32.0)
+
+
+@dataclass
+class ActuationOption(ConfigBase):
+    """Per car and episode actuator miscalibration: speed x U(1-s, 1+s), steering + U(-b, b) rad."""
+    enabled: bool = option(False, kind=bool)
+    speed_scale: float = option(0.2, lo=0.0, hi=0.9, doc="+- fraction of the commanded speed")
+    steering_bias_rad: float = option(0.05, lo=0.0, hi=0.5, doc="+- steering offset (rad); 0.05 = 2.9 deg")
 
 
 @dataclass
@@ -146,6 +174,8 @@ class RandomizationConfig(ConfigBase):
     latency: LatencyOption = option(kind=LatencyOption, default_factory=LatencyOption)
     dynamics: DynamicsVariationOption = option(kind=DynamicsVariationOption,
                                                default_factory=DynamicsVariationOption)
+    motion_blur: MotionBlurOption = option(kind=MotionBlurOption, default_factory=MotionBlurOption)
+    actuation: ActuationOption = option(kind=ActuationOption, default_factory=ActuationOption)
 
     @classmethod
     def paper_sim2real(cls) -> "RandomizationConfig":
@@ -198,19 +228,24 @@ class CarDraw:
     throttle_tau_scale: float = 1.0
     grip_scale: float = 1.0
     latency_frames: int = 0
+    fisheye: bool = False
+    blur_px: float = 0.0
+    speed_scale: float = 1.0
+    steering_bias_rad: float = 0.0
     noise_rng: np.random.Generator | None = None        # sensor noise, per frame
     augment_rng: np.random.Generator | None = None      # augmentations, per frame
     action_rng: np.random.Generator | None = None       # action noise, per step
 
     @property
     def camera_jittered(self) -> bool:
-        return bool(self.camera_dz_m or self.camera_dpitch_rad or self.camera_dfov_rad)
+        return bool(self.camera_dz_m or self.camera_dpitch_rad or self.camera_dfov_rad or self.fisheye)
 
 
 IDENTITY_LUT = np.arange(256, dtype=np.uint8)
 
 
-def _rng(seed: int, car: int, episode: int, stream: str) -> np.random.Generator:
+def car_rng(seed: int, car: int, episode: int, stream: str) -> np.random.Generator:
+    """The independent random stream `stream` (a name in STREAMS) of car `car` in `episode`."""
     return np.random.Generator(np.random.PCG64(
         np.random.SeedSequence([int(seed), int(car), int(episode), STREAMS.index(stream)])))
 
@@ -240,43 +275,54 @@ def draw_car(cfg: RandomizationConfig, base_palette: np.ndarray, seed: int, car:
     texture = np.zeros(3, dtype=np.float32)
     draw = CarDraw(palette=palette, lut=lut, shadow=shadow, texture=texture)
     if cfg.lighting.enabled:
-        r = _rng(seed, car, episode, "lighting")
+        r = car_rng(seed, car, episode, "lighting")
         o = cfg.lighting
         draw.lut = lighting_lut(r.uniform(1 - o.brightness, 1 + o.brightness),
                                 r.uniform(1 - o.contrast, 1 + o.contrast),
                                 math.exp(r.uniform(-o.gamma, o.gamma)))
     if cfg.shadow.enabled:
-        r = _rng(seed, car, episode, "shadow")
+        r = car_rng(seed, car, episode, "shadow")
         o = cfg.shadow
         angle = r.uniform(0, 2 * math.pi)
         draw.shadow = np.array([1.0, math.cos(angle), math.sin(angle), r.uniform(o.period_min_m, o.period_max_m),
                                 r.uniform(0.25, 1.0) * o.duty_max, 1.0 - r.uniform(o.darkness_min, o.darkness_max)],
                                dtype=np.float32)
     if cfg.colors.enabled:
-        r = _rng(seed, car, episode, "colors")
+        r = car_rng(seed, car, episode, "colors")
         for i in range(len(PALETTE_NAMES)):
             palette[i] = _vary_color(palette[i], r, cfg.colors.strength)
     if cfg.texture.enabled:
-        r = _rng(seed, car, episode, "texture")
+        r = car_rng(seed, car, episode, "texture")
         draw.texture = np.array([r.uniform(0.3, 1.0) * cfg.texture.amplitude, r.uniform(0, 1024),
                                  r.uniform(0, 1024)], dtype=np.float32)
     if cfg.camera_pose.enabled:
-        r = _rng(seed, car, episode, "camera_pose")
+        r = car_rng(seed, car, episode, "camera_pose")
         o = cfg.camera_pose
         draw.camera_dz_m = float(r.uniform(-o.height_m, o.height_m))
         draw.camera_dpitch_rad = float(r.uniform(-o.pitch_rad, o.pitch_rad))
         draw.camera_dfov_rad = float(r.uniform(-o.fov_rad, o.fov_rad))
+        if o.fisheye_probability > 0.0:
+            draw.fisheye = bool(car_rng(seed, car, episode, "lens").random() < o.fisheye_probability)
     if cfg.sensor_noise.enabled:
         draw.sensor_sigma = cfg.sensor_noise.sigma
-        draw.noise_rng = _rng(seed, car, episode, "sensor_noise")
+        draw.noise_rng = car_rng(seed, car, episode, "sensor_noise")
     if cfg.augmentation.enabled:
-        draw.augment_rng = _rng(seed, car, episode, "augmentation")
+        draw.augment_rng = car_rng(seed, car, episode, "augmentation")
     if cfg.action_noise.enabled:
-        draw.action_rng = _rng(seed, car, episode, "action_noise")
+        draw.action_rng = car_rng(seed, car, episode, "action_noise")
     if cfg.latency.enabled:
-        draw.latency_frames = cfg.latency.frames
+        lo = cfg.latency.min_frames
+        draw.latency_frames = cfg.latency.frames if lo is None else int(
+            car_rng(seed, car, episode, "latency").integers(lo, cfg.latency.frames + 1))
+    if cfg.motion_blur.enabled:
+        draw.blur_px = float(car_rng(seed, car, episode, "motion_blur").uniform(0.0, cfg.motion_blur.max_px))
+    if cfg.actuation.enabled:
+        r = car_rng(seed, car, episode, "actuation")
+        o = cfg.actuation
+        draw.speed_scale = float(r.uniform(1 - o.speed_scale, 1 + o.speed_scale))
+        draw.steering_bias_rad = float(r.uniform(-o.steering_bias_rad, o.steering_bias_rad))
     if cfg.dynamics.enabled:
-        r = _rng(seed, car, episode, "dynamics")
+        r = car_rng(seed, car, episode, "dynamics")
         a, g = cfg.dynamics.actuator_lag, cfg.dynamics.grip
         # A slower actuator has a lower slew rate and a longer time constant: one draw drives both.
         lag = r.uniform(1 - a, 1 + a)

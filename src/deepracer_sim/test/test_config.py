@@ -68,7 +68,7 @@ def test_presets():
     paper = RandomizationConfig.paper_sim2real()
     assert paper.enabled_names == ["augmentation", "action_noise"]
     assert paper.augmentation.probability == 0.2 and paper.action_noise.steering_fraction == 0.1
-    assert len(RandomizationConfig.everything().enabled_names) == 10
+    assert len(RandomizationConfig.everything().enabled_names) == 12
     assert RandomizationConfig.everything().only("shadow").enabled_names == ["shadow"]
     with pytest.raises(SimConfigError, match="randomization.nope"):
         RandomizationConfig().only("nope")

@@ -10,8 +10,8 @@ from deepracer_sim.config import SimConfig
 from deepracer_sim.randomization import RandomizationConfig, apply_augmentations, AugmentationOption
 from simtest_helpers import straight_track
 
-VISUAL = ["lighting", "shadow", "colors", "texture", "camera_pose", "sensor_noise", "augmentation"]
-MOTION = ["action_noise", "latency", "dynamics"]
+VISUAL = ["lighting", "shadow", "colors", "texture", "camera_pose", "sensor_noise", "augmentation", "motion_blur"]
+MOTION = ["action_noise", "latency", "dynamics", "actuation"]
 N = 6
 
 
