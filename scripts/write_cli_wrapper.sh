@@ -12,6 +12,6 @@ if [ -z "\${DEEPRACER_WS_SOURCED:-}" ]; then
   source "$ws/install/setup.bash"
   export DEEPRACER_WS_SOURCED=1
 fi
-exec "$ws/$venv/bin/python" -m deepracer_agent.cli "\$@"
+exec "$ws/$venv/bin/python" -m deepracer_common.cli "\$@"
 WRAP
 chmod +x "$venv/bin/deepracer"

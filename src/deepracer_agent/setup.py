@@ -23,8 +23,17 @@ setup(
     extras_require={"test": ["pytest"]},
     entry_points={
         "console_scripts": [
-            "deepracer = deepracer_agent.cli:main",
             "gym_bridge_node = deepracer_agent.nodes.gym_bridge_node:main",
+        ],
+        # `deepracer <verb>` (dispatcher: deepracer_common.cli)
+        "deepracer.commands": [
+            "train = deepracer_agent.train:main",
+            "evaluate = deepracer_agent.evaluate:main",
+            "export = deepracer_agent.export:main",
+            "demo = deepracer_agent.demo:main",
+            "trainer = deepracer_agent.distributed.trainer:main",
+            "worker = deepracer_agent.distributed.worker:main",
+            "evaluator = deepracer_agent.distributed.evaluator:main",
         ],
     },
 )

@@ -26,5 +26,9 @@ setup(
             "control_node = deepracer_control.nodes.control_node:main",
             "camera_node = deepracer_control.nodes.camera_node:main",
         ],
+        # `deepracer <verb>` (dispatcher: deepracer_common.cli)
+        "deepracer.commands": [
+            "calibrate = deepracer_control.calibrate:main",
+        ],
     },
 )

@@ -31,5 +31,10 @@ setup(
         "console_scripts": [
             "sim_node = deepracer_sim.nodes.sim_node:main",
         ],
+        # `deepracer <verb>` (dispatcher: deepracer_common.cli)
+        "deepracer.commands": [
+            "sim = deepracer_sim.cli:main",
+            "gazebo = deepracer_sim.gazebo:main",
+        ],
     },
 )

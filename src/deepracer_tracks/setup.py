@@ -22,8 +22,9 @@ setup(
     license="Apache-2.0",
     extras_require={"test": ["pytest"]},
     entry_points={
-        "console_scripts": [
-            "deepracer-tracks = deepracer_tracks.cli:main",
+        # `deepracer <verb>` (dispatcher: deepracer_common.cli)
+        "deepracer.commands": [
+            "tracks = deepracer_tracks.cli:main",
         ],
     },
 )

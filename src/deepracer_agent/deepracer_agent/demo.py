@@ -20,6 +20,8 @@ from pathlib import Path
 
 from .config import ConfigError, load_config, shipped_config
 
+COMMAND_HELP = "train on the default track until robust evaluation passes, then evaluate and export"  # `deepracer --help`
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="deepracer demo", description=__doc__.split("\n\n")[0],

@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parents[3]
 INFERENCE_TESTS = REPO / "src" / "deepracer_inference" / "test"
+COMMON_TESTS = REPO / "src" / "deepracer_common" / "test"
+if str(COMMON_TESTS) not in sys.path:
+    sys.path.append(str(COMMON_TESTS))
+from launch_helpers import LaunchedGraph  # noqa: E402,F401 - re-exported for the graph tests
 
 STEERING_DEG = (-30.0, -20.0, -10.0, 0.0, 10.0, 20.0, 30.0)
 GAIN = 1.2
@@ -67,49 +69,6 @@ def scripted_artifact(folder: Path, speed_m_s: float = 1.0) -> Path:
         sys.path.remove(str(INFERENCE_TESTS))
     write_manifest(folder, meta)
     return folder
-
-
-class LaunchedGraph:
-    """`deepracer launch FILE args...` as a subprocess; output collected line by line."""
-
-    def __init__(self, launch_file: Path, *args: str, keep_going: bool = False,
-                 runner_options: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
-        """``args``: launch arguments (``name:=value``); ``runner_options``: flags of the runner itself."""
-        options = [*runner_options, *(["--keep-going"] if keep_going else [])]
-        cmd = [sys.executable, "-m", "deepracer_agent.launch_runner", *options, str(launch_file), *args]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def pid_of(self, node: str) -> int | None:
-        """The pid the runner reported for process `node` ("started 'node' [pid N]")."""
-        for line in self.lines:
-            m = re.search(rf"started '{re.escape(node)}' \[pid (\d+)\]", line)
-            if m:
-                return int(m.group(1))
-        return None
-
-    def stop(self, timeout_s: float = 20.0) -> int:
-        """Ctrl-C the runner (it stops every node) and return its exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._reader.join(timeout=5)
-        return self.proc.returncode
 
 
 def spin_until(node: Any, predicate: Callable[[], bool], timeout_s: float, alive: Callable[[], bool] = lambda: True,

@@ -55,7 +55,7 @@ def test_drive_stack_image_to_pwm_and_clean_shutdown(artifact):
     from std_msgs.msg import String
 
     runner = subprocess.Popen(
-        [sys.executable, "-m", "deepracer_agent.launch_runner", str(REPO / "launch" / "drive_stack.launch.xml"),
+        [sys.executable, "-m", "deepracer_common.launch_runner", str(REPO / "launch" / "drive_stack.launch.xml"),
          f"model:={artifact}", "backend:=dry-run"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []

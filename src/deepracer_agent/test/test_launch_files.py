@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deepracer_agent.launch_runner import LaunchError, main, plan_launch
+from deepracer_common.launch_runner import LaunchError, main, plan_launch
 
 REPO = Path(__file__).resolve().parents[3]
 LAUNCH = REPO / "launch"

@@ -33,6 +33,8 @@ from .calibration import (RAW_MAX_NS, RAW_MIN_NS, Calibration, CalibrationError,
                           load_calibration, save_calibration)
 from .pwm import DEFAULT_SYSFS_ROOT, DryRunPWM, PWMBackend, PWMError, SysfsPWM
 
+COMMAND_HELP = "interactive servo and ESC calibration (writes calibration.json; car on a stand)"  # `deepracer --help`
+
 DEFAULT_STEP_NS = 10_000
 HELP = __doc__.split("::\n\n")[1].split("\n\n")[0]
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+COMMAND_HELP = "simulator tools: snapshot gallery"  # `deepracer --help`
+
 __all__ = ["main", "snapshot"]
 
 

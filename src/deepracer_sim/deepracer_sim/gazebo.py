@@ -35,6 +35,8 @@ from deepracer_tracks.library import DEFAULT_TRACK, load_track
 from deepracer_tracks.mesh import write_gazebo_model
 from deepracer_tracks.track import Track, TrackError
 
+COMMAND_HELP = "write a Gazebo world (+ track model) for a track"  # `deepracer --help`
+
 __all__ = ["TRACK_Z_M", "model_name", "world_sdf", "write_gazebo_world", "main"]
 
 TRACK_Z_M = 0.001

@@ -1,4 +1,4 @@
-"""`deepracer tracks ...` / `deepracer-tracks ...`: list, show, import, export tracks, write meshes and textures.
+"""`deepracer tracks ...`: list, show, import, export tracks, write meshes and textures.
 
     deepracer tracks list
     deepracer tracks show NAME_OR_PATH [--out track.png] [--reverse]

@@ -49,9 +49,9 @@ def test_mesh_and_texture(tmp_path):
 
 def test_reached_through_deepracer_command(capsys):
     try:
-        from deepracer_agent.cli import main as deepracer
+        from deepracer_common.cli import main as deepracer
     except ImportError:
         import pytest
-        pytest.skip("deepracer_agent is not installed in this environment")
+        pytest.skip("deepracer_common is not installed in this environment")
     assert deepracer(["tracks", "list"]) == 0
     assert "wide_beginner" in capsys.readouterr().out

@@ -22,6 +22,8 @@ from .model_store import CorruptModelError, ModelStoreError, open_store
 from .runtime import WorkerSettings, load_runtime
 from .transport import ModelNotifications, TransportError
 
+COMMAND_HELP = "decoupled training: an evaluation worker"  # `deepracer --help`
+
 log = logging.getLogger("deepracer.evaluator")
 
 

@@ -36,6 +36,8 @@ from .model_store import ModelStore, ModelStoreError, dump_npz, open_store
 from .runtime import Runtime, load_runtime
 from .transport import ExperienceStream, StreamEntry, TransportError
 
+COMMAND_HELP = "decoupled training: the trainer role"  # `deepracer --help`
+
 log = logging.getLogger("deepracer.trainer")
 SEEN_IDS_KEPT = 100_000   # episode ids remembered for de-duplication (>> episodes per lag window)
 

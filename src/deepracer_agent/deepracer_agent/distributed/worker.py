@@ -29,6 +29,8 @@ from .model_store import CorruptModelError, ModelStore, ModelStoreError, ModelVe
 from .runtime import WorkerSettings, load_runtime
 from .transport import ExperienceStream, ModelNotifications, TransportError
 
+COMMAND_HELP = "decoupled training: a rollout worker"  # `deepracer --help`
+
 log = logging.getLogger("deepracer.worker")
 POLICY_OBJECTS = ["policy.npz", "training_config.json"]
 

@@ -245,7 +245,7 @@ def eval_trivial(expression: str) -> str:
 # 3. Package and executable resolution (what `ros2 run` and find-pkg-share do)
 # --------------------------------------------------------------------------------------------------
 
-_SOURCE_TREE = Path(__file__).resolve().parents[2]  # .../src (this file is src/deepracer_agent/deepracer_agent/)
+_SOURCE_TREE = Path(__file__).resolve().parents[2]  # .../src (this file is src/deepracer_common/deepracer_common/)
 
 
 def find_package_prefix(package: str) -> Path | None:

@@ -18,7 +18,7 @@ import pytest
 
 pytest.importorskip("rclpy")
 
-from graph_helpers import LaunchedGraph  # noqa: E402
+from launch_helpers import LaunchedGraph  # noqa: E402
 
 TEST_DIR = Path(__file__).resolve().parent
 PKG = "launch_test_pkg"
@@ -41,7 +41,7 @@ def make_ament_prefix(root: Path) -> Path:
 
 
 class Runner(LaunchedGraph):
-    """`python -m deepracer_agent.launch_runner ...` as a subprocess, with a private ament prefix that
+    """`python -m deepracer_common.launch_runner ...` as a subprocess, with a private ament prefix that
     holds the test package, and the pids of the nodes it starts recorded in ``pid_dir``."""
 
     def __init__(self, tmp_path: Path, launch_file: Path, *options: str) -> None:
@@ -159,7 +159,7 @@ def test_a_failing_node_stops_the_rest_and_the_runner_fails(tmp_path):
 def test_required_process_exit_shuts_down_everything_and_clean_exit_is_success(tmp_path):
     launch_file = write_launch(tmp_path, f"""
         <node pkg="{PKG}" exec="listener" name="listener"/>
-        <node pkg="deepracer_agent" exec="deepracer" name="cli_help" args="--help"/>
+        <node pkg="deepracer_common" exec="deepracer" name="cli_help" args="--help"/>
         <executable cmd="{sys.executable} -c 'import time; time.sleep(2.0)'" name="timer" on_exit="shutdown"/>
     """)
     runner = Runner(tmp_path, launch_file)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from deepracer_agent.launch_runner import (
+from deepracer_common.launch_runner import (
     LaunchError,
     eval_trivial,
     main,
@@ -190,7 +190,7 @@ def test_node_argv_namespaces_params_and_remaps(tmp_path):
         <arg name="greeting" default=""/>
         <group>
           <push_ros_namespace namespace="car1"/>
-          <node pkg="deepracer_agent" exec="deepracer" name="n1" namespace="sub" args="--help 'two words'" output="screen">
+          <node pkg="deepracer_common" exec="deepracer" name="n1" namespace="sub" args="--help 'two words'" output="screen">
             <param from="{params}"/>
             <param name="greeting" value="$(var greeting)"/>
             <param name="gains"><param name="kp" value="0.5"/></param>
@@ -198,8 +198,8 @@ def test_node_argv_namespaces_params_and_remaps(tmp_path):
             <env name="FOO" value="bar"/>
           </node>
         </group>
-        <node pkg="deepracer_agent" exec="deepracer" name="n2" namespace="/abs"/>
-        <node pkg="deepracer_agent" exec="deepracer"/>
+        <node pkg="deepracer_common" exec="deepracer" name="n2" namespace="/abs"/>
+        <node pkg="deepracer_common" exec="deepracer"/>
     """)
     plan = plan_launch(f)
     n1 = plan.processes[0]
@@ -214,20 +214,20 @@ def test_node_argv_namespaces_params_and_remaps(tmp_path):
 
 def test_node_resolution_falls_back_to_console_scripts(tmp_path, monkeypatch):
     monkeypatch.delenv("AMENT_PREFIX_PATH", raising=False)
-    f = launch(tmp_path, '<node pkg="deepracer_agent" exec="deepracer" name="cli"/>')
+    f = launch(tmp_path, '<node pkg="deepracer_common" exec="deepracer" name="cli"/>')
     argv = argv_of(plan_launch(f), "cli")
     assert argv[:2] == [sys.executable, "-c"]
-    assert "from deepracer_agent.cli import main" in argv[2]
+    assert "from deepracer_common.cli import main" in argv[2]
 
 
 @pytest.mark.parametrize("node, message", [
     ('<node pkg="no_such_pkg" exec="x"/>', "package 'no_such_pkg' not found"),
-    ('<node pkg="deepracer_agent" exec="no_such_exec"/>', "executable 'no_such_exec' of package 'deepracer_agent' not found"),
-    ('<node pkg="deepracer_agent" exec="deepracer" name="bad-name"/>', "invalid node name 'bad-name'"),
+    ('<node pkg="deepracer_common" exec="no_such_exec"/>', "executable 'no_such_exec' of package 'deepracer_common' not found"),
+    ('<node pkg="deepracer_common" exec="deepracer" name="bad-name"/>', "invalid node name 'bad-name'"),
     ('<executable cmd="no_such_command_xyz --flag"/>', "command 'no_such_command_xyz' not found on PATH"),
-    ('<node pkg="deepracer_agent" exec="deepracer"><param from="/nonexistent.yaml"/></node>',
+    ('<node pkg="deepracer_common" exec="deepracer"><param from="/nonexistent.yaml"/></node>',
      "parameter file /nonexistent.yaml does not exist"),
-    ('<node pkg="deepracer_agent" exec="deepracer" on_exit="restart"/>', "'on_exit' only supports 'shutdown'"),
+    ('<node pkg="deepracer_common" exec="deepracer" on_exit="restart"/>', "'on_exit' only supports 'shutdown'"),
 ])
 def test_unresolvable_things_are_refused_with_the_line(tmp_path, node, message):
     f = launch(tmp_path, node)
@@ -238,11 +238,11 @@ def test_unresolvable_things_are_refused_with_the_line(tmp_path, node, message):
 
 def test_params_file_structure_is_checked(tmp_path):
     bad = write(tmp_path / "bad.yaml", "gains: [1, 2]\n")
-    f = launch(tmp_path, f'<node pkg="deepracer_agent" exec="deepracer"><param from="{bad}"/></node>')
+    f = launch(tmp_path, f'<node pkg="deepracer_common" exec="deepracer"><param from="{bad}"/></node>')
     with pytest.raises(LaunchError, match=r"section 'gains' needs a 'ros__parameters' mapping"):
         plan_launch(f)
     other = write(tmp_path / "other.yaml", "other_node:\n  ros__parameters:\n    a: 1\n")
-    g = launch(tmp_path, f'<node pkg="deepracer_agent" exec="deepracer" name="me"><param from="{other}"/></node>',
+    g = launch(tmp_path, f'<node pkg="deepracer_common" exec="deepracer" name="me"><param from="{other}"/></node>',
                name="g.launch.xml")
     assert any("no section for node 'me'" in w for w in plan_launch(g).warnings)
 
@@ -252,8 +252,8 @@ def test_params_file_structure_is_checked(tmp_path):
 @pytest.mark.parametrize("body, message", [
     ('<set_parameter name="a" value="1"/>', r":2: <set_parameter>: unsupported tag"),
     ('<arg name="a" default="1" typo="x"/>', r":2: <arg>: unsupported attribute 'typo'"),
-    ('<node pkg="deepracer_agent" exec="deepracer" respawn="true"/>', r":2: <node>: unsupported attribute 'respawn'"),
-    ('<node pkg="deepracer_agent" exec="deepracer"><timer/></node>', r":2: <timer>: unsupported tag inside <node>"),
+    ('<node pkg="deepracer_common" exec="deepracer" respawn="true"/>', r":2: <node>: unsupported attribute 'respawn'"),
+    ('<node pkg="deepracer_common" exec="deepracer"><timer/></node>', r":2: <timer>: unsupported tag inside <node>"),
     ('<let name="a" value="$(command ls)"/>', r":2: <let>: attribute 'value': unsupported substitution '\$\(command"),
     ('<let name="a" value="$(anon x)"/>', r"unsupported substitution '\$\(anon"),
     ('<let name="a" value="$(eval \'__import__(&quot;os&quot;)\')"/>', r"\$\(eval\) expression .* uses Call"),
@@ -280,7 +280,7 @@ def test_main_refuses_before_starting_anything(tmp_path, capsys):
     marker = tmp_path / "started"
     f = launch(tmp_path, f"""
         <executable cmd="{PY} -c 'open(&quot;{marker}&quot;, &quot;w&quot;).close()'" name="first"/>
-        <node pkg="deepracer_agent" exec="missing_node_exec" name="second"/>
+        <node pkg="deepracer_common" exec="missing_node_exec" name="second"/>
     """)
     assert main([str(f)]) == 2
     err = capsys.readouterr().err
@@ -323,7 +323,7 @@ def test_eval_is_limited_to_literals():
 
 
 def test_deepracer_cli_dispatches_launch(tmp_path, capsys):
-    from deepracer_agent.cli import main as cli_main
+    from deepracer_common.cli import main as cli_main
 
     f = launch(tmp_path, f'<arg name="a" default="1"/>{echo("e", "$(var a)")}')
     assert cli_main(["launch", "--print", str(f), "a:=2"]) == 0
