@@ -127,6 +127,8 @@ class DeepRacerBatch:
         self.timing: dict[str, float] = collections.defaultdict(float)
         self._steer_deg = np.zeros(self.n_cars)
         self._speed = np.zeros(self.n_cars)
+        #: optional :class:`~deepracer_agent.simtrace.CarRecorder`: per-step simtrace rows
+        self.recorder: Any = None
 
     # ------------------------------------------------------------------ seeding and resets
     def seed(self, seed: int | None) -> None:
@@ -159,6 +161,12 @@ class DeepRacerBatch:
         self._steer_deg[ids] = 0.0
         self._speed[ids] = 0.0
         self.obs[ids] = self._frames(ids)[..., None]       # renders only the cars just reset
+        if self.recorder is not None:
+            x, y, yaw = (np.array(self.sim.x)[ids], np.array(self.sim.y)[ids], np.array(self.sim.yaw)[ids])
+            ref = reference_point(x, y, yaw)
+            query, _ = query_progress(self.tracks, ref, self.rules.is_reversed[ids], self.rules.start_s_m[ids])
+            self.recorder.start(ids, ref[:, 0], ref[:, 1], yaw, self.rules.progress_pct[ids],
+                                query.closest_waypoints[:, 0])
         self.timing["reset"] += time.perf_counter() - start
         return self.obs
 
@@ -205,6 +213,13 @@ class DeepRacerBatch:
             self.obs[..., :-1] = self.obs[..., 1:]
         self.obs[..., -1] = frames
         t5 = clock()
+        if self.recorder is not None:
+            self.recorder.step(ref[:, 0], ref[:, 1], yaw, steer_deg, speed,
+                               actions if self.metadata.is_discrete else None, rewards,
+                               outcome.terminated | outcome.truncated, wheels_on.all(axis=1), outcome.progress_pct,
+                               outcome.steps, query.closest_waypoints[:, 0],
+                               [EPISODE_STATUS[r] for r in outcome.reasons])
+            self.timing["simtrace"] += clock() - t5
         timing = self.timing
         timing["sim_step"] += t1 - t0
         timing["track_and_rules"] += t2 - t1

@@ -26,7 +26,10 @@ success rate counts. A trial succeeds when ``episode_status == "lap_complete"``.
 Outputs, in the run folder (or ``--out``): ``evaluation.csv`` (one row per trial), ``evaluation.md``
 (a Markdown table, one row per checkpoint), ``evaluation.png`` (success per checkpoint, naive vs
 robust: the paper's Fig. 6), and the checkpoint-selection result (:mod:`deepracer_agent.selection`):
-``selected_checkpoint.json`` + ``best.zip``.
+``selected_checkpoint.json`` + ``best.zip``. Each checkpoint x mode x track also gets the logs the
+community tools read (:mod:`deepracer_agent.aws_logs`): ``evaluation-<stamp>/evaluation-simtrace/
+0-iteration.csv`` (episode = trial), ``evaluation-<stamp>/info.json`` (which checkpoint, mode and
+track) and ``metrics/evaluation/evaluation-<stamp>.json`` (AWS's ``{"metrics": [...]}``).
 
 Work is split into units (one checkpoint x mode x track, all its trials batched in one simulator)
 run by ``--workers`` spawned processes, each loading the checkpoint on the CPU with one torch
@@ -97,8 +100,11 @@ def eval_max_steps(track: Any, metadata: Any, dt_s: float = 1.0 / 15.0, factor: 
 
 def run_trials(act: Callable[[np.ndarray], np.ndarray], specs: Sequence[TrialSpec], track: Any, metadata: Any,
                sim_config: Any = None, episode: dict | None = None, frame_stack: int = 1, seed: int = 0,
-               max_steps: int | None = None) -> list[dict[str, Any]]:
+               max_steps: int | None = None, trace: Any = None) -> list[dict[str, Any]]:
     """Run ``specs`` on ``track`` as cars of ONE batched simulator; returns one metrics dict per trial.
+
+    ``trace`` (a :class:`~deepracer_agent.simtrace.SimtraceLog`) receives each trial's simtrace,
+    episode number = the trial's position in ``specs``.
 
     ``act(obs (N, 120, 160, k) uint8) -> actions (N,)`` (discrete) or ``(N, 2)`` (continuous) is the
     deterministic policy. Noise for trial k comes from its own generator seeded by ``(seed, k)``.
@@ -116,6 +122,10 @@ def run_trials(act: Callable[[np.ndarray], np.ndarray], specs: Sequence[TrialSpe
     start_s = np.array([s.start_fraction for s in specs]) * batch.track.length_m
     # Explicit per-trial starts: the episode rules' chooser answers with this trial list.
     batch.rules.choose_starts = lambda count: (rev[:count].copy(), start_s[:count].copy())
+    if trace is not None:
+        from .simtrace import attach
+
+        attach(batch, trace).episode_of_car = list(range(n))
     obs = batch.reset_all()
     rngs = [np.random.default_rng([int(seed), int(s.index)]) for s in specs]
     noise = np.array([s.action_noise for s in specs])
@@ -200,6 +210,8 @@ class WorkUnit:
     randomize: bool
     seed: int
     max_steps: int | None = None
+    trace_root: str | None = None     # write the unit's simtrace + metrics JSON into this run folder
+    trace_stamp: str | None = None    # ... as evaluation-<trace_stamp>/ (aws_logs)
 
 
 def _load_policy(path: str) -> Any:
@@ -236,10 +248,19 @@ def run_unit(unit: WorkUnit) -> dict[str, Any]:
     if unit.randomize:
         sim = _randomized(sim)
     try:
+        from .simtrace import SimtraceLog
+
         track = load_track(unit.track)
+        trace = SimtraceLog(None) if unit.trace_root else None
         trials = run_trials(policy_actor(policy), unit.specs, track, cfg.metadata(), sim_config=sim,
                             episode=cfg.episode, frame_stack=cfg.hyperparameters.stack_size, seed=unit.seed,
-                            max_steps=unit.max_steps)
+                            max_steps=unit.max_steps, trace=trace)
+        if trace is not None:
+            from .aws_logs import write_evaluation
+
+            write_evaluation(unit.trace_root, unit.trace_stamp, trace, trials,
+                             {"checkpoint": unit.checkpoint, "iteration": unit.iteration, "mode": unit.mode,
+                              "track": unit.track, "seed": unit.seed, "trials": len(trials)})
     except Exception as exc:  # noqa: BLE001 - e.g. a policy whose spaces do not fit the run
         return {"unit": unit, "error": f"{unit.checkpoint}: evaluation failed on {unit.track} "
                                        f"({type(exc).__name__}: {exc})"}
@@ -431,8 +452,10 @@ def markdown_table(summary: Sequence[dict[str, Any]], selection: Any = None, err
 def evaluate(targets: Sequence[str | Path], trials: int = 10, naive: bool = True, robust: bool = True,
              tracks: Sequence[str] | None = None, action_noise: float = 0.1, both_directions: bool = True,
              randomize: bool = False, workers: int = 2, seed: int = 0, out_dir: str | Path | None = None,
-             window: int = 3, skip_done: bool = False, max_steps: int | None = None, log: Callable[[str], None] | None = print) -> dict[str, Any]:
-    """Evaluate checkpoints and write the outputs (see the module docstring). Returns
+             window: int = 3, skip_done: bool = False, max_steps: int | None = None, log: Callable[[str], None] | None = print,
+             simtrace: bool = True) -> dict[str, Any]:
+    """Evaluate checkpoints and write the outputs (see the module docstring); ``simtrace``: also
+    each unit's simtrace and AWS metrics JSON (:mod:`deepracer_agent.aws_logs`). Returns
     ``{"out_dir", "rows", "summary", "selection", "errors"}``."""
     found_dir, ckpts = find_checkpoints(targets)
     out = Path(out_dir).expanduser() if out_dir is not None else found_dir
@@ -452,6 +475,13 @@ def evaluate(targets: Sequence[str | Path], trials: int = 10, naive: bool = True
                     continue
                 units.append(WorkUnit(str(ckpt), _iteration_of(ckpt), mode, str(track), tuple(specs), cfg,
                                       randomize, seed, max_steps))
+    if simtrace:
+        from dataclasses import replace
+
+        from .aws_logs import evaluation_stamps
+
+        units = [replace(u, trace_root=str(out), trace_stamp=stamp)
+                 for u, stamp in zip(units, evaluation_stamps(out, len(units)))]
     errors: list[str] = []
     new_rows: list[dict[str, Any]] = []
 

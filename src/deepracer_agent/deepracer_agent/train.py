@@ -19,6 +19,7 @@ Run folder layout::
     run_dir/model_metadata.json    the action space + network (AWS format), travels with exports
     run_dir/checkpoints/           iter_NNNNNN.zip + iter_NNNNNN.json
     run_dir/metrics.csv, metrics.jsonl, tensorboard/, training_progress.png, status.json
+    run_dir/training-simtrace/, model/, ip/, metrics/   the logs deepracer-utils reads (aws_logs)
 
 Resume (``--resume``): the config comes from ``config.resolved.yaml`` (command-line overrides apply
 on top), the model from the last COMPLETE checkpoint (a half-written temp file or a zip without
@@ -386,6 +387,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress_
     meta_tmp = run_dir / f".{METADATA_FILE}.tmp-{os.getpid()}"
     metadata.save(meta_tmp)
     os.replace(meta_tmp, run_dir / METADATA_FILE)
+    from .aws_logs import TrainingLogs, write_model_files
+
+    write_model_files(run_dir, metadata.to_dict(), cfg.to_dict()["hyperparameters"])
     write_json_atomic({"state": "running", "pid": os.getpid(), "iteration": start_iteration}, run_dir / STATUS_FILE)
 
     from deepracer_tracks.library import load_track
@@ -413,6 +417,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress_
 
     rows = read_metrics(run_dir)
     episodes_total = int(rows[-1]["episodes_total"]) if rows else 0
+    logs = TrainingLogs(run_dir, done_iterations=start_iteration, done_episodes=episodes_total)  # simtraces
+    logs.attach(envs)
     mean_len: float | None = None
     recent_len = [r["mean_episode_steps"] for r in rows if r.get("mean_episode_steps")]
     if recent_len:
@@ -471,6 +477,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress_
                     model.logger.record(f"deepracer/{key}", value)
             model.logger.dump(step=model.num_timesteps)
             t_save = time.perf_counter()
+            logs.end_iteration(iteration)
             last_ckpt = save_checkpoint(model, run_dir, {"iteration": iteration, "steps": row["steps"],
                                                          "wall_time_s": row["wall_time_s"],
                                                          "episodes_total": episodes_total})
