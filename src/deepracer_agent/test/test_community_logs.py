@@ -1,0 +1,152 @@
+"""The logs the DeepRacer community reads: a real run folder loaded by deepracer-utils (DeepRacerLog,
+AnalysisUtils.simulation_agg, TrainingMetrics), numbers checked against the run's own metrics, and a
+lap's simtrace against the env's own lap time and progress."""
+import csv
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("deepracer.logs", reason="deepracer-utils (a test dependency) is not installed")
+from deepracer.logs import AnalysisUtils, DeepRacerLog  # noqa: E402
+from deepracer.logs.metrics import TrainingMetrics  # noqa: E402
+from deepracer.logs.misc import LogFolderType  # noqa: E402
+
+from deepracer_agent.aws_logs import training_metrics_path  # noqa: E402
+from deepracer_agent.config import load_config  # noqa: E402
+from deepracer_agent.evaluate import EVAL_CSV, evaluate, read_trials  # noqa: E402
+from deepracer_agent.simtrace import SIMTRACE_COLUMNS, SimtraceLog, attach, read_metrics_json  # noqa: E402
+from deepracer_agent.train import read_metrics, train  # noqa: E402
+
+RUN_ARGS = ["n_envs=2", "ppo.n_steps=64", "hyperparameters.num_epochs=1", "hyperparameters.batch_size=32",
+            "model_metadata.neural_network=DEEP_CONVOLUTIONAL_NETWORK_DEEP", "stop.max_iterations=3",
+            "torch_threads=1"]
+
+
+def shared_dir() -> Path | None:
+    """The workspace's shared/ folder: $DEEPRACER_SHARED, else the first ``shared/`` beside a parent."""
+    if os.environ.get("DEEPRACER_SHARED"):
+        return Path(os.environ["DEEPRACER_SHARED"])
+    for parent in Path(__file__).resolve().parents:
+        if (parent.parent / "shared").is_dir():
+            return parent.parent / "shared"
+    return None
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    run = tmp_path_factory.mktemp("community") / "run"
+    train(load_config(None, RUN_ARGS), run, progress_bar=False, log=None)
+    evaluate([run / "checkpoints" / "iter_000003.zip"], trials=2, max_steps=80, workers=1, log=None)
+    return run
+
+
+@pytest.mark.slow   # the module's run folder: ~20 s of training and evaluation
+def test_deepracer_utils_reads_the_training_trace(run_dir):
+    log = DeepRacerLog(str(run_dir))
+    assert log.fh.type == LogFolderType.DRFC_MODEL_SINGLE_WORKERS
+    log.load_training_trace()
+    df = log.dataframe()
+    assert list(pd_columns(run_dir / "training-simtrace" / "0-iteration.csv")) == list(SIMTRACE_COLUMNS)
+    assert log.action_space() == json.loads((run_dir / "model_metadata.json").read_text())["action_space"]
+    assert log.hyperparameters()["batch_size"] == 32
+    rows = read_metrics(run_dir)
+    assert sorted(df["iteration"].unique()) == [0, 1, 2]
+    agg = AnalysisUtils.simulation_agg(df)
+    # one aggregate row per finished episode, as many per iteration as the run counted
+    assert len(agg) == rows[-1]["episodes_total"]
+    for row in rows:
+        it = agg[agg["iteration"] == row["iteration"] - 1]
+        assert len(it) == row["episodes"]
+        assert it["reward"].mean() == pytest.approx(row["mean_reward"], rel=1e-4)
+        last = df[df["iteration"] == row["iteration"] - 1].groupby("episode").last()
+        assert last["progress"].mean() == pytest.approx(row["mean_progress"], abs=1e-3)
+        assert (it["steps"] - 1).mean() == pytest.approx(row["mean_episode_steps"])   # agg counts the prepare row
+    assert np.allclose(agg["time"], (agg["steps"] - 1) / 15.0, atol=1e-3)       # simulated seconds
+    statuses = set(df["episode_status"])
+    assert "prepare" in statuses and statuses <= {"prepare", "in_progress", "off_track", "lap_complete",
+                                                  "immobilized", "reversed", "time_up"}
+    assert (df.groupby("episode")["done"].sum() == 1).all()
+
+
+def pd_columns(path):
+    with open(path, newline="") as fh:
+        return next(csv.reader(fh))
+
+
+@pytest.mark.slow   # the module's run folder: ~20 s of training and evaluation
+def test_training_metrics_json_loads_and_agrees(run_dir):
+    path = training_metrics_path(run_dir)
+    data = json.loads(path.read_text())
+    assert set(data) == {"metrics", "version", "best_model_metric"}
+    tm = TrainingMetrics(None, fname=str(path))
+    training = tm.getTraining()
+    rows = read_metrics(run_dir)
+    assert len(training) == rows[-1]["episodes_total"]
+    assert list(training["episode"]) == list(range(1, len(training) + 1))
+    df = DeepRacerLog(str(run_dir))
+    df.load_training_trace()
+    per_episode = df.dataframe().groupby("episode")
+    assert list(training["reward"]) == [int(round(r)) for r in per_episode["reward"].sum()]
+    assert list(training["completion"]) == [int(p) for p in per_episode["progress"].last()]
+    assert set(r["episode_status"] for r in data["metrics"]) <= {"Lap complete", "Off track", "Immobilized",
+                                                                   "Reversed", "Time up"}
+
+
+@pytest.mark.slow   # the module's run folder: ~20 s of training and evaluation
+def test_deepracer_utils_reads_the_evaluation_traces(run_dir):
+    log = DeepRacerLog(str(run_dir))
+    log.load_evaluation_trace()
+    df = log.dataframe()
+    folders = sorted(run_dir.glob("evaluation-*"))
+    assert len(folders) == 2                                    # naive + robust of one checkpoint
+    assert sorted(df["stream"].unique()) == [f.name.split("-", 1)[1] for f in folders]
+    agg = AnalysisUtils.simulation_agg(df, firstgroup="stream", is_eval=True)
+    trials = read_trials(run_dir / EVAL_CSV)
+    for folder in folders:
+        info = json.loads((folder / "info.json").read_text())
+        mine = [t for t in trials if t["mode"] == info["mode"]]
+        stream = agg[agg["stream"] == folder.name.split("-", 1)[1]].sort_values("episode")
+        assert len(stream) == len(mine) == info["trials"]
+        last = df[df["stream"] == folder.name.split("-", 1)[1]].groupby("episode").last()
+        assert list(last["progress"].round(2)) == pytest.approx([float(t["completion_percentage"]) for t in mine],
+                                                                 abs=0.01)
+        assert list((stream["time"] * 1000).round()) == [int(t["elapsed_time_in_milliseconds"]) for t in mine]
+        metrics = read_metrics_json(run_dir / "metrics" / "evaluation" / f"{folder.name}.json")
+        assert [m["trial"] for m in metrics] == list(range(1, len(mine) + 1))
+        assert [m["elapsed_time_in_milliseconds"] for m in metrics] == [int(t["elapsed_time_in_milliseconds"])
+                                                                         for t in mine]
+
+
+def test_a_lap_in_the_simtrace_matches_the_env(tmp_path):
+    from deepracer_agent.env import DeepRacerEnv
+    from deepracer_inference.metadata import ModelMetadata
+
+    shared = shared_dir()
+    track = shared / "tracks" / "Straight_track.npy" if shared else None
+    if track is None or not track.exists():
+        pytest.skip("official tracks not found (set DEEPRACER_SHARED to the shared/ folder)")
+    env = DeepRacerEnv(str(track), metadata=ModelMetadata.discrete([0.0], [1.0, 0.1]), seed=0)
+    log = SimtraceLog(tmp_path / "training-simtrace")
+    attach(env, log)
+    env.reset(seed=0)
+    for _ in range(400):
+        _, _, terminated, truncated, info = env.step(0)
+        if terminated or truncated:
+            break
+    assert info["episode_status"] == "lap_complete"
+    log.write_iteration(0)
+    drlog = DeepRacerLog(str(tmp_path))
+    drlog.load_training_trace(ignore_metadata=True)
+    df = drlog.dataframe()
+    agg = AnalysisUtils.simulation_agg(df)
+    assert len(agg) == 1
+    lap = agg.iloc[0]
+    assert lap["progress"] == info["progress"] == 100.0 and lap["complete"] == 1
+    assert lap["time"] == pytest.approx(info["lap_time_s"], abs=1e-3)
+    assert df["steps"].max() == info["steps"]
+    assert df["episode_status"].iloc[-1] == "lap_complete" and bool(df["done"].iloc[-1])
+    # positions are the reward's reference point: they move along the straight at ~1 m/s
+    assert np.hypot(df["x"].diff(), df["y"].diff()).sum() == pytest.approx(lap["dist"])
