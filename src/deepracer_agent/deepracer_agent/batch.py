@@ -10,8 +10,9 @@ One :meth:`DeepRacerBatch.step` is one camera frame (``BatchSim.dt_s``, 1/15 s):
    (``track`` or ``track.reversed()``) with ``Track.query``; progress from ``Track.progress_pct``;
    wheels on track from ``BatchSim.wheels_on_track()``;
 3. the episode rules (:mod:`deepracer_sim.episode`) decide termination;
-4. params are built (:class:`~deepracer_agent.reward.ParamsBuilder`) and the user reward is called
-   for every car, the terminating step included (as AWS does);
+4. params are built (:class:`~deepracer_agent.reward.ParamsBuilder`, new dicts and lists per car and
+   step) and each car's OWN instance of the user reward (``reward_fns[i]``, the file executed once
+   per car, as AWS runs one process per car) is called, the terminating step included (as AWS does);
 5. ``BatchSim.render`` gives the next frame, pushed onto the per-car frame stack.
 
 Finished cars are NOT reset here: the gym env leaves that to ``reset()``, the VecEnv calls
@@ -29,7 +30,8 @@ import numpy as np
 from deepracer_inference.metadata import DriveLimits, ModelMetadata
 
 from deepracer_sim.episode import EPISODE_STATUS, EpisodeConfig, EpisodeRules, query_progress, start_episodes
-from .reward import CarState, ParamsBuilder, RewardFunction, load_reward_function, reference_point, resolve_reward
+from .reward import (DEFAULT_TIMEOUT_S, CarState, ParamsBuilder, RewardFunction, load_reward_function, reference_point,
+                     resolve_reward)
 
 OBS_HEIGHT_PX = 120
 OBS_WIDTH_PX = 160
@@ -58,14 +60,24 @@ def metadata_arg(metadata: ModelMetadata | str | Path | Mapping | None, vehicle:
     return ModelMetadata.load(metadata, limits=limits)
 
 
-def reward_arg(reward: RewardFunction | Callable | str | Path | None) -> RewardFunction:
-    """A loaded reward: a :class:`RewardFunction`, a plain callable, a file path, an example name or None."""
+def reward_arg(reward: RewardFunction | Callable | str | Path | None,
+               timeout_s: float | None = DEFAULT_TIMEOUT_S) -> RewardFunction:
+    """A loaded reward: a :class:`RewardFunction`, a plain callable, a file path, an example name or None.
+
+    Callers that drive cars call :func:`reward_instances` on the result (one instance per car)."""
     if isinstance(reward, RewardFunction):
         return reward
     if callable(reward):
         name = getattr(reward, "__code__", None)
-        return RewardFunction(reward, name.co_filename if name else "<callable>")
-    return load_reward_function(resolve_reward(reward))
+        return RewardFunction(reward, name.co_filename if name else "<callable>", timeout_s=timeout_s)
+    return load_reward_function(resolve_reward(reward), timeout_s=timeout_s)
+
+
+def reward_instances(reward: RewardFunction, n: int) -> list[RewardFunction]:
+    """``n`` independent instances of a loaded reward, one per car (:meth:`RewardFunction.spawn`:
+    the file executed again in a fresh module each time; the instance given, which may have been
+    test-called already, is not among them). A plain callable is shared (it cannot be copied)."""
+    return [reward.spawn() for _ in range(n)]
 
 
 class DeepRacerBatch:
@@ -77,20 +89,22 @@ class DeepRacerBatch:
         n_cars: cars simulated together (they do not see or touch each other).
         metadata: action space (``ModelMetadata``, a ``model_metadata.json`` path or dict; default:
             the paper's 10 discrete actions).
-        reward: reward file path, example name (``deepracer_agent.reward.EXAMPLE_REWARDS``), a
-            callable ``reward_function(params)``, or None for the AWS centre-line default.
+        reward: reward file path, example name (``deepracer_agent.reward.EXAMPLE_REWARDS``), a loaded
+            :class:`RewardFunction`, a callable ``reward_function(params)`` (shared by all cars), or
+            None for the AWS centre-line default. A file gets one independent instance per car.
         episode: :class:`EpisodeConfig` or a dict of its fields.
         sim_config: ``deepracer_sim.config.SimConfig`` or a dict for ``SimConfig.from_dict``.
         vehicle: ``VehicleGeometry`` (default: ``load_vehicle()``).
         frame_stack: k frames per observation (oldest first in the last axis).
         seed: seeds the simulator and the start/direction draws.
         compute_reward: False skips params and reward (reward 0) - for benchmarks only.
+        reward_timeout_s: limit (s) of one reward call when ``reward`` is loaded here (None: none).
     """
 
     def __init__(self, track: Any = None, n_cars: int = 1, metadata: Any = None, reward: Any = None,
                  episode: EpisodeConfig | Mapping | None = None, sim_config: Any = None,
                  vehicle: Any = None, frame_stack: int = 1, seed: int | None = None,
-                 compute_reward: bool = True) -> None:
+                 compute_reward: bool = True, reward_timeout_s: float | None = DEFAULT_TIMEOUT_S) -> None:
         from deepracer_description.vehicle import load_vehicle
         from deepracer_sim.batch_sim import BatchSim
         from deepracer_sim.config import SimConfig
@@ -105,7 +119,9 @@ class DeepRacerBatch:
         self.track = load_track_arg(track)
         self.tracks = (self.track, self.track.reversed())          # index 0: forward, 1: reversed
         self.metadata = metadata_arg(metadata, self.vehicle)
-        self.reward_fn = reward_arg(reward) if compute_reward else None
+        self.reward_fn = reward_arg(reward, reward_timeout_s) if compute_reward else None
+        #: One independent reward instance per car (see :func:`reward_instances`).
+        self.reward_fns = reward_instances(self.reward_fn, self.n_cars) if self.reward_fn is not None else []
         if episode is None or isinstance(episode, Mapping):
             episode = EpisodeConfig.from_dict(episode)
         self.episode_config = episode
@@ -201,11 +217,10 @@ class DeepRacerBatch:
                            all_wheels_on_track=wheels_on.all(axis=1),
                            is_offtrack=rules.off_track_now(any_on, query.distance_from_center_m,
                                                            query.half_width_m),
-                           is_reversed=rules.is_reversed)
+                           is_reversed=rules.is_reversed, sim_time_s=outcome.steps * self.dt_s)
             self.last_params = self.params_builder.build(car, query)
             t3 = clock()
-            fn = self.reward_fn
-            rewards[:] = [fn(p) for p in self.last_params]
+            rewards[:] = [fn(p) for fn, p in zip(self.reward_fns, self.last_params)]
         t4 = clock()
 
         frames = self._frames()

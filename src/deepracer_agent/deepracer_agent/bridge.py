@@ -41,7 +41,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from .batch import OBS_HEIGHT_PX, OBS_WIDTH_PX, load_track_arg, metadata_arg, reward_arg
+from .batch import OBS_HEIGHT_PX, OBS_WIDTH_PX, load_track_arg, metadata_arg, reward_arg, reward_instances
 from .reward import CarState, ParamsBuilder, reference_point
 
 __all__ = ["BridgeEnv", "BridgeLink", "BridgeTimeout", "Frame", "FrameSync", "COMMAND_TOLERANCE"]
@@ -189,7 +189,8 @@ class BridgeEnv(gym.Env):
         link: the transport (see `BridgeLink`).
         track: the track the sim drives (name, .npy path or Track), for the reward params.
         metadata: action space (ModelMetadata, model_metadata.json path or dict; default: the paper's 10).
-        reward: reward file / example name / callable / None (AWS centre-line default).
+        reward: reward file / example name / loaded RewardFunction / callable / None (AWS centre-line
+            default). A file runs as this car's own instance (a fresh module).
         frame_stack: frames per observation (oldest first).
         frame_timeout_s: a step or reset that gets no frame within this many wall seconds raises
             `BridgeTimeout`.
@@ -212,6 +213,7 @@ class BridgeEnv(gym.Env):
         self.tracks = (self.track, self.track.reversed())
         self.model_metadata = metadata_arg(metadata, self.vehicle)
         self.reward_fn = reward_arg(reward)
+        self._car_reward = reward_instances(self.reward_fn, 1)[0]     # this car's own instance
         self.params_builder = ParamsBuilder(self.tracks[0], self.tracks[1])
         self.frame_stack = frame_stack
         self.frame_timeout_s = float(frame_timeout_s)
@@ -285,9 +287,10 @@ class BridgeEnv(gym.Env):
         car = CarState(xy=ref, yaw_rad=yaw, steering_deg=np.array([steer_deg]), speed_m_s=np.array([speed]),
                        progress_pct=np.array([status["progress"]]), steps=np.array([status["steps"]]),
                        all_wheels_on_track=np.array([status["all_wheels_on_track"]]),
-                       is_offtrack=np.array([status["is_offtrack"]]), is_reversed=np.array([rev]))
+                       is_offtrack=np.array([status["is_offtrack"]]), is_reversed=np.array([rev]),
+                       sim_time_s=np.array([float(status["lap_time_s"])]))
         self.last_params = self.params_builder.build(car, query)[0]
-        return float(self.reward_fn(self.last_params))
+        return float(self._car_reward(self.last_params))
 
     def close(self) -> None:
         close = getattr(self.link, "close", None)

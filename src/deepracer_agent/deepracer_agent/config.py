@@ -169,6 +169,9 @@ class TrainConfig:
                                          "track stays the evaluation track")
     reward_file: str = _opt("centerline", kind=str,
                             doc="reward .py path or a shipped example name (deepracer_agent/rewards)")
+    reward_timeout_s: float | None = _opt(3.0, lo=0.0, hi=3600.0, lo_open=True, allow_none=True,
+                                          doc="a reward call running longer (s) stops training with an error "
+                                              "(null: no limit)")
     model_metadata: Any = _opt(None, kind="metadata", allow_none=True,
                                doc="AWS model_metadata.json content (mapping; keys left out come from the default) or a path; null: the paper's 10 actions")
     hyperparameters: Hyperparameters = _opt(kind=Hyperparameters, default_factory=Hyperparameters)
@@ -470,12 +473,14 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 def check_inputs(cfg: TrainConfig) -> tuple[Any, Any]:
     """Load the track and the reward function now (fail fast, before any model is built).
 
-    Returns ``(track, reward_function)``; raises :class:`ConfigError` naming the file.
+    The reward is test-called with sample params on the track (objects keys included), as AWS's
+    validator does, on a throwaway instance. Returns ``(track, reward_function)``; raises
+    :class:`ConfigError` naming the file (and line).
     """
     from deepracer_tracks.library import load_track
     from deepracer_tracks.track import TrackError
 
-    from .reward import RewardFunctionError, load_reward_function, resolve_reward
+    from .reward import RewardFunctionError, load_reward_function, resolve_reward, validate_reward_function
 
     try:
         track = load_track(cfg.track)
@@ -487,7 +492,8 @@ def check_inputs(cfg: TrainConfig) -> tuple[Any, Any]:
         except (TrackError, OSError, ValueError) as exc:
             raise ConfigError(f"train_tracks[{i}]: {exc}") from None
     try:
-        reward = load_reward_function(resolve_reward(cfg.reward_file))
+        reward = load_reward_function(resolve_reward(cfg.reward_file), timeout_s=cfg.reward_timeout_s)
+        validate_reward_function(reward, track)
     except RewardFunctionError as exc:
         raise ConfigError(f"reward_file: {exc}") from None
     if cfg.ppo.n_steps == "auto" and cfg.ppo.min_n_steps > cfg.ppo.max_n_steps:

@@ -44,6 +44,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .config import ConfigError, TrainConfig, check_inputs, load_config, save_yaml
+from .reward import RewardFunctionError
 
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_RE = re.compile(r"^iter_(\d{6,})\.zip$")
@@ -429,6 +430,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress_
     stop_reason = ""
     last_ckpt = load_from
     eval_rate: float | None = None
+    failure: str | None = None
     try:
         while True:
             if len(envs) > 1 and iteration > start_iteration:
@@ -521,12 +523,21 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress_
                 break
     except KeyboardInterrupt:
         stop_reason = "interrupted"
+    except RewardFunctionError as exc:       # the user's reward failed mid-rollout: one clear line
+        failure = str(exc)
     finally:
         if bar is not None:
             bar.close()
         for e in envs:
             e.close()
     wall = wall_offset + time.perf_counter() - t_start
+    if failure is not None:
+        # the iteration in progress is lost; the checkpoints already written are complete and stay
+        write_json_atomic({"state": "failed", "reason": failure, "iteration": iteration,
+                           "steps": int(model.num_timesteps), "wall_time_s": round(wall, 3),
+                           "last_checkpoint": str(last_ckpt) if last_ckpt else None}, run_dir / STATUS_FILE)
+        raise TrainError(f"{failure}; training stopped after {iteration} iterations"
+                         + (f", last checkpoint {last_ckpt}" if last_ckpt else ", no checkpoint yet")) from None
     write_json_atomic({"state": "finished", "stop_reason": stop_reason, "iteration": iteration,
                        "steps": int(model.num_timesteps), "wall_time_s": round(wall, 3)}, run_dir / STATUS_FILE)
     if log:

@@ -22,16 +22,14 @@ from deepracer_agent.reward import (
     resolve_reward,
 )
 
-TRACKS = Path(__file__).resolve().parents[3] / ".." / "shared" / "tracks"
+from shared_data import shared_path
 
 
 @pytest.fixture(scope="module")
 def track():
-    if not (TRACKS / "reInvent2019_track.npy").exists():
-        pytest.skip(f"official track files not found in {TRACKS}")
     from deepracer_tracks.track import Track
 
-    return Track.from_npy(TRACKS / "reInvent2019_track.npy")
+    return Track.from_npy(shared_path("tracks", "reInvent2019_track.npy"))
 
 
 def _write(tmp_path, text, name="reward.py"):
@@ -75,7 +73,7 @@ def test_params_on_the_centre_line_have_every_key_with_aws_types(track):
              "closest_objects": list, "objects_location": list, "objects_left_of_center": list,
              "object_in_camera": bool, "objects_speed": list, "objects_heading": list,
              "objects_distance_from_center": list, "objects_distance": list, "is_crashed": bool,
-             "is_offtrack": bool}
+             "is_offtrack": bool, "sim_time": float}
     for key, typ in types.items():
         assert type(params[key]) is typ, (key, type(params[key]))
     assert params["x"] == pytest.approx(p_xy[0]) and params["y"] == pytest.approx(p_xy[1])
@@ -85,7 +83,8 @@ def test_params_on_the_centre_line_have_every_key_with_aws_types(track):
     assert params["closest_waypoints"] == [k, k + 1]
     assert params["track_width"] == pytest.approx(track.widths_m[k], rel=0.05)
     assert params["track_length"] == pytest.approx(track.length_m)
-    assert len(params["waypoints"]) == len(track.centre)
+    assert len(params["waypoints"]) == len(track.centre) + 1            # the closing row, as simapp
+    assert params["waypoints"][-1] == params["waypoints"][0]
     assert params["waypoints"][k] == pytest.approx(tuple(track.centre[k]))
     assert all(type(w) is tuple and len(w) == 2 for w in params["waypoints"])
     assert params["steps"] == 7 and params["progress"] == 12.5
@@ -135,15 +134,20 @@ def test_params_just_past_the_start_line(track):
     (c2,), (h2,) = track.pose_at([track.length_m - 0.05])
     before, _, _ = _params_at(track, c2, h2)
     assert before["projection_distance"] == pytest.approx(track.length_m - 0.05, abs=1e-6)
-    assert before["closest_waypoints"] == [len(track.centre) - 1, 0]
+    # simapp: the last segment ends at the closing row (index N of the N+1 waypoints), not at 0
+    assert before["closest_waypoints"] == [len(track.centre) - 1, len(track.centre)]
+    assert before["waypoints"][len(track.centre)] == before["waypoints"][0]
 
 
-def test_waypoint_list_is_shared_between_builds(track):
+def test_every_build_hands_out_new_lists(track):
     builder = ParamsBuilder(track, track.reversed())
     (c,), (h,) = track.pose_at([1.0])
     a, _, _ = _params_at(track, c, h, builder=builder)
     b, _, _ = _params_at(track, c, h, builder=builder)
-    assert a["waypoints"] is b["waypoints"] and a["objects_location"] is not b["objects_location"]
+    assert a == b
+    for key, value in a.items():
+        if isinstance(value, list):
+            assert value is not b[key], key
 
 
 def test_reference_point_and_heading():
@@ -262,11 +266,25 @@ def test_numpy_numbers_and_limits_are_accepted(tmp_path):
     assert fn({"speed": 1.0}) == 1e5
 
 
-def test_modifying_the_shared_waypoints_is_an_error(tmp_path):
-    fn = load_reward_function(_write(tmp_path, "def reward_function(params):\n"
-                                               "    params['waypoints'].append((0, 0))\n    return 1.0\n"))
-    with pytest.raises(RewardFunctionError, match="modified params\\['waypoints'\\]"):
-        fn({"waypoints": [(1.0, 1.0)]})
+def test_a_reward_mutating_its_params_never_reaches_another_call(tmp_path, track):
+    """Issue 21 item 11: in-place changes to params['waypoints'] (any change, not only of the length),
+    to closest_waypoints or to the dict itself stay in that call."""
+    path = _write(tmp_path, "def reward_function(params):\n"
+                            "    wp = params['waypoints']\n"
+                            "    wp[0] = (99.0, 99.0); wp.reverse(); wp.append((1.0, 2.0))\n"
+                            "    params['closest_waypoints'][0] = -5\n"
+                            "    params['objects_location'].append((3.0, 3.0))\n"
+                            "    params['x'] = 1e9\n"
+                            "    return 1.0\n")
+    fn = load_reward_function(path)
+    builder = ParamsBuilder(track, track.reversed())
+    (c,), (h,) = track.pose_at([2.0])
+    clean, _, _ = _params_at(track, c, h, builder=builder)
+    for _ in range(3):
+        params, _, _ = _params_at(track, c, h, builder=builder)
+        assert params == clean                  # every call sees untouched params
+        assert fn(params) == 1.0
+    assert builder.waypoints() == clean["waypoints"]
 
 
 def test_slow_reward_warns_once_with_measured_time(tmp_path):

@@ -107,6 +107,7 @@ class Track:
         self.direction = "counterclockwise" if area >= 0.0 else "clockwise"
         self._grid = None
         self._bands = None
+        self._border_lines: tuple[Track, Track] | None = None
         self._reversed: Track | None = None
 
     # ------------------------------------------------------------------ construction / IO
@@ -249,6 +250,25 @@ class Track:
             half_width_m=half,
             heading_rad=self._seg_heading[seg].copy(),
         )
+
+    def nearest_border_points(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 2) points -> the nearest points (N, 2) on the inner and on the outer border polyline (m).
+
+        AWS's ``track_data.get_nearest_points`` applies this to the car's projection on the centre
+        line; ``track_width`` is the distance between the two results. Exact (same grid as ``query``).
+        """
+        p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        if self._border_lines is None:
+            other = self._reversed._border_lines if self._reversed is not None else None
+            self._border_lines = other or tuple(
+                Track(line, line, line, closed=self.closed, name=f"{self.name}:{label}", validate=False)
+                for label, line in (("inner", self.inner), ("outer", self.outer)))
+        return tuple(line._nearest_points(p) for line in self._border_lines)
+
+    def _nearest_points(self, p: np.ndarray) -> np.ndarray:
+        """(N, 2) nearest points on this track's centre polyline."""
+        seg, t = self._nearest_segments(p)
+        return self._seg_a[seg] + t[:, None] * self._seg_v[seg]
 
     def on_track(self, points: np.ndarray) -> np.ndarray:
         """(..., 2) points -> (...) bool: inside the road polygon between the borders (exact)."""

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import ppo, wire
+from ..reward import RewardFunctionError
 from .config import ConfigError, DistributedConfig, StopFlag, common_arguments, config_from_args
 from .model_store import CorruptModelError, ModelStore, ModelStoreError, ModelVersion, open_store
 from .runtime import WorkerSettings, load_runtime
@@ -216,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.seed is not None:
             ws.seed = args.seed
         return Worker(cfg, ws, StopFlag(), args.max_episodes, args.max_steps).run()
-    except (ConfigError, ModelStoreError, TransportError, ValueError) as exc:
+    except (ConfigError, ModelStoreError, TransportError, ValueError, RewardFunctionError) as exc:
         print(f"deepracer worker: {exc}", file=sys.stderr)
         return 2
 
