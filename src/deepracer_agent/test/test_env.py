@@ -1,7 +1,6 @@
 """DeepRacerEnv / DeepRacerVecEnv on the real BatchSim: checkers, seeding, rules, params, SB3 contract."""
 import math
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +10,7 @@ from deepracer_agent.reward import PARAM_KEYS, REFERENCE_POINT_OFFSET_M
 from deepracer_agent.vec_env import DeepRacerVecEnv
 from deepracer_inference.metadata import ModelMetadata
 
-TRACKS = Path(__file__).resolve().parents[3] / ".." / "shared" / "tracks"
+from shared_data import shared_path
 
 
 def _straight_metadata():
@@ -21,10 +20,7 @@ def _straight_metadata():
 
 @pytest.fixture(scope="module")
 def straight_track():
-    path = TRACKS / "Straight_track.npy"
-    if not path.exists():
-        pytest.skip(f"official track files not found in {TRACKS}")
-    return str(path)
+    return str(shared_path("tracks", "Straight_track.npy"))
 
 
 def _place(env_batch, car, dx_m=0.0, dyaw_rad=0.0):
