@@ -88,14 +88,30 @@ class TrainingLogs:
                      if isinstance(r, dict) and int(r.get("episode", 0)) <= done_episodes]
         self.log = SimtraceLog(self.folder, first_episode=done_episodes)
         self.recorders: list[CarRecorder] = []
+        self.iterations = int(done_iterations)   # files written so far (the next one's number)
+
+    @classmethod
+    def continuing(cls, run_dir: str | Path, worker: int | None = None) -> "TrainingLogs":
+        """The logs of a worker that may have run before (a restarted decoupled worker): new files
+        and episodes continue after what is already there."""
+        base = Path(run_dir) if worker is None else Path(run_dir) / str(int(worker))
+        folder = base / TRAINING_SIMTRACE
+        done = [int(m.group(1)) for p in (folder.iterdir() if folder.is_dir() else [])
+                if (m := _ITER_RE.match(p.name))]
+        rows = read_metrics_json(training_metrics_path(run_dir, worker))
+        logs = cls(run_dir, worker, done_iterations=max(done) + 1 if done else 0, done_episodes=len(rows))
+        logs.iterations = max(done) + 1 if done else 0
+        return logs
 
     def attach(self, envs: Sequence[Any]) -> None:
         """Record every car of ``envs`` (VecEnvs / envs / batches sharing this worker's simtrace)."""
         self.recorders += [attach(e, self.log) for e in envs]
 
-    def end_iteration(self, iteration: int) -> list[Any]:
-        """Close training iteration ``iteration`` (1-based): write ``<iteration-1>-iteration.csv``
-        and TrainingMetrics.json; returns the iteration's episode summaries."""
+    def end_iteration(self, iteration: int | None = None) -> list[Any]:
+        """Close training iteration ``iteration`` (1-based; None: the next one): write
+        ``<iteration-1>-iteration.csv`` and TrainingMetrics.json; returns its episode summaries."""
+        iteration = self.iterations + 1 if iteration is None else int(iteration)
+        self.iterations = iteration
         for rec in self.recorders:
             rec.take_finished()
         path, episodes = self.log.write_iteration(iteration - 1)

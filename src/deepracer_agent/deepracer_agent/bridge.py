@@ -198,6 +198,8 @@ class BridgeEnv(gym.Env):
     """
 
     metadata = {"render_modes": [], "render_fps": 15}
+    n_cars = 1
+    dt_s = 1.0 / 15.0
 
     def __init__(self, link: BridgeLink, track: Any = None, metadata: Any = None, reward: Any = None,
                  frame_stack: int = 1, frame_timeout_s: float = 2.0, vehicle: Any = None) -> None:
@@ -226,6 +228,9 @@ class BridgeEnv(gym.Env):
         self._needs_reset = True
         self.last_frame: Frame | None = None
         self.last_params: dict[str, Any] | None = None
+        #: optional :class:`~deepracer_agent.simtrace.CarRecorder` (``simtrace.attach(env, log)``):
+        #: one simtrace row per step, ``tstamp`` = the sim's episode time (``lap_time_s``)
+        self.recorder: Any = None
 
     # ---------------------------------------------------------------------------------- gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -237,6 +242,12 @@ class BridgeEnv(gym.Env):
         self._obs[...] = frame.image[..., None]
         self._needs_reset = False
         status = frame.status
+        if self.recorder is not None:
+            x, y, yaw = np.array([status["x"]]), np.array([status["y"]]), np.array([status["yaw"]])
+            ref = reference_point(x, y, yaw)
+            query = self.tracks[int(bool(status["is_reversed"]))].query(ref)
+            self.recorder.start([0], ref[:, 0], ref[:, 1], yaw, np.array([float(status["progress"])]),
+                                query.closest_waypoints[:, 0], tstamp_s=np.zeros(1))
         info = {"progress": float(status["progress"]), "lap_time_s": 0.0, "steps": 0,
                 "episode_status": "in_progress", "termination_reason": None,
                 "is_reversed": bool(status["is_reversed"]), "stamp_ns": frame.stamp_ns,
@@ -272,6 +283,15 @@ class BridgeEnv(gym.Env):
         self._needs_reset = terminated or truncated
         reason = None if episode_status == "in_progress" else (
             "step_limit" if truncated else episode_status)
+        if self.recorder is not None:
+            p = self.last_params
+            self.recorder.step(np.array([p["x"]]), np.array([p["y"]]), np.radians([p["heading"]]),
+                               np.array([steer_deg]), np.array([speed]),
+                               np.asarray(action).reshape(1) if self.model_metadata.is_discrete else None,
+                               np.array([reward]), np.array([terminated or truncated]),
+                               np.array([bool(status["all_wheels_on_track"])]), np.array([float(status["progress"])]),
+                               np.array([int(status["steps"])]), np.array([p["closest_waypoints"][0]]),
+                               [episode_status], tstamp_s=np.array([float(status["lap_time_s"])]))
         info = {"progress": float(status["progress"]), "lap_time_s": float(status["lap_time_s"]),
                 "steps": int(status["steps"]), "episode_status": episode_status, "termination_reason": reason,
                 "is_reversed": bool(status["is_reversed"]), "steering_angle_deg": steer_deg, "speed_m_s": speed,

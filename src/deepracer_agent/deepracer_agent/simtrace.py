@@ -41,13 +41,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+
+from deepracer_common.fileio import atomic_write_text
 
 SIMTRACE_COLUMNS = ("episode", "steps", "X", "Y", "yaw", "steer", "throttle", "action", "reward", "done",
                     "all_wheels_on_track", "progress", "closest_waypoint", "track_len", "tstamp",
@@ -63,13 +64,6 @@ BEST_MODEL_METRIC = "progress"
 SIMTRACE_SUFFIX = "-iteration.csv"
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """``text`` to ``path`` through a temp file in the same folder and ``os.replace`` (readers never
-    see a half-written file)."""
-    from .evaluate import _atomic_text
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_text(path, text)
 
 
 def simtrace_path(folder: str | Path, iteration: int) -> Path:
@@ -163,10 +157,13 @@ class CarRecorder:
         self.finished: list[EpisodeSummary] = []
 
     def start(self, car_ids: Sequence[int], x: np.ndarray, y: np.ndarray, yaw_rad: np.ndarray,
-              progress: np.ndarray, closest_waypoint: np.ndarray) -> None:
+              progress: np.ndarray, closest_waypoint: np.ndarray, tstamp_s: np.ndarray | None = None) -> None:
         """New episodes for ``car_ids`` (arrays indexed like ``car_ids``): a ``prepare`` row each.
-        An unfinished episode of such a car is dropped (it never ended)."""
+        An unfinished episode of such a car is dropped (it never ended). ``tstamp_s``: the cars'
+        simulated time now (default: the recorder's own clock, ``dt_s`` per step)."""
         wall = time.time()
+        if tstamp_s is not None:
+            self.clock_s[np.asarray(car_ids, dtype=np.int64)] = tstamp_s
         for k, i in enumerate(car_ids):
             i = int(i)
             self._wall_start[i] = wall
@@ -179,11 +176,14 @@ class CarRecorder:
     def step(self, x: np.ndarray, y: np.ndarray, yaw_rad: np.ndarray, steer_deg: np.ndarray,
              speed_m_s: np.ndarray, actions: np.ndarray | None, rewards: np.ndarray, done: np.ndarray,
              all_wheels_on_track: np.ndarray, progress: np.ndarray, steps: np.ndarray,
-             closest_waypoint: np.ndarray, statuses: Sequence[str]) -> None:
+             closest_waypoint: np.ndarray, statuses: Sequence[str], tstamp_s: np.ndarray | None = None) -> None:
         """One row per car inside an episode (all arrays (N,)); a car whose ``done`` is set closes its
         episode and records nothing more until :meth:`start`."""
         wall = round(time.time(), 3)
-        self.clock_s += self.dt_s
+        if tstamp_s is None:
+            self.clock_s += self.dt_s
+        else:
+            self.clock_s[:] = tstamp_s
         discrete = actions is not None and np.ndim(actions) == 1
         act = np.asarray(actions).astype(np.int64).tolist() if discrete else [-1] * self.n_cars
         cols = zip(np.round(x, 4).tolist(), np.round(y, 4).tolist(), np.round(np.degrees(yaw_rad), 4).tolist(),

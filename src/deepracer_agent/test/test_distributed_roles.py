@@ -166,6 +166,20 @@ def test_real_deepracer_env_end_to_end(tmp_path, redis_server, monkeypatch):
     assert row["episodes"] >= 2 and row["mean_progress"] is not None
     # the worker's env really is its own track
     assert workers[1].follower.env.batch.track.name == cfg.workers[1]["track"]
+    # one simtrace per worker in DRfC's multi-worker layout, read by deepracer-utils
+    run = tmp_path / "run"
+    for i, w in enumerate(workers):
+        files = sorted((run / str(i) / "training-simtrace").glob("*-iteration.csv"))
+        assert files and files[0].name == "0-iteration.csv"
+        assert len(json.loads((run / "metrics" / ("TrainingMetrics.json" if i == 0 else f"TrainingMetrics_{i}.json"))
+                              .read_text())["metrics"]) == w.episodes
+    dr_logs = pytest.importorskip("deepracer.logs")
+    log = dr_logs.DeepRacerLog(str(run))
+    assert log.fh.type.name == "DRFC_MODEL_MULTIPLE_WORKERS"
+    log.load_training_trace(ignore_metadata=True)
+    df = log.dataframe()
+    assert sorted(df["worker"].unique()) == [0, 1]
+    assert df.groupby(["worker", "episode"]).ngroups == sum(w.episodes for w in workers)
 
 
 def metrics(tmp_path):

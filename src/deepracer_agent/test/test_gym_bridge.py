@@ -47,8 +47,13 @@ def test_lockstep_one_image_per_action_same_as_embedded_env(bridge_node):
 
     sim = _start_sim("step_on_command:=true", "start_advance_fraction:=0.05")   # the env's round robin
     try:
+        from deepracer_agent.simtrace import SimtraceLog, attach
+
         env = BridgeEnv(bridge_node, track="oval", frame_timeout_s=15.0)   # first reset waits for start-up
         ref = DeepRacerEnv(track="oval", seed=0)
+        trace, ref_trace = SimtraceLog(None), SimtraceLog(None)
+        attach(env, trace)
+        attach(ref, ref_trace)
         obs, info = env.reset()
         env.frame_timeout_s = 2.0
         ref.reset(seed=0)
@@ -82,6 +87,12 @@ def test_lockstep_one_image_per_action_same_as_embedded_env(bridge_node):
         assert counters["frames_consumed"] == len(stamps)
         assert counters["frames_stale"] - stale_at_start == counters["frames_late"] == 0, counters
         assert counters["frames_duplicate"] == counters["frames_skipped"] == 0, counters
+        # the bridge's simtrace is the embedded env's (columns up to track_len; tstamp is the sim's clock)
+        assert trace.rows and len(trace.rows) == len(ref_trace.rows)
+        for a, b in zip(trace.rows, ref_trace.rows):
+            assert a[:2] == b[:2] and a[7] == b[7] and a[9:11] == b[9:11] and a[12:14] == b[12:14] and a[15] == b[15]
+            assert a[2:7] == pytest.approx(b[2:7], abs=2e-4) and a[8] == pytest.approx(b[8], rel=1e-5, abs=1e-6)
+            assert a[11] == pytest.approx(b[11], abs=2e-4)
     finally:
         out = stop_process(sim)
     assert "sim ready" in out
@@ -137,6 +148,12 @@ def test_ppo_trains_through_the_bridge_node(tmp_path):
     assert sidecar["frames_consumed"] >= 256 and sidecar["frames_duplicate"] == 0
     assert (out / "checkpoints" / "iter_000001.zip").stat().st_size > 10_000
     assert json.loads((out / "model_metadata.json").read_text())["action_space_type"] == "discrete"
+    # the community's logs: a simtrace and TrainingMetrics.json deepracer-utils reads
+    dr_logs = pytest.importorskip("deepracer.logs")
+    drlog = dr_logs.DeepRacerLog(str(out))
+    drlog.load_training_trace()
+    assert len(drlog.dataframe()) > 0
+    assert json.loads((out / "metrics" / "TrainingMetrics.json").read_text())["metrics"]
 
 
 def test_bridge_node_reports_missing_sim_clearly(tmp_path):

@@ -10,6 +10,9 @@ complete episodes pushed to Redis.
   corrupt (that version is then skipped).
 - While Redis is down it keeps the finished episode and retries with exponential backoff.
 - Back-pressure: it waits while more than ``max_backlog`` entries are queued in the stream.
+- Simtrace (:mod:`deepracer_agent.aws_logs`): worker ``i`` writes ``run_dir/<i>/training-simtrace/
+  <k>-iteration.csv``, one file per policy version it acted with (k counts those versions from 0),
+  and ``run_dir/metrics/TrainingMetrics[_<i>].json``: DRfC's multi-worker layout.
 """
 from __future__ import annotations
 
@@ -149,7 +152,7 @@ def _jsonable(v: Any) -> Any:
 
 class Worker:
     def __init__(self, cfg: DistributedConfig, settings: WorkerSettings, stop: StopFlag | None = None,
-                 max_episodes: int | None = None, max_steps: int = 100_000):
+                 max_episodes: int | None = None, max_steps: int = 100_000, index: int | None = None):
         self.cfg, self.settings, self.stop = cfg, settings, stop or StopFlag(install_signals=False)
         self.max_episodes, self.max_steps = max_episodes, max_steps
         redis_settings = cfg.redis_settings()
@@ -161,6 +164,26 @@ class Worker:
         self.steps = 0
         Path(cfg.run_dir).mkdir(parents=True, exist_ok=True)
         self.audit_path = Path(cfg.run_dir) / f"pushed_{settings.worker_id}.txt"
+        if index is None:
+            digits = "".join(c for c in settings.worker_id if c.isdigit())
+            index = int(digits) if digits else 0
+        from ..aws_logs import TrainingLogs
+
+        self.logs = TrainingLogs.continuing(cfg.run_dir, worker=index)
+        self._traced_env: Any = None
+        self._trace_version: int | None = None
+
+    def _trace(self, version: int) -> None:
+        """Simtrace bookkeeping before an episode: close the file of the previous policy version,
+        record the (possibly rebuilt) env."""
+        if self._trace_version is not None and version != self._trace_version:
+            self.logs.end_iteration()
+        self._trace_version = version
+        env = self.follower.env
+        if env is not self._traced_env and hasattr(env, "batch"):
+            self.logs.recorders = []
+            self.logs.attach([env])
+            self._traced_env = env
 
     def run(self) -> int:
         t0 = time.monotonic()
@@ -178,6 +201,7 @@ class Worker:
                 time.sleep(0.2)   # the trainer is behind: episodes made now would only go stale
                 self.follower.refresh()
             version = self.follower.version
+            self._trace(version)
             result = run_episode(self.follower.env, ppo.Actor(self.follower.model.policy), self.max_steps, self.stop,
                                  seed=seed if self.episodes == 0 else None)
             if result is None:
@@ -194,6 +218,8 @@ class Worker:
                 f.write(rec.episode_id + "\n")
             self.episodes += 1
             self.steps += rec.steps
+        if self._trace_version is not None:
+            self.logs.end_iteration()
         return 0
 
 
@@ -216,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             ws.track = args.track
         if args.seed is not None:
             ws.seed = args.seed
-        return Worker(cfg, ws, StopFlag(), args.max_episodes, args.max_steps).run()
+        return Worker(cfg, ws, StopFlag(), args.max_episodes, args.max_steps, index=args.index).run()
     except (ConfigError, ModelStoreError, TransportError, ValueError, RewardFunctionError) as exc:
         print(f"deepracer worker: {exc}", file=sys.stderr)
         return 2

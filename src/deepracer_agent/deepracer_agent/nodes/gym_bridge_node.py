@@ -202,9 +202,15 @@ def train(node: GymBridgeNode) -> Path:
     cfg.metadata().save(tmp)
     os.replace(tmp, out / METADATA_FILE)
     env = make_env(node, cfg)
+    from ..aws_logs import TrainingLogs, write_model_files
+
+    write_model_files(out, cfg.metadata().to_dict(), cfg.to_dict()["hyperparameters"])
+    logs = TrainingLogs(out)                  # output_dir/training-simtrace/0-iteration.csv + metrics/
+    logs.attach([env])
     model = build_model(cfg, env, None)
     start = time.perf_counter()
     model.learn(total_timesteps=p["total_timesteps"], progress_bar=False)
+    logs.end_iteration(1)
     counters = node.frames.counters.as_info()
     path = save_checkpoint(model, out, {"iteration": 1, "steps": int(model.num_timesteps),
                                         "wall_time_s": round(time.perf_counter() - start, 3), **counters})
