@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# System packages the tests need that PyPI does not carry: redis-server (decoupled training tests).
+# System packages the tests need that PyPI does not carry: redis-server (decoupled training tests),
+# chromium + chromium-driver (the web console's browser tests; playwright drives /usr/bin/chromium).
 # Installed with apt when missing and we are root (CI, fresh Debian); otherwise we say what to install.
 set -euo pipefail
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing system packages: ${need[*]}"

@@ -61,3 +61,7 @@ def fake_pwm(tmp_path):
     chip = FakePwmChip(tmp_path / "sys" / "class" / "pwm")
     yield chip
     chip.stop()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes more than 20 s (a launched graph and a browser)")

@@ -28,7 +28,7 @@ ALLOWED = {
     "deepracer_tracks": {"deepracer_common"},
     "deepracer_sim": {"deepracer_common", "deepracer_description", "deepracer_tracks"},
     "deepracer_inference": {"deepracer_common", "deepracer_description"},
-    "deepracer_control": {"deepracer_common", "deepracer_description"},
+    "deepracer_control": {"deepracer_common", "deepracer_description", "deepracer_inference"},  # console model store
     "deepracer_agent": {"deepracer_common", "deepracer_description", "deepracer_tracks", "deepracer_sim",
                         "deepracer_inference"},
 }

@@ -6,9 +6,12 @@ Topics in:  /cmd_vel (geometry_msgs/Twist, teleop; passes in mode "manual"),
             passes in mode "calibration"; clamped to 1.0-2.0 ms).
 Topics out: /control/applied (std_msgs/String JSON: what the PWM got and why, on every change and
             at the 50 Hz tick), /sim/cmd_vel (Twist, sim backend only).
-Service:    /control/emergency_stop (std_srvs/SetBool: true latches neutral, false releases).
-The mode is the ``mode`` parameter (``ros2 param set /control_node mode autonomous``); no extra
-service is needed for it.
+Services:   /control/emergency_stop (std_srvs/SetBool: true latches neutral, false releases),
+            /control/set_mode/manual, /control/set_mode/autonomous, /control/set_mode/calibration
+            (std_srvs/Trigger: switch the mode; the same as setting the ``mode`` parameter),
+            /control/reload_calibration (std_srvs/Trigger: re-read ``calibration_file``; an invalid
+            file is refused with the reason and the old calibration stays).
+The mode is also the ``mode`` parameter (``ros2 param set /control_node mode autonomous``).
 
 Start-up is all-or-nothing: an invalid calibration or a missing PWM chip logs ONE error naming the
 field or path and the process exits with status 1, with the outputs neutral (sysfs channels an
@@ -25,12 +28,13 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_msgs.msg import Int32MultiArray, String
-from std_srvs.srv import SetBool
+from rclpy.parameter import Parameter
+from std_srvs.srv import SetBool, Trigger
 
 from ..calibration import Calibration, CalibrationError, load_calibration
 from ..drive import DriveMapper
 from ..pwm import (DEFAULT_SYSFS_ROOT, ActuatorCommand, DryRunPWM, PWMBackend, PWMError, SimPWM, SysfsPWM,
-                   disable_sysfs_outputs)
+                   disable_sysfs_outputs, neutral_command)
 from ..safety import MODES, SafetySupervisor, Source, parse_mode
 from ._params import ParameterError, Spec, check_value, declare
 
@@ -112,6 +116,11 @@ class ControlNode(Node):
         self.create_subscription(Twist, "/cmd_vel_auto", lambda m: self._on_twist(Source.INFERENCE, m), 10)
         self.create_subscription(Int32MultiArray, "/control/calibration_pwm", self._on_calibration_pwm, 10)
         self.create_service(SetBool, "/control/emergency_stop", self._on_emergency_stop)
+        for name in MODES:
+            self.create_service(Trigger, f"/control/set_mode/{name}",
+                                lambda req, resp, name=name: self._on_set_mode(name, resp))
+        self.create_service(Trigger, "/control/reload_calibration", self._on_reload_calibration)
+        self._calibration_file = p["calibration_file"]
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_timer(1.0 / TICK_HZ, self._tick)
         self._apply()
@@ -164,6 +173,31 @@ class ControlNode(Node):
         response.message = "emergency stop engaged: neutral until released" if request.data else \
             "emergency stop released: waiting for a fresh command"
         self.get_logger().warn(response.message)
+        return response
+
+    def _on_set_mode(self, mode: str, response: Trigger.Response) -> Trigger.Response:
+        result = self.set_parameters([Parameter("mode", value=mode)])[0]
+        response.success = bool(result.successful)
+        response.message = f"mode {mode}" if result.successful else result.reason
+        return response
+
+    def _on_reload_calibration(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if not self._calibration_file:
+            response.success, response.message = False, "calibration_file is empty: nothing to reload"
+            return response
+        try:
+            calibration = load_calibration(self._calibration_file)
+        except CalibrationError as exc:
+            response.success, response.message = False, f"calibration not reloaded, the old one stays: {exc}"
+            self.get_logger().error(response.message)
+            return response
+        self.mapper.calibration = calibration
+        self.backend.calibration = calibration
+        self.supervisor.neutral = neutral_command(calibration)
+        self.supervisor.set_mode(self.supervisor.mode)  # forget the held command: it used the old mapping
+        self._apply()
+        response.success, response.message = True, f"calibration reloaded from {self._calibration_file}"
+        self.get_logger().info(response.message)
         return response
 
     def _tick(self) -> None:

@@ -1,0 +1,110 @@
+"""Helpers for the console tests: headless Debian chromium through playwright, processes, artifacts."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+URL_RE = re.compile(r"console ready: open (http://127\.0\.0\.1:\d+/)\?token=(\S+)")
+
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where screenshots go: $DEEPRACER_CONSOLE_SCREENSHOTS (e.g. docs/images, for the README) or a temp dir."""
+    folder = Path(os.environ.get("DEEPRACER_CONSOLE_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+class Browser:
+    """Headless chromium (the Debian package, never a downloaded build) with a fresh profile
+    (playwright passes ``profile`` as --user-data-dir)."""
+
+    def __init__(self, profile: Path) -> None:
+        sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (make setup)")
+        if not os.access(CHROMIUM, os.X_OK):
+            pytest.skip(f"{CHROMIUM} is missing (scripts/install_system_deps.sh installs chromium)")
+        self._pw = sync_api.sync_playwright().start()
+        self.context = self._pw.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, headless=True,
+            args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 760})
+        self.context.set_default_timeout(15_000)
+
+    def close(self) -> None:
+        self.context.close()
+        self._pw.stop()
+
+
+class Proc:
+    """A subprocess whose output is collected line by line (for the console URL and the dry-run log)."""
+
+    def __init__(self, cmd: list[str]) -> None:
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for_line(self, pattern: re.Pattern, timeout_s: float) -> re.Match:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                m = pattern.search(line)
+                if m:
+                    return m
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"no line matching {pattern.pattern!r}; output:\n{self.output[-4000:]}")
+
+    def stop(self, timeout_s: float = 20.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(timeout=5)
+        return self.proc.returncode
+
+
+def node_process(module: str, **params: object) -> Proc:
+    cmd = [sys.executable, "-m", module, "--ros-args"]
+    for name, value in params.items():
+        cmd += ["-p", f"{name}:={value}"]
+    return Proc(cmd)
+
+
+def tiny_model_archive(folder: Path, name: str) -> Path:
+    """A small but real model artifact (hand-built ONNX + OpenVINO IR), packed as <name>.tar.gz."""
+    sys.path.insert(0, str(REPO / "src" / "deepracer_inference" / "test"))
+    try:
+        from tiny_artifact import make_artifact
+    finally:
+        sys.path.pop(0)
+    artifact, _, _ = make_artifact(folder / name)
+    archive = folder / f"{name}.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(artifact.iterdir()):
+            tar.add(path, arcname=path.name)
+    return archive
