@@ -49,7 +49,7 @@ def test_sim_drive_graph():
 def test_car_graph_uses_the_same_drive_stack_as_the_sim():
     sim = by_name(plan("sim_drive.launch.xml", **MODEL))
     car = by_name(plan("car.launch.xml", **MODEL))
-    assert list(car) == ["camera_node", "inference_node", "control_node"]
+    assert list(car) == ["camera_node", "inference_node", "control_node", "console_node"]   # the console is on
     assert car["camera_node"].argv[0] == "<deepracer_control/camera_node>"
     # same node definitions (same file and line), same inference command line
     for node in ("inference_node", "control_node"):
@@ -64,6 +64,20 @@ def test_car_graph_uses_the_same_drive_stack_as_the_sim():
     assert params(by_name(plan("car.launch.xml", **MODEL, backend="dry-run"))["control_node"].argv)["backend"] == "dry-run"
     with pytest.raises(LaunchError, match="argument 'backend' = 'sim' is not one of sysfs, dry-run"):
         plan("car.launch.xml", **MODEL, backend="sim")
+
+
+def test_console_is_on_for_the_car_off_for_the_sim_and_shares_the_drive_stack_definition():
+    assert "console_node" not in by_name(plan("car.launch.xml", **MODEL, console="false"))
+    assert "console_node" not in by_name(plan("sim_drive.launch.xml", **MODEL))
+    sim = by_name(plan("sim_drive.launch.xml", **MODEL, console="true", console_port="0", models_dir="/tmp/models"))
+    car = by_name(plan("car.launch.xml", **MODEL, calibration="/tmp/cal.json"))
+    assert sim["console_node"].origin == car["console_node"].origin
+    assert params(sim["console_node"].argv) == {"host": "127.0.0.1", "port": "0", "password_file": "''",
+                                                "calibration_file": "''", "models_dir": "/tmp/models"}
+    car_p = params(car["console_node"].argv)
+    assert car_p["calibration_file"] == "/tmp/cal.json" and car_p["models_dir"] == "~/deepracer_models"
+    assert params(sim["inference_node"].argv)["models_dir"] == "/tmp/models"   # one folder for both
+    assert not car["console_node"].required      # the console dying does not stop the car's graph
 
 
 def test_sim_training_graph():
@@ -107,7 +121,7 @@ def _missing_node_modules(executables: tuple[str, ...]) -> list[str]:
 
 @pytest.mark.parametrize("name, args, executables", [
     ("sim_drive.launch.xml", ["model:=/tmp/m"], ("sim_node", "inference_node", "control_node")),
-    ("car.launch.xml", ["model:=/tmp/m"], ("camera_node", "inference_node", "control_node")),
+    ("car.launch.xml", ["model:=/tmp/m"], ("camera_node", "inference_node", "control_node", "console_node")),
     ("sim_training.launch.xml", [], ("sim_node", "gym_bridge_node")),
 ])
 def test_real_files_resolve_completely_with_print(name, args, executables, capsys):

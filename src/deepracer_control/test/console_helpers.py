@@ -1,6 +1,7 @@
 """Helpers for the console tests: headless Debian chromium through playwright, processes, artifacts."""
 from __future__ import annotations
 
+import io
 import os
 import re
 import signal
@@ -9,6 +10,8 @@ import sys
 import tarfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,22 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 URL_RE = re.compile(r"console ready: open (http://127\.0\.0\.1:\d+/)\?token=(\S+)")
 
 
+def screenshot(page, folder: Path, name: str) -> Path:
+    """A PNG of the page, reduced to a 64-colour palette (small enough to commit under docs/images)."""
+    from PIL import Image
+
+    path = folder / name
+    Image.open(io.BytesIO(page.screenshot())).convert("RGB").quantize(colors=64).save(path, optimize=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    driver = Playwright()
+    yield driver
+    driver.close()
+
+
 def screenshot_dir(tmp_path: Path) -> Path:
     """Where screenshots go: $DEEPRACER_CONSOLE_SCREENSHOTS (e.g. docs/images, for the README) or a temp dir."""
     folder = Path(os.environ.get("DEEPRACER_CONSOLE_SCREENSHOTS") or tmp_path)
@@ -27,22 +46,25 @@ def screenshot_dir(tmp_path: Path) -> Path:
     return folder
 
 
-class Browser:
-    """Headless chromium (the Debian package, never a downloaded build) with a fresh profile
-    (playwright passes ``profile`` as --user-data-dir)."""
+class Playwright:
+    """One playwright driver per test module (its sync API allows only one at a time); each graph gets
+    its own headless chromium (the Debian package, never a downloaded build) with a fresh profile."""
 
-    def __init__(self, profile: Path) -> None:
+    def __init__(self) -> None:
         sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (make setup)")
         if not os.access(CHROMIUM, os.X_OK):
             pytest.skip(f"{CHROMIUM} is missing (scripts/install_system_deps.sh installs chromium)")
         self._pw = sync_api.sync_playwright().start()
-        self.context = self._pw.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 760})
-        self.context.set_default_timeout(15_000)
+
+    def browser(self, profile: Path):
+        """A persistent context on ``profile`` (playwright passes it as --user-data-dir)."""
+        context = self._pw.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 760})
+        context.set_default_timeout(15_000)
+        return context
 
     def close(self) -> None:
-        self.context.close()
         self._pw.stop()
 
 
@@ -108,3 +130,27 @@ def tiny_model_archive(folder: Path, name: str) -> Path:
         for path in sorted(artifact.iterdir()):
             tar.add(path, arcname=path.name)
     return archive
+
+
+def wait(predicate, timeout_s: float, step_s: float = 0.02) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step_s)
+    return predicate()
+
+
+def http(url: str, method: str = "GET", headers: dict | None = None, body: bytes | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status, resp.read(2000).decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8", "replace")
+
+
+def switch_mode(page, mode: str) -> None:
+    """Click a mode button and wait until the status panel reports the control node in that mode."""
+    page.click(f"#mode-{mode}")
+    assert wait(lambda: page.inner_text("#st-mode") == mode, 10.0), page.inner_text("#st-mode")

@@ -161,7 +161,9 @@ def draw_overlay(frame: np.ndarray, lines: list[str]) -> np.ndarray:
         rgb = rgb.copy()
     y = 18
     for line in lines:
-        cv2.putText(rgb, line, (6, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
+        (tw, th), _ = cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+        box = rgb[max(0, y - th - 4):y + 5, 2:min(rgb.shape[1], tw + 10)]
+        box[...] = box // 3                      # darken behind the text so it reads on any image
         cv2.putText(rgb, line, (6, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 0), 1, cv2.LINE_AA)
         y += 20
     return rgb
