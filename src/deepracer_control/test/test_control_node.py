@@ -193,6 +193,47 @@ def test_emergency_stop_latches_neutral_until_released(graph):
     assert graph.publish_until(graph.pub_teleop, twist(0.8), lambda: graph.sim_cmds[-1][1] == pytest.approx(0.8))
 
 
+def _trigger(graph, name: str):
+    from std_srvs.srv import Trigger
+    client = graph.probe.create_client(Trigger, name)
+    assert client.wait_for_service(timeout_sec=5.0), name
+    future = client.call_async(Trigger.Request())
+    assert graph.wait_for(future.done, timeout=5.0)
+    return future.result()
+
+
+def test_mode_services_switch_the_mode_like_the_parameter(graph):
+    node = graph.add_control(backend="sim", mode="manual", watchdog_timeout_s=2.0)
+    response = _trigger(graph, "/control/set_mode/calibration")
+    assert response.success and response.message == "mode calibration"
+    assert node.get_parameter("mode").value == "calibration"
+    assert graph.wait_for(lambda: graph.last_applied()["mode"] == "calibration")
+    graph.pub_teleop.publish(twist(1.0))                       # teleop is ignored in calibration mode
+    time.sleep(0.2)
+    assert graph.last_applied()["reason"] == "idle"
+    assert _trigger(graph, "/control/set_mode/manual").success
+    assert graph.publish_until(graph.pub_teleop, twist(0.5), lambda: graph.last_applied()["reason"] == "command")
+
+
+def test_reload_calibration_applies_a_new_file_and_refuses_a_bad_one(graph, tmp_path):
+    path = tmp_path / "calibration.json"
+    save_calibration(Calibration.default(), path)
+    graph.add_control(backend="sim", mode="calibration", calibration_file=str(path))
+    assert graph.wait_for(lambda: graph.last_applied()["steering_duty_ns"] == 1_450_000)
+    save_calibration(Calibration(servo=ChannelCalibration(1_100_000, 1_500_000, 1_900_000, 1),
+                                 motor=Calibration.default().motor), path)
+    response = _trigger(graph, "/control/reload_calibration")
+    assert response.success, response.message
+    assert graph.wait_for(lambda: graph.last_applied()["steering_duty_ns"] == 1_500_000)   # the new neutral
+    path.write_text(json.dumps({"Calibration": {"Servo": {"min": 1_200_000, "mid": 10_000_000, "max": 1_700_000,
+                                                          "polarity": 1},
+                                                "Motor": Calibration.default().motor.to_dict()}, "version": 1}))
+    response = _trigger(graph, "/control/reload_calibration")
+    assert not response.success and "Calibration.Servo.mid = 10000000 ns" in response.message
+    time.sleep(0.1)
+    assert graph.last_applied()["steering_duty_ns"] == 1_500_000                            # the old one stays
+
+
 def test_invalid_calibration_is_refused_in_process(graph, tmp_path):
     path = tmp_path / "calibration.json"
     # issue 21.3: a 10 ms "mid" (inside the 20 ms period) used to start the node and be sent to the servo
