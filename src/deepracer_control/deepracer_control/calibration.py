@@ -29,10 +29,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from deepracer_common.fileio import atomic_write_bytes, atomic_write_json
 
 PWM_PERIOD_NS = 20_000_000
 """The PWM period of both channels: 20 ms (50 Hz), as the DeepRacer servo and ESC expect."""
@@ -186,7 +187,7 @@ def load_calibration(path: str | os.PathLike[str]) -> Calibration:
 
 
 def save_calibration(calibration: Calibration, path: str | os.PathLike[str], backup: bool = False) -> Path | None:
-    """Validate, then write atomically (temp file in the same folder, then os.replace).
+    """Validate, then write atomically (``deepracer_common.fileio``: temp file beside it, fsync, rename).
 
     ``backup=True``: an existing file is first copied (atomically too) to ``<path>.bak``, replacing
     an older backup. Returns the backup path, or None when there was nothing to keep.
@@ -198,23 +199,6 @@ def save_calibration(calibration: Calibration, path: str | os.PathLike[str], bac
     kept = None
     if backup and p.is_file():
         kept = p.with_name(p.name + BACKUP_SUFFIX)
-        _write_atomic(kept, p.read_bytes())
-    _write_atomic(p, (json.dumps(calibration.to_dict(), indent=2) + "\n").encode("utf-8"))
+        atomic_write_bytes(kept, p.read_bytes())
+    atomic_write_json(p, calibration.to_dict())
     return kept
-
-
-def _write_atomic(p: Path, data: bytes) -> None:
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise

@@ -66,7 +66,7 @@ class Probe:
 def sim(tmp_path_factory, playwright):
     tmp = tmp_path_factory.mktemp("console_sim")
     models = tmp / "models"
-    launched = Proc([sys.executable, "-m", "deepracer_agent.launch_runner", "--keep-going",
+    launched = Proc([sys.executable, "-m", "deepracer_common.launch_runner", "--keep-going",
                      str(REPO / "launch" / "sim_drive.launch.xml"), "model:=", "console:=true", "console_port:=0",
                      f"models_dir:={models}", "track:=oval", "rate:=15.0"])
     probe = Probe()

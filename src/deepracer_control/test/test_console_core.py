@@ -59,7 +59,7 @@ def test_a_bad_upload_is_refused_and_replaces_nothing(tmp_path, archive, edit, p
     bad = _repack(archive, tmp_path / "bad.tar.gz", edit)
     with open(bad, "rb") as fh, pytest.raises(ModelStoreError, match=problem) as info:
         store.add(fh, "keep.tar.gz")
-    assert "\n" not in str(info.value) and ".upload-" not in str(info.value)
+    assert "\n" not in str(info.value) and ".tmp-" not in str(info.value)
     assert (store.folder / "keep.tar.gz").read_bytes() == before           # the old model stays
     assert sorted(p.name for p in store.folder.iterdir()) == ["keep.tar.gz"]  # no temp file left
 

@@ -1,6 +1,6 @@
 """The folder of model artifacts the console lists, receives uploads into, and deletes from.
 
-An upload is streamed to a hidden temporary file INSIDE ``models_dir`` (so the final step is an
+An upload is streamed to a hidden temporary file (``deepracer_common.fileio`` naming) INSIDE ``models_dir`` (so the final step is an
 atomic rename on one file system), counted against ``max_bytes`` while it arrives, then opened with
 the inference package's artifact loader (:func:`deepracer_inference.artifact.load_artifact`: safe
 extraction, manifest, required members, sha256 checksums, metadata vs. shapes). Only an archive
@@ -14,10 +14,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import IO, Any
 
+from deepracer_common.fileio import clean_stale_temps, fsync_dir, temp_path_for
 from deepracer_inference.artifact import TAR_SUFFIXES, ArtifactError, list_artifacts, load_artifact
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -59,6 +59,7 @@ class ModelStore:
     def __init__(self, models_dir: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> None:
         self.folder = Path(models_dir).expanduser()
         self.max_bytes = int(max_bytes)
+        clean_stale_temps(self.folder)  # uploads cut off by a killed server
 
     def list(self) -> list[dict[str, Any]]:
         return list_artifacts(self.folder)
@@ -75,11 +76,11 @@ class ModelStore:
         """Receive an upload, verify it, then move it into place; returns its list entry."""
         name = model_name(filename)
         self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".upload-", suffix=".tar.gz", dir=self.folder)
-        tmp = Path(tmp_name)
+        # the common temp name (clean_stale_temps knows it), ending in .tgz so the loader accepts it
+        tmp = temp_path_for(self.folder / f"{name}.tgz")
         try:
             size = 0
-            with os.fdopen(fd, "wb") as out:
+            with open(tmp, "xb") as out:
                 while True:
                     block = stream.read(CHUNK_BYTES)
                     if not block:
@@ -104,6 +105,7 @@ class ModelStore:
                 raise ModelStoreError(f"model {name!r} already exists as a folder in {self.folder}; "
                                       "rename the upload", status=409)
             os.replace(tmp, final)
+            fsync_dir(self.folder)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

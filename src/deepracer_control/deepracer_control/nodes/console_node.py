@@ -38,6 +38,7 @@ from std_msgs.msg import Int32MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 from werkzeug.serving import make_server
 
+from deepracer_common.nodes.params import ParameterError, Spec, declare
 from deepracer_description.vehicle import load_vehicle
 from deepracer_inference.preprocess import PreprocessError, image_from_buffer
 
@@ -47,7 +48,6 @@ from ..console.backend import BackendError, twist_from_stick
 from ..console.models import ModelStore
 from ..console.video import FrameHub, rgb_view
 from ..safety import MODES
-from ._params import ParameterError, Spec, declare
 
 MIB = 1024 * 1024
 LOADED_MODEL_CACHE_S = 2.0
