@@ -34,6 +34,7 @@ setup(
             "trainer = deepracer_agent.distributed.trainer:main",
             "worker = deepracer_agent.distributed.worker:main",
             "evaluator = deepracer_agent.distributed.evaluator:main",
+            "transfer = deepracer_agent.transfer:main",
         ],
     },
 )

@@ -212,6 +212,7 @@ class WorkUnit:
     max_steps: int | None = None
     trace_root: str | None = None     # write the unit's simtrace + metrics JSON into this run folder
     trace_stamp: str | None = None    # ... as evaluation-<trace_stamp>/ (aws_logs)
+    sim_overrides: dict | None = None   # merged over the run's ``sim`` section (deep_merge), e.g. a transfer cell
 
 
 def _load_policy(path: str) -> Any:
@@ -222,6 +223,50 @@ def _load_policy(path: str) -> Any:
     model = PPO.load(path, device="cpu")
     model.policy.set_training_mode(False)
     return model.policy
+
+
+def is_artifact(path: str | Path) -> bool:
+    """An exported model artifact: a folder with model_metadata.json + model.onnx, or a .tar.gz."""
+    path = Path(path)
+    return (path.is_dir() and (path / "model_metadata.json").is_file() and (path / "model.onnx").is_file()) or \
+        (path.is_file() and path.name.endswith(".tar.gz"))
+
+
+def artifact_actor(path: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Deterministic actions of an exported artifact (ONNX Runtime, one thread), for channel-last
+    observations: argmax for discrete action spaces, the normalised mean for continuous ones."""
+    from deepracer_inference.artifact import load_artifact
+    from deepracer_inference.engine import create_engine
+
+    artifact = load_artifact(path)
+    try:
+        engine = create_engine(artifact, "onnxruntime", num_threads=1)
+    finally:
+        artifact.close()
+    discrete = artifact.metadata.is_discrete
+    frame = np.zeros(artifact.input_shape, dtype=np.float32)
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        out = []
+        for o in obs:
+            frame[0] = np.moveaxis(o, -1, 0)
+            y = np.asarray(engine.infer(frame)).reshape(-1)
+            out.append(int(np.argmax(y)) if discrete else np.clip(y[:2], -1.0, 1.0))
+        return np.array(out)
+    return act
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """A copy of ``base`` with ``over`` merged in (nested mappings merged, other values replaced)."""
+    import copy
+
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 _POLICY_CACHE: dict[str, Any] = {}
@@ -237,14 +282,19 @@ def run_unit(unit: WorkUnit) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     try:
-        policy = _POLICY_CACHE.get(unit.checkpoint)
-        if policy is None:
+        act = _POLICY_CACHE.get(unit.checkpoint)
+        if act is None:
             _POLICY_CACHE.clear()
-            policy = _POLICY_CACHE[unit.checkpoint] = _load_policy(unit.checkpoint)
+            act = _POLICY_CACHE[unit.checkpoint] = (artifact_actor(unit.checkpoint) if is_artifact(unit.checkpoint)
+                                                    else policy_actor(_load_policy(unit.checkpoint)))
     except Exception as exc:  # noqa: BLE001 - a corrupt checkpoint is reported, not fatal
         return {"unit": unit, "error": f"{unit.checkpoint}: cannot load checkpoint ({type(exc).__name__}: {exc})"}
     cfg = TrainConfig.from_dict(unit.config)
     sim = cfg.sim_config()
+    if unit.sim_overrides:
+        from deepracer_sim.config import SimConfig
+
+        sim = SimConfig.from_dict(deep_merge(cfg.sim, unit.sim_overrides))
     if unit.randomize:
         sim = _randomized(sim)
     try:
@@ -252,7 +302,7 @@ def run_unit(unit: WorkUnit) -> dict[str, Any]:
 
         track = load_track(unit.track)
         trace = SimtraceLog(None) if unit.trace_root else None
-        trials = run_trials(policy_actor(policy), unit.specs, track, cfg.metadata(), sim_config=sim,
+        trials = run_trials(act, unit.specs, track, cfg.metadata(), sim_config=sim,
                             episode=cfg.episode, frame_stack=cfg.hyperparameters.stack_size, seed=unit.seed,
                             max_steps=unit.max_steps, trace=trace)
         if trace is not None:
