@@ -47,7 +47,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .evaluate import (EVAL_CSV, TRIAL_FIELDS, EvaluateError, WorkUnit, _atomic_text, _iteration_of, deep_merge,
+from deepracer_common.fileio import atomic_write_text
+
+from .evaluate import (EVAL_CSV, TRIAL_FIELDS, EvaluateError, WorkUnit, _iteration_of, deep_merge,
                        is_artifact, read_trials, robust_trials, run_config_for, run_units, summarize, summary_rows)
 
 TRANSFER_CSV = "transfer.csv"
@@ -297,9 +299,9 @@ def write_outputs(out: Path, rows: Sequence[dict[str, Any]], cells: Sequence[Cel
     w.writeheader()
     for row in rows:
         w.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in TRIAL_FIELDS})
-    _atomic_text(out / TRANSFER_CSV, buf.getvalue())
+    atomic_write_text(out / TRANSFER_CSV, buf.getvalue())
     table = success_table(rows, cells)
-    _atomic_text(out / TRANSFER_MD, markdown(table, cells, errors))
+    atomic_write_text(out / TRANSFER_MD, markdown(table, cells, errors))
     try:
         plot_heatmap(table, cells, out / TRANSFER_PNG, title=f"{out.name}: transfer suite (laps out of trials)")
     except Exception as exc:  # noqa: BLE001 - the table matters more than the plot
@@ -441,7 +443,7 @@ def correlate(out: Path, table: Sequence[dict[str, Any]], robust: dict[str, dict
     fig.tight_layout()
     _save(fig, out / CORRELATION_PNG)
     plt.close(fig)
-    _atomic_text(out / CORRELATION_MD, "\n".join(lines) + "\n")
+    atomic_write_text(out / CORRELATION_MD, "\n".join(lines) + "\n")
     return rhos
 
 
