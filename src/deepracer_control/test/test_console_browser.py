@@ -158,6 +158,7 @@ def test_held_key_drives_the_sim_car_and_release_stops_it(sim, page):
     released = time.monotonic()
     assert wait(lambda: any(t > released and v == 0.0 for t, v in probe.cmd), 2.0), probe.cmd[-5:]
     stop_at = next(t for t, v in probe.cmd if t > released and v == 0.0)
+    print(f"key released -> neutral on /sim/cmd_vel after {stop_at - released:.3f} s")
     assert stop_at - released < 1.0
     assert wait(lambda: probe.odom and abs(probe.odom[-1][1]) < 0.05, 5.0), probe.odom[-3:]
 
@@ -172,11 +173,30 @@ def test_watchdog_stops_the_car_when_the_browser_network_goes_away(sim, page):
         gone = time.monotonic()
         assert wait(lambda: any(t > gone and v == 0.0 for t, v in probe.cmd), 3.0), probe.cmd[-5:]
         stop_at = next(t for t, v in probe.cmd if t > gone and v == 0.0)
+        print(f"browser offline (key held) -> neutral on /sim/cmd_vel after {stop_at - gone:.3f} s")
         # the last command was at most one 100 ms repeat before; the watchdog fires 0.25 s after it
         assert stop_at - gone < WATCHDOG_S + 0.5, stop_at - gone
     finally:
         sim["browser"].set_offline(False)
         page.keyboard.up("ArrowUp")
+
+
+def test_joystick_drag_drives_and_letting_go_stops(sim, page):
+    probe = sim["probe"]
+    switch_mode(page, "manual")
+    box = page.locator("#joystick").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    page.mouse.move(cx + 30, cy - 60, steps=5)               # forward and a little right
+    try:
+        assert wait(lambda: probe.cmd and probe.cmd[-1][1] > 0.3, 5.0), probe.cmd[-3:]
+        time.sleep(3 * WATCHDOG_S)                           # held still: the page keeps repeating
+        assert probe.cmd[-1][1] > 0.3
+    finally:
+        page.mouse.up()
+    released = time.monotonic()
+    assert wait(lambda: any(t > released and v == 0.0 for t, v in probe.cmd), 2.0), probe.cmd[-5:]
 
 
 def test_uploaded_model_is_listed_selected_and_drives(sim, page):
