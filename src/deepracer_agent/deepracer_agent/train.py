@@ -390,7 +390,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress_
     os.replace(meta_tmp, run_dir / METADATA_FILE)
     from .aws_logs import TrainingLogs, write_model_files
 
-    write_model_files(run_dir, metadata.to_dict(), cfg.to_dict()["hyperparameters"])
+    from .drfc import hyperparameters_json
+
+    write_model_files(run_dir, metadata.to_dict(), hyperparameters_json(cfg))
     write_json_atomic({"state": "running", "pid": os.getpid(), "iteration": start_iteration}, run_dir / STATUS_FILE)
 
     from deepracer_tracks.library import load_track
@@ -588,6 +590,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "a trainer and --workers rollout workers as processes (deepracer_agent.distributed)")
     p.add_argument("--workers", type=int, default=2, help="rollout workers with --decoupled (default 2)")
     p.add_argument("--evaluator", action="store_true", help="with --decoupled: also score each new version")
+    p.add_argument("--hyperparameters", metavar="JSON",
+                   help="a DRfC/console hyperparameters.json, unchanged (deepracer_agent.drfc says what is used)")
+    p.add_argument("--model-metadata", metavar="JSON",
+                   help="a DRfC/console model_metadata.json, unchanged (deepracer_agent.drfc)")
     p.add_argument("overrides", nargs="*", metavar="key.sub=value")
     return p
 
@@ -609,6 +615,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run_dir = Path(args.run_dir or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
         config_path = resolve_config_arg(args.config)
+        if args.hyperparameters or args.model_metadata:
+            from .drfc import load_files
+
+            args.overrides = load_files(args.hyperparameters, args.model_metadata) + list(args.overrides)
         if args.resume:
             if not args.run_dir:
                 raise ConfigError("--resume needs --run-dir (the run to continue)")
