@@ -199,6 +199,30 @@ def test_joystick_drag_drives_and_letting_go_stops(sim, page):
     assert wait(lambda: any(t > released and v == 0.0 for t, v in probe.cmd), 2.0), probe.cmd[-5:]
 
 
+def test_max_speed_slider_sets_the_control_nodes_cap(sim, page):
+    auth = {"Authorization": f"Bearer {sim['token']}"}
+    status = lambda: json.loads(http(sim["url"] + "api/status", headers=auth)[1])  # noqa: E731
+    assert wait(lambda: status()["max_speed_scale"] == 1.0, 5.0)            # read back from control_node
+    page.locator("#max-speed").fill("0.5")
+    assert wait(lambda: "max_speed_scale 0.50" in page.inner_text("#message"), 5.0), page.inner_text("#message")
+    assert wait(lambda: status()["max_speed_scale"] == 0.5, 5.0)
+    probe = sim["probe"]
+    switch_mode(page, "manual")
+    page.locator("#video").click()
+    page.keyboard.down("ArrowUp")                                              # key throttle 0.6 x cap 0.5
+    try:
+        assert wait(lambda: probe.cmd and probe.cmd[-1][1] > 0.0, 5.0)
+        held = time.monotonic()
+        time.sleep(0.3)
+        speeds = [v for t, v in probe.cmd if t > held]
+    finally:
+        page.keyboard.up("ArrowUp")
+    page.locator("#max-speed").fill("1")
+    assert wait(lambda: status()["max_speed_scale"] == 1.0, 5.0)
+    from deepracer_control.drive import default_vehicle
+    assert speeds and max(speeds) == pytest.approx(0.6 * 0.5 * default_vehicle().max_speed_m_s, rel=1e-3), speeds
+
+
 def test_uploaded_model_is_listed_selected_and_drives(sim, page):
     good = tiny_model_archive(sim["tmp"], "tiny_policy")
     bad = sim["tmp"] / "broken.tar.gz"

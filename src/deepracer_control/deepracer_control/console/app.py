@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import math
 import secrets
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,6 +27,7 @@ from .system import cpu_temperature_c
 
 STATIC = Path(__file__).with_name("static")
 CSRF_HEADER = "X-Console"
+FAILED_LOGIN_DELAY_S = 1.0
 
 LOGIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>DeepRacer console: login</title>
 <link rel="stylesheet" href="/static/console.css"></head><body class="login">
@@ -117,6 +119,7 @@ def create_app(backend: ConsoleBackend, auth: Auth, models: ModelStore | None, c
         if auth.check_secret(request.form.get("secret")):
             session["auth"] = True
             return redirect("/")
+        time.sleep(FAILED_LOGIN_DELAY_S)  # slows guessing a password down (one thread per request)
         return render_template_string(LOGIN_PAGE, error="wrong token or password"), 401
 
     @app.post("/logout")

@@ -19,6 +19,8 @@ error and the process exits with status 1.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sys
 import threading
 import time
@@ -31,7 +33,7 @@ from rcl_interfaces.srv import GetParameters, SetParameters
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
-from rclpy.parameter import Parameter
+from rclpy.parameter import Parameter, parameter_value_to_python
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import BatteryState, Image
 from std_msgs.msg import Int32MultiArray, String
@@ -101,6 +103,7 @@ class ConsoleNode(Node):
         self._decision: tuple[float, dict] | None = None
         self._battery: dict | None = None
         self._loaded: tuple[float, Path | None] | None = None
+        self._max_speed: tuple[float, float | None] | None = None
 
         group = ReentrantCallbackGroup()
         self.create_subscription(Image, "/camera/image_raw", self._on_image, qos_profile_sensor_data,
@@ -117,16 +120,21 @@ class ConsoleNode(Node):
         self.start_stop_client = client(SetBool, "/inference/start_stop")
         control, inference = p["control_node"].rstrip("/"), p["inference_node"].rstrip("/")
         self.control_params = client(SetParameters, f"{control}/set_parameters")
+        self.control_get = client(GetParameters, f"{control}/get_parameters")
         self.inference_params = client(SetParameters, f"{inference}/set_parameters")
         self.inference_get = client(GetParameters, f"{inference}/get_parameters")
 
         store = ModelStore(p["models_dir"], p["max_upload_mb"] * MIB) if p["models_dir"] else None
         self.models_dir = Path(p["models_dir"]).expanduser() if p["models_dir"] else None
         app = create_app(self, self.auth, store, p["calibration_file"], p["max_stream_fps"])
+        # Bind here (werkzeug would print its own text and exit on a port in use), then hand it the socket.
+        family = socket.AF_INET6 if ":" in p["host"] else socket.AF_INET
         try:
-            self.server = make_server(p["host"], p["port"], app, threaded=True)
-        except (OSError, SystemExit) as exc:  # werkzeug exits on a port in use
-            raise ConsoleStartupError(f"cannot serve on {p['host']}:{p['port']} ({exc})") from None
+            with socket.create_server((p["host"], p["port"]), family=family) as sock:
+                self.server = make_server(p["host"], p["port"], app, threaded=True, fd=sock.fileno())
+        except OSError as exc:
+            raise ConsoleStartupError(f"cannot serve on {p['host']}:{p['port']} "
+                                      f"({os.strerror(exc.errno) if exc.errno else exc})") from None
         self.port = self.server.port
         self._thread = threading.Thread(target=self.server.serve_forever, name="console-http", daemon=True)
         self._thread.start()
@@ -173,7 +181,8 @@ class ConsoleNode(Node):
             loaded = None
         return {"control_alive": applied is not None, "mode": applied["mode"] if applied else None,
                 "applied": applied, "decision": decision, "autonomous_running": decision is not None,
-                "model": loaded.name if loaded else None, "battery": self._battery}
+                "model": loaded.name if loaded else None, "battery": self._battery,
+                "max_speed_scale": self._max_speed_scale()}
 
     def drive(self, throttle: float, steering: float) -> None:
         linear_x, angular_z = twist_from_stick(self.vehicle, throttle, steering)
@@ -198,7 +207,27 @@ class ConsoleNode(Node):
 
     def set_max_speed(self, scale: float) -> str:
         self._set_parameter(self.control_params, "max_speed_scale", float(scale), self.params["service_timeout_s"])
+        with self._lock:
+            self._max_speed = (time.monotonic(), float(scale))
         return f"max_speed_scale {scale:.2f}"
+
+    def _max_speed_scale(self) -> float | None:
+        """The control node's max_speed_scale (cached like the model), None when it does not answer."""
+        with self._lock:
+            if self._max_speed is not None and time.monotonic() - self._max_speed[0] < LOADED_MODEL_CACHE_S:
+                return self._max_speed[1]
+        if not self.control_get.service_is_ready():
+            return None
+        try:
+            response = self._call(self.control_get, GetParameters.Request(names=["max_speed_scale"]),
+                                  self.params["service_timeout_s"])
+        except BackendError:
+            return None
+        raw = parameter_value_to_python(response.values[0]) if response.values else None
+        value = float(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else None
+        with self._lock:
+            self._max_speed = (time.monotonic(), value)
+        return value
 
     def select_model(self, path: Path) -> str:
         self._set_parameter(self.inference_params, "model_path", str(path), self.params["model_load_timeout_s"])

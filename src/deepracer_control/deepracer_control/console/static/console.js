@@ -218,6 +218,10 @@ async function pollStatus() {
   $("st-auto").textContent = s.autonomous_running ? "running" : "stopped";
   if (s.battery) $("st-battery").textContent = `${fmt(s.battery.percentage, 0, " %")} ${fmt(s.battery.voltage_v, 2, " V")}`;
   $("st-cpu").textContent = fmt(s.cpu_temperature_c, 1, " °C");
+  const ms = $("max-speed");
+  if (typeof s.max_speed_scale === "number" && document.activeElement !== ms) {
+    ms.value = s.max_speed_scale; $("max-speed-value").textContent = s.max_speed_scale.toFixed(2);
+  }
   const v = s.video;
   $("video-stats").textContent = `${fmt(v.fps, 1)} fps, latency ${fmt(v.latency_ms, 0)} ms, ${v.frames_received} frames`;
 }
