@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # System packages the tests need that PyPI does not carry: redis-server (decoupled training tests),
-# chromium + chromium-driver (the web console's browser tests; playwright drives /usr/bin/chromium).
+# chromium + chromium-driver (the web console's browser tests; playwright drives /usr/bin/chromium),
+# libsdformat-dev + ignition-tools (`ign sdf -k` checks the Gazebo worlds, models and URDF; neither
+# package alone gives a working checker; a machine with Gazebo Harmonic has `gz sdf` instead).
 # Installed with apt when missing and we are root (CI, fresh Debian); otherwise we say what to install.
 set -euo pipefail
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+if ! command -v gz >/dev/null 2>&1; then
+  if ! command -v ign >/dev/null 2>&1 || ! dpkg -s libsdformat-dev >/dev/null 2>&1; then
+    need+=(libsdformat-dev ignition-tools)
+  fi
+fi
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing system packages: ${need[*]}"

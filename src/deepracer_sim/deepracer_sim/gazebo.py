@@ -1,49 +1,82 @@
-"""Gazebo worlds for DeepRacer tracks, so Gazebo users can drive on the same tracks as the embedded sim.
+"""Gazebo (gz-sim Harmonic) worlds for DeepRacer tracks: the same track, colours and walls as the embedded sim.
 
 `write_gazebo_world(track, folder)` writes::
 
-    folder/<world_name>.world.sdf          ground plane, sun, the track model included by model://
-    folder/models/<model>/model.config     (written by deepracer_tracks.mesh.write_gazebo_model)
-    folder/models/<model>/model.sdf
-    folder/models/<model>/meshes/<model>.obj   road surface + painted lines, metres, z up
+    folder/<track>.world.sdf                 physics/sensors systems, sun, floor, walls, the track model
+    folder/models/<track>/model.config       (written by deepracer_tracks.mesh.write_gazebo_model)
+    folder/models/<track>/model.sdf          road, border lines, centre dashes as flat-colour visuals
+    folder/models/<track>/meshes/<track>.obj road surface + painted lines, metres, z up
+    folder/models/deepracer/model.config     the car: model.urdf, a copy of deepracer_description's URDF
+    folder/models/deepracer/model.urdf       (only with ``with_car=True``, which also includes it at the start)
 
-Run it with Gazebo (Harmonic, the Jazzy pairing)::
+Run it with Gazebo Harmonic (the ROS 2 Jazzy pairing)::
 
-    GZ_SIM_RESOURCE_PATH=folder/models gz sim folder/<world_name>.world.sdf
+    GZ_SIM_RESOURCE_PATH=folder/models gz sim -r folder/<track>.world.sdf
 
-(Gazebo Fortress: ``IGN_GAZEBO_RESOURCE_PATH``; sdformat's ``gz sdf -k`` / ``ign sdf -k``: ``SDF_PATH``.)
-The track mesh itself is deepracer_tracks' business (one concept, one place); this module only adds
-the world around it. The committed world ``worlds/deepracer_track.world.sdf`` and model
-``models/reinvent2018_like`` are this module's output for the default track (a test checks they
-are up to date: ``python -m deepracer_sim.gazebo --update-package``).
+or the whole graph with ``ros2 launch launch/gazebo.launch.xml`` (car spawned from robot_description).
 
-Gotchas: the track sits 1 mm above the ground plane (same height = z-fighting in the renderer);
-Gazebo worlds have no car here (the DeepRacer URDF in deepracer_description can be spawned into it).
-No rclpy: plain Python.
+What matches the embedded renderer (deepracer_sim.render, default config, no randomization):
+- colours: floor, road, border and centre lines from ``TextureStyle()``, walls (``wall_a``) and the
+  sky (``background_a``) from ``batch_sim.default_palette``; all painted as emissive flat colours,
+  because the embedded renderer is unlit (its lighting is a per-episode lookup table);
+- walls: the rectangle ``track bounding box + SimConfig.barrier_margin_m``, ``barrier_height_m`` tall;
+- line widths and dash pattern: the same TextureStyle lengths (the mesh is built from them).
+Not reproduced: the wall panel stripes (``wall_b``), the skyline (``background_b``) and the randomized
+shadows, noise and colours. A directional sun without shadows shades the car body only.
+
+The committed ``worlds/<track>.world.sdf`` and ``models/<track>/`` for every built-in track are this
+module's output (a test checks they are up to date: ``python -m deepracer_sim.gazebo --update-package``).
+sdformat checks them in the tests (``ign sdf -k``, Debian: libsdformat-dev + ignition-tools).
+The track sits 1 mm above the floor (same height = z-fighting). No rclpy: plain Python.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
+import shutil
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from deepracer_tracks.library import DEFAULT_TRACK, load_track
-from deepracer_tracks.mesh import write_gazebo_model
+import numpy as np
+
+from deepracer_tracks.library import DEFAULT_TRACK, builtin_names, load_track
+from deepracer_tracks.mesh import flat_material, write_gazebo_model
+from deepracer_tracks.texture import TextureStyle
 from deepracer_tracks.track import Track, TrackError
 
-COMMAND_HELP = "write a Gazebo world (+ track model) for a track"  # `deepracer --help`
+COMMAND_HELP = "Gazebo (gz-sim Harmonic): write a track world, spawn pose, check the files"  # `deepracer --help`
 
-__all__ = ["TRACK_Z_M", "model_name", "world_sdf", "write_gazebo_world", "main"]
+__all__ = ["TRACK_Z_M", "CAR_MODEL", "SpawnPose", "model_name", "spawn_pose", "world_sdf", "write_gazebo_world",
+           "main"]
 
 TRACK_Z_M = 0.001
-"""Height of the track model above the ground plane (m): avoids z-fighting between the two."""
+"""Height of the track model above the floor (m): avoids z-fighting between the two."""
+SPAWN_Z_M = 0.02
+"""Height (m) the car is dropped from at the start line (its wheels touch the floor ~4 mm above base_link)."""
+WALL_THICKNESS_M = 0.05
+CAR_MODEL = "deepracer"
+"""The car's Gazebo model name: its gz topics are /model/deepracer/... (URDF and bridge YAML)."""
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]   # src/deepracer_sim (worlds/, models/)
-DEFAULT_WORLD_NAME = "deepracer_track"
+
+
+@dataclass(frozen=True)
+class SpawnPose:
+    """Where the car starts: waypoint 0 of the centre line, facing along the track (m, m, m, rad)."""
+
+    x: float
+    y: float
+    z: float
+    yaw: float
+
+    def create_args(self) -> str:
+        """The pose as ``ros_gz_sim create`` arguments."""
+        return f"-x {self.x:.4f} -y {self.y:.4f} -z {self.z:.4f} -Y {self.yaw:.4f}"
 
 
 def model_name(track: Track) -> str:
@@ -51,14 +84,84 @@ def model_name(track: Track) -> str:
     return re.sub(r"[^A-Za-z0-9_\-]", "_", track.name) or "track"
 
 
-def world_sdf(model: str, world_name: str = DEFAULT_WORLD_NAME, ground_size_m: float = 50.0) -> str:
-    """SDF 1.9 text of a world with physics/scene plugins, a sun, a ground plane and ``model://<model>``."""
-    if not re.fullmatch(r"[A-Za-z0-9_\-]+", model):
-        raise ValueError(f"Gazebo model name {model!r} must use only letters, digits, '_' and '-'")
-    size = f"{ground_size_m:g} {ground_size_m:g}"
+def spawn_pose(track: Track) -> SpawnPose:
+    """The start pose of the car on ``track`` (the embedded sim's episode 0 start, counter-clockwise)."""
+    xy, heading = track.pose_at(np.array([0.0]))
+    return SpawnPose(float(xy[0, 0]), float(xy[0, 1]), SPAWN_Z_M, float(heading[0]))
+
+
+def _rgba(rgb) -> str:
+    return " ".join(f"{c / 255.0:.6f}" for c in rgb) + " 1"
+
+
+def _box_model(name: str, x: float, y: float, sx: float, sy: float, height: float, rgb) -> str:
+    size = f"{sx:.4f} {sy:.4f} {height:.4f}"
+    return f"""    <model name="{name}">
+      <static>true</static>
+      <pose>{x:.4f} {y:.4f} {height / 2:.4f} 0 0 0</pose>
+      <link name="link">
+        <collision name="collision">
+          <geometry><box><size>{size}</size></box></geometry>
+        </collision>
+        <visual name="visual">
+          <cast_shadows>false</cast_shadows>
+          <geometry><box><size>{size}</size></box></geometry>
+{flat_material(tuple(rgb), "          ")}
+        </visual>
+      </link>
+    </model>
+"""
+
+
+def world_sdf(model: str, world_name: str | None = None, bounds: tuple[float, float, float, float] | None = None,
+              wall_height_m: float = 0.5, car_pose: SpawnPose | None = None,
+              style: TextureStyle | None = None, palette=None) -> str:
+    """SDF 1.9 text of a gz-sim world: systems, sun, floor, walls around ``bounds``, ``model://<model>``.
+
+    ``bounds``: (xmin, xmax, ymin, ymax) of the walls in metres (None: no walls, a 50 m floor).
+    ``car_pose``: also include ``model://deepracer`` there. ``style``/``palette``: colours
+    (defaults: TextureStyle() and deepracer_sim.batch_sim.default_palette, the embedded renderer's).
+    """
+    for what, value in (("model", model), ("world name", world_name or model)):
+        if not re.fullmatch(r"[A-Za-z0-9_\-]+", value):
+            raise ValueError(f"Gazebo {what} {value!r} must use only letters, digits, '_' and '-'")
+    world_name = world_name or model
+    style = style or TextureStyle()
+    if palette is None:
+        from .batch_sim import default_palette
+
+        palette = default_palette(style)
+    wall_rgb, sky_rgb = palette[4], palette[6]
+    if bounds is None:
+        cx, cy, sx, sy = 0.0, 0.0, 50.0, 50.0
+    else:
+        xmin, xmax, ymin, ymax = (float(v) for v in bounds)
+        if not (xmax > xmin and ymax > ymin and all(map(math.isfinite, (xmin, xmax, ymin, ymax)))):
+            raise ValueError(f"world bounds {bounds!r} must be finite with xmin < xmax and ymin < ymax")
+        cx, cy = (xmin + xmax) / 2, (ymin + ymax) / 2
+        sx, sy = xmax - xmin + 2 * WALL_THICKNESS_M, ymax - ymin + 2 * WALL_THICKNESS_M
+    walls = ""
+    if bounds is not None and wall_height_m > 0:
+        t = WALL_THICKNESS_M
+        walls = "".join([
+            _box_model("wall_south", cx, ymin - t / 2, sx, t, wall_height_m, wall_rgb),
+            _box_model("wall_north", cx, ymax + t / 2, sx, t, wall_height_m, wall_rgb),
+            _box_model("wall_west", xmin - t / 2, cy, t, ymax - ymin, wall_height_m, wall_rgb),
+            _box_model("wall_east", xmax + t / 2, cy, t, ymax - ymin, wall_height_m, wall_rgb),
+        ])
+    car = ""
+    if car_pose is not None:
+        car = f"""    <include>
+      <uri>model://{CAR_MODEL}</uri>
+      <name>{CAR_MODEL}</name>
+      <pose>{car_pose.x:.4f} {car_pose.y:.4f} {car_pose.z:.4f} 0 0 {car_pose.yaw:.4f}</pose>
+    </include>
+"""
+    size = f"{sx:.4f} {sy:.4f}"
     return f"""<?xml version="1.0"?>
-<!-- DeepRacer track world, generated by deepracer_sim.gazebo. Run:
-     GZ_SIM_RESOURCE_PATH=<folder>/models gz sim <this file> -->
+<!-- DeepRacer track world ({escape(model)}) for gz-sim Harmonic, generated by deepracer_sim.gazebo.
+     Colours and walls are the embedded renderer's (flat, unlit). Run:
+     GZ_SIM_RESOURCE_PATH=<folder>/models gz sim -r <this file>   (or launch/gazebo.launch.xml) -->
 <sdf version="1.9">
   <world name="{escape(world_name)}">
     <physics name="1ms" type="ignored">
@@ -73,25 +176,20 @@ def world_sdf(model: str, world_name: str = DEFAULT_WORLD_NAME, ground_size_m: f
     </plugin>
     <gravity>0 0 -9.8</gravity>
     <scene>
-      <ambient>0.6 0.6 0.6 1</ambient>
-      <background>0.7 0.75 0.8 1</background>
-      <shadows>true</shadows>
+      <ambient>1 1 1 1</ambient>
+      <background>{_rgba(sky_rgb)}</background>
+      <shadows>false</shadows>
     </scene>
     <light type="directional" name="sun">
-      <cast_shadows>true</cast_shadows>
+      <cast_shadows>false</cast_shadows>
       <pose>0 0 10 0 0 0</pose>
-      <diffuse>0.9 0.9 0.9 1</diffuse>
-      <specular>0.2 0.2 0.2 1</specular>
-      <attenuation>
-        <range>1000</range>
-        <constant>0.9</constant>
-        <linear>0.01</linear>
-        <quadratic>0.001</quadratic>
-      </attenuation>
+      <diffuse>0.8 0.8 0.8 1</diffuse>
+      <specular>0.1 0.1 0.1 1</specular>
       <direction>-0.5 0.1 -0.9</direction>
     </light>
     <model name="ground_plane">
       <static>true</static>
+      <pose>{cx:.4f} {cy:.4f} 0 0 0 0</pose>
       <link name="link">
         <collision name="collision">
           <geometry>
@@ -99,23 +197,20 @@ def world_sdf(model: str, world_name: str = DEFAULT_WORLD_NAME, ground_size_m: f
           </geometry>
         </collision>
         <visual name="visual">
+          <cast_shadows>false</cast_shadows>
           <geometry>
             <plane><normal>0 0 1</normal><size>{size}</size></plane>
           </geometry>
-          <material>
-            <ambient>0.35 0.35 0.35 1</ambient>
-            <diffuse>0.35 0.35 0.35 1</diffuse>
-            <specular>0.05 0.05 0.05 1</specular>
-          </material>
+{flat_material(style.floor_rgb, "          ")}
         </visual>
       </link>
     </model>
-    <include>
+{walls}    <include>
       <uri>model://{model}</uri>
       <name>track</name>
       <pose>0 0 {TRACK_Z_M:g} 0 0 0</pose>
     </include>
-  </world>
+{car}  </world>
 </sdf>
 """
 
@@ -133,44 +228,92 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def write_gazebo_world(track: str | Path | Track, folder: str | Path,
-                       world_name: str = DEFAULT_WORLD_NAME, worlds_dir: str | Path | None = None) -> Path:
-    """Write the track's Gazebo model under ``folder/models/`` and a world including it; returns the world path.
+_CAR_CONFIG = f"""<?xml version="1.0"?>
+<model>
+  <name>{CAR_MODEL}</name>
+  <version>1.0</version>
+  <sdf version="1.9">model.urdf</sdf>
+  <description>The 1/18 AWS DeepRacer car (copy of deepracer_description/urdf/deepracer.urdf, with gz-sim systems).</description>
+</model>
+"""
+
+
+def write_car_model(models_dir: str | Path) -> Path:
+    """Write ``models_dir/deepracer/`` (model.config + model.urdf, the workspace URDF); returns the URDF copy."""
+    from deepracer_description.vehicle import default_urdf_path
+
+    folder = Path(models_dir) / CAR_MODEL
+    urdf = folder / "model.urdf"
+    _atomic_write(urdf, default_urdf_path().read_text())
+    _atomic_write(folder / "model.config", _CAR_CONFIG)
+    return urdf
+
+
+def write_gazebo_world(track: str | Path | Track, folder: str | Path, world_name: str | None = None,
+                       worlds_dir: str | Path | None = None, with_car: bool = False, config=None) -> Path:
+    """Write the track's Gazebo model under ``folder/models/`` and a world around it; returns the world path.
 
     ``track``: a built-in name, a .npy/.obj path or a Track (deepracer_tracks.load_track rules).
-    ``worlds_dir``: where the world file goes (default ``folder``). Raises TrackError for an unknown track.
+    ``world_name``: the gz world name and file stem (default: the track's model name).
+    ``worlds_dir``: where the world file goes (default ``folder``). ``with_car``: also write
+    ``models/deepracer`` and include the car at the start line. ``config``: a SimConfig for the walls
+    (default SimConfig()). Raises TrackError for an unknown track, ValueError for a bad name.
     """
+    from .config import SimConfig
+
+    config = config or SimConfig()
     track = load_track(track)
     folder = Path(folder)
     name = model_name(track)
+    world_name = world_name or name
+    pts = np.vstack([track.centre, track.inner, track.outer])
+    lo, hi = pts.min(axis=0) - config.barrier_margin_m, pts.max(axis=0) + config.barrier_margin_m
+    text = world_sdf(name, world_name, (lo[0], hi[0], lo[1], hi[1]), config.barrier_height_m,
+                     spawn_pose(track) if with_car else None)
     write_gazebo_model(track, folder / "models" / name)
+    if with_car:
+        write_car_model(folder / "models")
     world = Path(worlds_dir if worlds_dir is not None else folder) / f"{world_name}.world.sdf"
-    _atomic_write(world, world_sdf(name, world_name))
+    _atomic_write(world, text)
     return world
 
 
+def update_package(package_dir: Path = PACKAGE_DIR) -> list[Path]:
+    """Regenerate the committed ``worlds/`` and ``models/`` (every built-in track, no car); returns the worlds."""
+    for sub in ("worlds", "models"):
+        if (package_dir / sub).is_dir():
+            shutil.rmtree(package_dir / sub)
+    return [write_gazebo_world(name, package_dir, worlds_dir=package_dir / "worlds") for name in builtin_names()]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m deepracer_sim.gazebo TRACK FOLDER``: write a Gazebo world for a track."""
+    """``python -m deepracer_sim.gazebo TRACK FOLDER [--with-car]``: write a Gazebo world for a track."""
     parser = argparse.ArgumentParser(prog="python -m deepracer_sim.gazebo",
                                      description="Write a Gazebo world (+ track model) for a DeepRacer track.")
     parser.add_argument("track", nargs="?", default=DEFAULT_TRACK, help="built-in name or .npy/.obj file")
     parser.add_argument("folder", nargs="?", help="output folder (gets <world>.world.sdf and models/)")
-    parser.add_argument("--world-name", default=DEFAULT_WORLD_NAME)
+    parser.add_argument("--world-name", default=None, help="gz world name and file stem (default: the track's)")
+    parser.add_argument("--with-car", action="store_true",
+                        help="also write models/deepracer (the URDF) and include the car at the start line")
     parser.add_argument("--update-package", action="store_true",
-                        help="regenerate the committed worlds/ and models/ of deepracer_sim (default track)")
+                        help="regenerate the committed worlds/ and models/ of deepracer_sim (every built-in track)")
     args = parser.parse_args(argv)
     try:
         if args.update_package:
-            world = write_gazebo_world(DEFAULT_TRACK, PACKAGE_DIR, DEFAULT_WORLD_NAME, PACKAGE_DIR / "worlds")
-        elif args.folder is None:
+            for world in update_package():
+                print(f"wrote {world}")
+            return 0
+        if args.folder is None:
             parser.error("give an output FOLDER (or --update-package)")
-        else:
-            world = write_gazebo_world(args.track, args.folder, args.world_name)
+        world = write_gazebo_world(args.track, args.folder, args.world_name, with_car=args.with_car)
+        pose = spawn_pose(load_track(args.track))
     except (TrackError, ValueError, OSError) as exc:
         print(f"deepracer_sim.gazebo: {exc}", file=sys.stderr)
         return 2
-    models = world.parent.parent / "models" if args.update_package else Path(args.folder) / "models"
-    print(f"wrote {world}\nrun: GZ_SIM_RESOURCE_PATH={models} gz sim {world}")
+    models = Path(args.folder) / "models"
+    print(f"wrote {world}\nrun:   GZ_SIM_RESOURCE_PATH={models} gz sim -r {world}")
+    if not args.with_car:
+        print(f"spawn: ros2 run ros_gz_sim create -topic robot_description -name {CAR_MODEL} {pose.create_args()}")
     return 0
 
 

@@ -1,33 +1,65 @@
-"""Gazebo world generation: structure checked in Python always, and with sdformat (`gz sdf -k` /
-`ign sdf -k`) where it is installed."""
+"""Gazebo worlds: structure checked in Python, and EVERY committed/generated world, model and the car's
+URDF checked by sdformat itself (``ign sdf -k`` / ``gz sdf -k``). Without the tool the sdformat tests
+skip locally and FAIL when CI=true (Debian: apt-get install libsdformat-dev ignition-tools)."""
 from __future__ import annotations
 
+import math
 import os
-import shutil
-import subprocess
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from deepracer_sim.gazebo import PACKAGE_DIR, TRACK_Z_M, main, world_sdf, write_gazebo_world
-from deepracer_tracks.library import DEFAULT_TRACK, load_track
+from deepracer_description.vehicle import default_urdf_path, load_vehicle
+from deepracer_sim.batch_sim import default_palette
+from deepracer_sim.config import SimConfig
+from deepracer_sim.gazebo import (CAR_MODEL, PACKAGE_DIR, TRACK_Z_M, main, spawn_pose, update_package, world_sdf,
+                                  write_gazebo_world)
+from deepracer_tracks.library import builtin_names, load_track
 from deepracer_tracks.mesh import track_from_obj
+from deepracer_tracks.sdformat import INSTALL_HINT, check_sdf, find_sdf_checker
+from deepracer_tracks.texture import TextureStyle
 from deepracer_tracks.track import TrackError
 
 
+def require_sdf_checker() -> None:
+    if find_sdf_checker() is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{INSTALL_HINT}; CI=true: the sdformat checks may not be skipped")
+        pytest.skip(INSTALL_HINT)
+
+
+def shared_dir() -> Path | None:
+    """The project's shared/ folder: $DEEPRACER_SHARED, else the first ancestor with a sibling shared/."""
+    if os.environ.get("DEEPRACER_SHARED"):
+        return Path(os.environ["DEEPRACER_SHARED"])
+    for parent in Path(__file__).resolve().parents:
+        if (parent.parent / "shared").is_dir():
+            return parent.parent / "shared"
+    return None
+
+
+def emissive(visual: ET.Element) -> list[float]:
+    return [float(v) for v in visual.findtext("material/emissive").split()]
+
+
 def check_world(world: Path, models: Path) -> str:
-    """Python-side structural validation; returns the included model name."""
+    """Python-side structural validation; returns the included track model name."""
     root = ET.parse(world).getroot()
     assert root.tag == "sdf" and root.get("version") == "1.9"
     (w,) = root.findall("world")
-    assert w.find("light[@type='directional']") is not None
+    sun = w.find("light[@type='directional']")
+    assert sun is not None and sun.findtext("cast_shadows") == "false"
     ground = w.find("model[@name='ground_plane']")
     assert ground is not None and ground.findtext("static") == "true"
     assert ground.find("link/collision/geometry/plane/normal").text == "0 0 1"
     plugins = {p.get("name") for p in w.findall("plugin")}
-    assert "gz::sim::systems::Physics" in plugins and "gz::sim::systems::SceneBroadcaster" in plugins
-    (inc,) = w.findall("include")
+    assert {"gz::sim::systems::Physics", "gz::sim::systems::SceneBroadcaster", "gz::sim::systems::Sensors",
+            "gz::sim::systems::UserCommands"} <= plugins     # Sensors: the camera; UserCommands: create
+    includes = {inc.findtext("name"): inc for inc in w.findall("include")}
+    inc = includes["track"]
     uri = inc.findtext("uri")
     assert uri.startswith("model://")
     assert [float(v) for v in inc.findtext("pose").split()] == [0, 0, TRACK_Z_M, 0, 0, 0]
@@ -35,57 +67,148 @@ def check_world(world: Path, models: Path) -> str:
     model_dir = models / name
     config = ET.parse(model_dir / "model.config").getroot()
     assert config.tag == "model" and config.findtext("name") == name
-    sdf_file = model_dir / config.findtext("sdf")
-    model = ET.parse(sdf_file).getroot().find("model")
+    model = ET.parse(model_dir / config.findtext("sdf")).getroot().find("model")
     assert model.get("name") == name and model.findtext("static") == "true"
-    for geometry in ("visual", "collision"):
-        mesh_uri = model.find(f"link/{geometry}/geometry/mesh/uri").text
-        assert (model_dir / mesh_uri).is_file(), mesh_uri
+    visuals = model.findall("link/visual")
+    assert [v.get("name") for v in visuals] == ["road", "border_lines", "centre_line"]
+    for visual in visuals:
+        mesh = visual.find("geometry/mesh")
+        assert (model_dir / mesh.findtext("uri")).is_file()       # sdformat does not open meshes: we do
+        assert mesh.findtext("submesh/name") == visual.get("name")
     return name
 
 
 def test_world_for_a_builtin_track(tmp_path):
     world = write_gazebo_world("oval", tmp_path, world_name="oval_world")
     assert world == tmp_path / "oval_world.world.sdf"
-    name = check_world(world, tmp_path / "models")
-    assert name == "oval"
+    assert check_world(world, tmp_path / "models") == "oval"
     # the mesh in the world is the track: waypoints extracted from it match the track's length
     recovered = track_from_obj(tmp_path / "models" / "oval" / "meshes" / "oval.obj")
     assert recovered.length_m == pytest.approx(load_track("oval").length_m, rel=0.02)
 
 
-def test_committed_world_and_model_are_up_to_date(tmp_path):
-    write_gazebo_world(DEFAULT_TRACK, tmp_path, worlds_dir=tmp_path / "worlds")
+def test_colours_and_walls_are_the_embedded_renderers(tmp_path):
+    track = load_track("technical")
+    world = write_gazebo_world(track, tmp_path)
+    w = ET.parse(world).getroot().find("world")
+    style, palette = TextureStyle(), default_palette()
+    model = ET.parse(tmp_path / "models" / "technical" / "model.sdf").getroot()
+    for name, rgb in (("road", style.road_rgb), ("border_lines", style.border_rgb), ("centre_line", style.centre_rgb)):
+        assert emissive(model.find(f"model/link/visual[@name='{name}']")) == pytest.approx([*np.divide(rgb, 255), 1],
+                                                                                          abs=1e-6)
+    floor = w.find("model[@name='ground_plane']/link/visual")
+    assert emissive(floor) == pytest.approx([*np.divide(style.floor_rgb, 255), 1], abs=1e-6)
+    assert [float(v) for v in w.findtext("scene/background").split()] == pytest.approx(
+        [*np.divide(palette[6], 255), 1], abs=1e-6)
+    # walls: the sim's barrier rectangle (bounding box + margin), barrier_height_m tall, inner faces on it
+    cfg = SimConfig()
+    pts = np.vstack([track.centre, track.inner, track.outer])
+    lo, hi = pts.min(axis=0) - cfg.barrier_margin_m, pts.max(axis=0) + cfg.barrier_margin_m
+    faces = {}
+    for side in ("south", "north", "west", "east"):
+        wall = w.find(f"model[@name='wall_{side}']")
+        x, y, z = (float(v) for v in wall.findtext("pose").split()[:3])
+        sx, sy, sz = (float(v) for v in wall.findtext("link/visual/geometry/box/size").split())
+        assert sz == pytest.approx(cfg.barrier_height_m) and z == pytest.approx(sz / 2)
+        assert emissive(wall.find("link/visual")) == pytest.approx([*np.divide(palette[4], 255), 1], abs=1e-6)
+        faces[side] = {"south": y + sy / 2, "north": y - sy / 2, "west": x + sx / 2, "east": x - sx / 2}[side]
+    assert [faces["west"], faces["east"], faces["south"], faces["north"]] == pytest.approx(
+        [lo[0], hi[0], lo[1], hi[1]], abs=1e-3)
+
+
+def test_with_car_includes_the_urdf_at_the_start_line(tmp_path):
+    track = load_track("oval")
+    world = write_gazebo_world(track, tmp_path, with_car=True)
+    inc = {i.findtext("name"): i for i in ET.parse(world).getroot().find("world").findall("include")}[CAR_MODEL]
+    x, y, z, roll, pitch, yaw = (float(v) for v in inc.findtext("pose").split())
+    assert (x, y) == pytest.approx(tuple(track.centre[0]), abs=1e-4) and z > 0
+    start = spawn_pose(track)
+    assert yaw == pytest.approx(start.yaw, abs=1e-4)
+    heading = track.centre[1] - track.centre[0]
+    assert math.cos(start.yaw - math.atan2(heading[1], heading[0])) > 0.99      # facing along the track
+    assert (tmp_path / "models" / CAR_MODEL / "model.urdf").read_bytes() == default_urdf_path().read_bytes()
+
+
+def test_committed_worlds_and_models_are_up_to_date(tmp_path):
+    worlds = update_package(tmp_path)
+    assert sorted(w.name for w in worlds) == sorted(f"{n}.world.sdf" for n in builtin_names())
     generated = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    assert generated, "nothing generated"
+    committed = sorted(p.relative_to(PACKAGE_DIR) for sub in ("worlds", "models")
+                       for p in (PACKAGE_DIR / sub).rglob("*") if p.is_file())
+    assert committed == generated, "run python -m deepracer_sim.gazebo --update-package"
     for rel in generated:
-        committed = PACKAGE_DIR / rel
-        assert committed.is_file(), f"{committed} missing: run python -m deepracer_sim.gazebo --update-package"
-        assert committed.read_bytes() == (tmp_path / rel).read_bytes(), (
-            f"{committed} is stale: run python -m deepracer_sim.gazebo --update-package")
-    check_world(PACKAGE_DIR / "worlds" / "deepracer_track.world.sdf", PACKAGE_DIR / "models")
+        assert (PACKAGE_DIR / rel).read_bytes() == (tmp_path / rel).read_bytes(), (
+            f"{PACKAGE_DIR / rel} is stale: run python -m deepracer_sim.gazebo --update-package")
+    for world in (PACKAGE_DIR / "worlds").glob("*.world.sdf"):
+        check_world(world, PACKAGE_DIR / "models")
 
 
-def _sdf_checker() -> list[str] | None:
-    for cmd in (["gz", "sdf"], ["ign", "sdf"]):
-        if shutil.which(cmd[0]) is None:
-            continue
-        probe = subprocess.run([*cmd, "--help"], capture_output=True, text=True, timeout=30)
-        if probe.returncode == 0 and "-k" in probe.stdout + probe.stderr:
-            return cmd
-    return None
+def test_urdf_systems_match_the_geometry():
+    """The gz-sim systems in the URDF carry the same geometry as the joints (the loader's numbers)."""
+    robot = ET.parse(default_urdf_path()).getroot()
+    plugins = {p.get("name"): p for g in robot.findall("gazebo") for p in g.findall("plugin")}
+    assert set(plugins) == {"gz::sim::systems::AckermannSteering", "gz::sim::systems::OdometryPublisher",
+                            "gz::sim::systems::JointStatePublisher"}
+    ack = plugins["gz::sim::systems::AckermannSteering"]
+    v = load_vehicle()
+    joints = {j.get("name"): [float(c) for c in j.find("origin").get("xyz").split()] for j in robot.findall("joint")}
+    assert float(ack.findtext("wheel_base")) == pytest.approx(v.wheelbase_m, abs=1e-6)
+    assert float(ack.findtext("wheel_separation")) == pytest.approx(v.track_width_m, abs=1e-6)
+    assert float(ack.findtext("wheel_radius")) == pytest.approx(v.wheel_radius_m)
+    assert float(ack.findtext("steering_limit")) == pytest.approx(v.max_steering_angle_rad)
+    assert float(ack.findtext("max_velocity")) == pytest.approx(v.max_speed_m_s)
+    left, right = joints[ack.findtext("left_steering_joint")], joints[ack.findtext("right_steering_joint")]
+    assert float(ack.findtext("kingpin_width")) == pytest.approx(left[1] - right[1], abs=1e-6)
+    for key in ("left_joint", "right_joint", "left_steering_joint", "right_steering_joint"):
+        assert ack.findtext(key) in joints
+    # the camera: the loader's 15 Hz 640x480 hfov 1.13 sensor, intrinsics consistent with the hfov
+    cam = next(s for g in robot.findall("gazebo") for s in g.findall("sensor") if s.get("name") == "camera")
+    fx = float(cam.findtext("camera/lens/intrinsics/fx"))
+    assert fx == pytest.approx(v.camera.sensor_width_px / 2 / math.tan(v.camera.horizontal_fov_rad / 2), abs=1e-5)
+    assert float(cam.findtext("camera/lens/intrinsics/cx")) == v.camera.sensor_width_px / 2
+    assert float(cam.findtext("update_rate")) == v.camera.rate_hz == 15.0
+    assert cam.findtext("topic") == f"/model/{CAR_MODEL}/camera/image"
 
 
-def test_sdformat_accepts_the_world_and_model(tmp_path):
-    checker = _sdf_checker()
-    if checker is None:
-        pytest.skip("no 'gz sdf' / 'ign sdf' here (Debian: apt-get install libsdformat-dev ignition-tools)")
-    world = write_gazebo_world("technical", tmp_path)
-    env = {**os.environ, "SDF_PATH": str(tmp_path / "models"), "GZ_SIM_RESOURCE_PATH": str(tmp_path / "models")}
-    for path in (world, tmp_path / "models" / "technical" / "model.sdf"):
-        result = subprocess.run([*checker, "-k", str(path)], capture_output=True, text=True, env=env, timeout=60)
-        assert result.returncode == 0 and "Valid" in result.stdout and "Error" not in result.stderr, (
-            f"{path}: {result.stdout}{result.stderr}")
+def _official_routes() -> list[Path]:
+    shared = shared_dir()
+    routes = sorted((shared / "aws_worlds" / "bundle" / "routes").glob("*.npy")) if shared else []
+    return routes
+
+
+@pytest.mark.slow
+def test_sdformat_accepts_every_world_model_and_the_urdf(tmp_path):
+    require_sdf_checker()
+    jobs: list[tuple[Path, list[Path]]] = []
+    committed_models = PACKAGE_DIR / "models"
+    for world in sorted((PACKAGE_DIR / "worlds").glob("*.world.sdf")):
+        jobs.append((world, [committed_models]))                      # the world + its included track model
+    for model in sorted(committed_models.glob("*/model.sdf")):
+        jobs.append((model, []))
+    routes = _official_routes()
+    for route in routes:                                              # AWS's official routes, generated here
+        jobs.append((write_gazebo_world(route, tmp_path / "official"), [tmp_path / "official" / "models"]))
+    car_world = write_gazebo_world("reinvent2018_like", tmp_path / "car", with_car=True)
+    jobs.append((car_world, [tmp_path / "car" / "models"]))           # the car URDF through model.config
+    jobs.append((default_urdf_path(), []))                            # the URDF itself
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda job: check_sdf(*job), jobs))
+    bad = [f"{path}: {res.output}" for (path, _), res in zip(jobs, results) if not res.ok]
+    assert not bad, "\n".join(bad)
+    assert len(jobs) >= 2 * len(builtin_names()) + 2 + len(routes)
+
+
+def test_sdformat_rejects_a_broken_world(tmp_path):
+    """The check can fail: a world whose track model is missing, and a URDF with a dangling joint."""
+    require_sdf_checker()
+    world = write_gazebo_world("oval", tmp_path)
+    assert not check_sdf(world, []).ok                                # model://oval not on the path
+    res = check_sdf(world, [tmp_path / "models"])
+    assert res.ok, res.output
+    urdf = tmp_path / "broken.urdf"
+    urdf.write_text(default_urdf_path().read_text().replace('<child link="left_rear_wheel"/>',
+                                                            '<child link="no_such_link"/>'))
+    assert not check_sdf(urdf).ok
 
 
 def test_bad_input_is_refused(tmp_path, capsys):
@@ -95,4 +218,8 @@ def test_bad_input_is_refused(tmp_path, capsys):
     assert "unknown track 'no_such_track'" in capsys.readouterr().err
     with pytest.raises(ValueError, match="must use only letters"):
         world_sdf("bad name")
+    with pytest.raises(ValueError, match="must use only letters"):
+        write_gazebo_world("oval", tmp_path, world_name="my world")
+    with pytest.raises(ValueError, match="xmin < xmax"):
+        world_sdf("oval", bounds=(1.0, 0.0, 0.0, 1.0))
     assert not any(tmp_path.iterdir())
