@@ -16,9 +16,10 @@ Run it with Gazebo Harmonic (the ROS 2 Jazzy pairing)::
 or the whole graph with ``ros2 launch launch/gazebo.launch.xml`` (car spawned from robot_description).
 
 What matches the embedded renderer (deepracer_sim.render, default config, no randomization):
-- colours: floor, road, border and centre lines from ``TextureStyle()``, walls (``wall_a``) and the
-  sky (``background_a``) from ``batch_sim.default_palette``; all painted as emissive flat colours,
-  because the embedded renderer is unlit (its lighting is a per-episode lookup table);
+- colours: the sim's base palette (``batch_sim.default_palette`` with ``SimConfig.scene`` applied):
+  floor, road, border and centre lines, walls (``wall_a``) and the sky (``background_a``); all painted
+  as emissive flat colours, because the embedded renderer is unlit (its lighting is a per-episode
+  lookup table);
 - walls: the rectangle ``track bounding box + SimConfig.barrier_margin_m``, ``barrier_height_m`` tall;
 - line widths and dash pattern: the same TextureStyle lengths (the mesh is built from them).
 Not reproduced: the wall panel stripes (``wall_b``), the skyline (``background_b``) and the randomized
@@ -46,7 +47,6 @@ import numpy as np
 
 from deepracer_tracks.library import DEFAULT_TRACK, builtin_names, load_track
 from deepracer_tracks.mesh import flat_material, write_gazebo_model
-from deepracer_tracks.texture import TextureStyle
 from deepracer_tracks.track import Track, TrackError
 
 COMMAND_HELP = "Gazebo (gz-sim Harmonic): write a track world, spawn pose, check the files"  # `deepracer --help`
@@ -114,24 +114,23 @@ def _box_model(name: str, x: float, y: float, sx: float, sy: float, height: floa
 
 
 def world_sdf(model: str, world_name: str | None = None, bounds: tuple[float, float, float, float] | None = None,
-              wall_height_m: float = 0.5, car_pose: SpawnPose | None = None,
-              style: TextureStyle | None = None, palette=None) -> str:
+              wall_height_m: float = 0.5, car_pose: SpawnPose | None = None, palette=None) -> str:
     """SDF 1.9 text of a gz-sim world: systems, sun, floor, walls around ``bounds``, ``model://<model>``.
 
     ``bounds``: (xmin, xmax, ymin, ymax) of the walls in metres (None: no walls, a 50 m floor).
-    ``car_pose``: also include ``model://deepracer`` there. ``style``/``palette``: colours
-    (defaults: TextureStyle() and deepracer_sim.batch_sim.default_palette, the embedded renderer's).
+    ``car_pose``: also include ``model://deepracer`` there. ``palette``: (8, 3) RGB rows
+    randomization.PALETTE_NAMES (default: deepracer_sim.batch_sim.default_palette(), the embedded
+    renderer's): floor, walls (wall_a) and sky (background_a) come from it.
     """
     for what, value in (("model", model), ("world name", world_name or model)):
         if not re.fullmatch(r"[A-Za-z0-9_\-]+", value):
             raise ValueError(f"Gazebo {what} {value!r} must use only letters, digits, '_' and '-'")
     world_name = world_name or model
-    style = style or TextureStyle()
     if palette is None:
         from .batch_sim import default_palette
 
-        palette = default_palette(style)
-    wall_rgb, sky_rgb = palette[4], palette[6]
+        palette = default_palette()
+    floor_rgb, wall_rgb, sky_rgb = (tuple(int(c) for c in palette[i]) for i in (0, 4, 6))
     if bounds is None:
         cx, cy, sx, sy = 0.0, 0.0, 50.0, 50.0
     else:
@@ -201,7 +200,7 @@ def world_sdf(model: str, world_name: str | None = None, bounds: tuple[float, fl
           <geometry>
             <plane><normal>0 0 1</normal><size>{size}</size></plane>
           </geometry>
-{flat_material(style.floor_rgb, "          ")}
+{flat_material(floor_rgb, "          ")}
         </visual>
       </link>
     </model>
@@ -268,9 +267,14 @@ def write_gazebo_world(track: str | Path | Track, folder: str | Path, world_name
     world_name = world_name or name
     pts = np.vstack([track.centre, track.inner, track.outer])
     lo, hi = pts.min(axis=0) - config.barrier_margin_m, pts.max(axis=0) + config.barrier_margin_m
+    from .batch_sim import default_palette
+
+    palette = config.scene.apply(default_palette())
     text = world_sdf(name, world_name, (lo[0], hi[0], lo[1], hi[1]), config.barrier_height_m,
-                     spawn_pose(track) if with_car else None)
-    write_gazebo_model(track, folder / "models" / name)
+                     spawn_pose(track) if with_car else None, palette)
+    colours = {group: tuple(int(c) for c in palette[row]) for group, row in
+               (("road", 1), ("border_lines", 2), ("centre_line", 3))}
+    write_gazebo_model(track, folder / "models" / name, colours=colours)
     if with_car:
         write_car_model(folder / "models")
     world = Path(worlds_dir if worlds_dir is not None else folder) / f"{world_name}.world.sdf"

@@ -14,7 +14,7 @@ import pytest
 
 from deepracer_description.vehicle import default_urdf_path, load_vehicle
 from deepracer_sim.batch_sim import default_palette
-from deepracer_sim.config import SimConfig
+from deepracer_sim.config import SceneColors, SimConfig
 from deepracer_sim.gazebo import (CAR_MODEL, PACKAGE_DIR, TRACK_Z_M, main, spawn_pose, update_package, world_sdf,
                                   write_gazebo_world)
 from deepracer_tracks.library import builtin_names, load_track
@@ -114,6 +114,16 @@ def test_colours_and_walls_are_the_embedded_renderers(tmp_path):
         faces[side] = {"south": y + sy / 2, "north": y - sy / 2, "west": x + sx / 2, "east": x - sx / 2}[side]
     assert [faces["west"], faces["east"], faces["south"], faces["north"]] == pytest.approx(
         [lo[0], hi[0], lo[1], hi[1]], abs=1e-3)
+
+
+def test_scene_colours_of_a_sim_config_reach_the_world(tmp_path):
+    cfg = SimConfig(scene=SceneColors(road="#ff0000", wall_a="#00ff00", floor="#0000ff"))
+    world = write_gazebo_world("oval", tmp_path, config=cfg)
+    w = ET.parse(world).getroot().find("world")
+    model = ET.parse(tmp_path / "models" / "oval" / "model.sdf").getroot()
+    assert emissive(model.find("model/link/visual[@name='road']")) == [1, 0, 0, 1]
+    assert emissive(w.find("model[@name='wall_east']/link/visual")) == [0, 1, 0, 1]
+    assert emissive(w.find("model[@name='ground_plane']/link/visual")) == [0, 0, 1, 1]
 
 
 def test_with_car_includes_the_urdf_at_the_start_line(tmp_path):

@@ -291,9 +291,9 @@ def flat_material(rgb: tuple[int, int, int], indent: str = "") -> str:
             f"{indent}</material>")
 
 
-def _model_sdf(name: str, style: TextureStyle) -> str:
+def _model_sdf(name: str, colours: dict[str, tuple[int, int, int]]) -> str:
     visuals = []
-    for group, colour in MESH_GROUP_COLOURS.items():
+    for group in MESH_GROUP_COLOURS:
         # the lines lie line_height_m (1 mm) above the road in the mesh itself: no z-fighting
         visuals.append(f"""      <visual name="{group}">
         <cast_shadows>false</cast_shadows>
@@ -303,7 +303,7 @@ def _model_sdf(name: str, style: TextureStyle) -> str:
             <submesh><name>{group}</name><center>false</center></submesh>
           </mesh>
         </geometry>
-{flat_material(getattr(style, colour), "        ")}
+{flat_material(colours[group], "        ")}
       </visual>""")
     body = "\n".join(visuals)
     return f"""<?xml version="1.0"?>
@@ -331,15 +331,22 @@ _CONFIG_TEMPLATE = """<?xml version="1.0"?>
 """
 
 
-def write_gazebo_model(track: Track, folder: str | Path, style: TextureStyle | None = None) -> Path:
+def write_gazebo_model(track: Track, folder: str | Path, style: TextureStyle | None = None,
+                       colours: dict[str, tuple[int, int, int]] | None = None) -> Path:
     """Write a Gazebo model folder: model.config, model.sdf and meshes/<name>.obj. Returns model.sdf's path.
 
     The mesh's groups (road, border_lines, centre_line; line widths and dashes from ``style``) are
     separate visuals (gz-sim submeshes), each painted in ``style``'s colour (default TextureStyle(),
-    what the embedded renderer uses). ``ign sdf -k`` / ``gz sdf -k`` checks the files
+    what the embedded renderer uses; ``colours`` overrides a group's RGB, e.g. a sim config's scene
+    colours). ``ign sdf -k`` / ``gz sdf -k`` checks the files
     (src/deepracer_tracks/test/test_mesh.py).
     """
     style = style or TextureStyle()
+    paint = {group: getattr(style, attr) for group, attr in MESH_GROUP_COLOURS.items()}
+    for group, rgb in (colours or {}).items():
+        if group not in paint:
+            raise ValueError(f"colours: unknown mesh group {group!r} (groups: {', '.join(paint)})")
+        paint[group] = tuple(int(c) for c in rgb)
     folder = Path(folder)
     name = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in track.name) or "track"
     mesh = track_mesh(track, border_width_m=style.border_width_m, centre_width_m=style.centre_width_m,
@@ -348,5 +355,5 @@ def write_gazebo_model(track: Track, folder: str | Path, style: TextureStyle | N
     _atomic_write(folder / "model.config", _CONFIG_TEMPLATE.format(name=name, length=track.length_m,
                                                                    width=track.width_m))
     sdf = folder / "model.sdf"
-    _atomic_write(sdf, _model_sdf(name, style))
+    _atomic_write(sdf, _model_sdf(name, paint))
     return sdf

@@ -93,6 +93,9 @@ def test_gazebo_model(tmp_path):
         rgb = [float(v) * 255 for v in visual.findtext("material/emissive").split()[:3]]
         assert rgb == pytest.approx(getattr(style, attr), abs=1e-3)
     assert set(read_obj(tmp_path / "model" / "meshes" / "tape_corridor.obj").groups) == set(MESH_GROUP_COLOURS)
+    with pytest.raises(ValueError, match="unknown mesh group 'grass'"):
+        write_gazebo_model(load_track("oval"), tmp_path / "other", colours={"grass": (0, 0, 0)})
+    assert not (tmp_path / "other").exists()
     config = ET.parse(tmp_path / "model" / "model.config").getroot()
     assert config.findtext("sdf") == "model.sdf"
     # sdformat's own checker: found by running it on a known-good file (`ign sdf -h` exits 255);
