@@ -5,6 +5,12 @@ from setuptools import find_packages, setup
 
 package_name = "deepracer_sim"
 
+
+def _files(pattern: str) -> list[str]:
+    """Existing files only: a colcon --symlink-install build folder keeps dangling links to removed files."""
+    return sorted(f for f in glob(pattern, recursive=True) if Path(f).is_file())
+
+
 setup(
     name=package_name,
     version="0.1.0",
@@ -12,11 +18,11 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),
-        ("share/" + package_name + "/worlds", glob("worlds/*.sdf")),
+        ("share/" + package_name + "/worlds", _files("worlds/*.sdf")),
     ] + [
         # models/<name>/{model.config, model.sdf, meshes/...}: keep the folder layout Gazebo expects
-        ("share/" + package_name + "/" + folder, sorted(glob(folder + "/*.*")))
-        for folder in sorted({str(Path(f).parent) for f in glob("models/**/*.*", recursive=True)})
+        ("share/" + package_name + "/" + folder, _files(folder + "/*.*"))
+        for folder in sorted({str(Path(f).parent) for f in _files("models/**/*.*")})
     ],
     install_requires=["setuptools"],
     package_data={"": ["*.json", "*.yaml", "*.urdf", "*.xacro", "*.npy", "*.obj", "*.sdf", "*.xml", "*.png", "*.txt"]},

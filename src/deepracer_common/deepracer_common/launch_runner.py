@@ -14,7 +14,9 @@ Supported subset (anything else is refused with the file, line and tag, before a
   ``<push_ros_namespace namespace>``; ``if`` / ``unless`` on every action.
 - substitutions: ``$(var name [default])``, ``$(env NAME [default])``, ``$(find-pkg-share pkg)``,
   ``$(find-pkg-prefix pkg)``, ``$(dirname)``, ``$(filename)``, ``$(eval 'expr')`` where ``expr``
-  only uses literals, arithmetic, comparisons and ``and``/``or``/``not``.
+  only uses literals, arithmetic, comparisons and ``and``/``or``/``not``; ``$(file-content path)``
+  (launch's FileContent, Iron and later: a file's text, e.g. a URDF for robot_description; a
+  multi-line parameter value is passed to rcl as a quoted YAML string).
 
 Semantics follow ``ros2 launch`` (launch/launch_ros, Jazzy):
 
@@ -33,7 +35,8 @@ Deliberate differences (all stricter; our launch files behave the same under bot
   including file (``ros2 launch`` leaks them unless the include sits in a ``<group>``, which is why
   our files wrap includes in ``<group>``);
 - every executable and package is resolved before the first process starts, so a typo never
-  leaves a half-started graph;
+  leaves a half-started graph; ``--print --allow-missing NAME`` lets the named packages / commands
+  (e.g. ros_gz_sim, gz: not installable here) stay unresolved in the printed plan, nothing else;
 - a node that exits with a non-zero code stops the whole launch (``--keep-going`` turns this off;
   ``ros2 launch`` keeps the others running unless the node has ``on_exit="shutdown"``).
 
@@ -55,6 +58,7 @@ import ast
 import dataclasses
 import importlib.metadata
 import importlib.util
+import json
 import os
 import re
 import selectors
@@ -152,7 +156,8 @@ class Subst:
 
 
 Parts = list["str | Subst"]
-SUPPORTED_SUBSTITUTIONS = ("var", "env", "find-pkg-share", "find-pkg-prefix", "dirname", "filename", "eval")
+SUPPORTED_SUBSTITUTIONS = ("var", "env", "find-pkg-share", "find-pkg-prefix", "dirname", "filename", "eval",
+                           "file-content")
 
 
 def parse_substitutions(text: str) -> Parts:
@@ -418,9 +423,10 @@ _OUTPUT_VALUES = {"screen", "log", "both"}
 class _Interpreter:
     """Walks the launch tree in document order, like the launch service executes actions."""
 
-    def __init__(self, cli_args: dict[str, str], resolve: bool = True) -> None:
+    def __init__(self, cli_args: dict[str, str], resolve: bool = True, allow_missing: frozenset[str] = frozenset()) -> None:
         self.cli_args = cli_args
         self.resolve = resolve
+        self.allow_missing = allow_missing
         self.processes: list[ProcessSpec] = []
         self.arguments: dict[str, tuple[str | None, str]] = {}
         self.declared: set[str] = set()
@@ -512,6 +518,12 @@ class _Interpreter:
         if sub.name == "eval":
             expect(1, 1)
             return eval_trivial(args[0])
+        if sub.name == "file-content":
+            expect(1, 1)
+            try:
+                return Path(args[0]).read_text()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(f"$(file-content): cannot read {args[0]} ({getattr(exc, 'strerror', None) or exc})") from None
         raise ValueError(f"unsupported substitution '$({sub.name} ...)' (supported: "
                          f"{', '.join(SUPPORTED_SUBSTITUTIONS)})")
 
@@ -660,7 +672,10 @@ class _Interpreter:
         try:
             argv = resolve_node_executable(pkg, exe) if self.resolve else [f"<{pkg}/{exe}>"]
         except ValueError as exc:
-            raise LaunchError(f"{el.where}: {exc}") from None
+            if pkg not in self.allow_missing:
+                raise LaunchError(f"{el.where}: {exc}") from None
+            argv = [f"<{pkg}/{exe}>"]
+            self.warnings.append(f"{el.where}: {exc} (allowed missing: printed unresolved)")
         if "args" in el.attrs:
             argv += self._split_cmdline(el.attrs["args"], scope, el, "args")
         ros_args: list[str] = []
@@ -713,7 +728,10 @@ class _Interpreter:
             return out
         value = self.subst(self._require(el, "value"), scope, el, "value")
         # rcl parses the value as YAML (as launch_ros does): 1 -> int, true -> bool, text -> string.
-        # An empty value must be quoted or it would parse as null.
+        # An empty value must be quoted or it would parse as null; a multi-line value (a URDF from
+        # $(file-content)) becomes a double-quoted YAML string (JSON is YAML) so it stays one string.
+        if "\n" in value:
+            value = json.dumps(value)
         return ["-p", f"{name}:={value if value != '' else chr(39) * 2}"]
 
     def _check_params_file(self, path: Path, el: XmlElement, node_name: str) -> None:
@@ -748,7 +766,9 @@ class _Interpreter:
         try:
             argv[0] = resolve_command(argv[0]) if self.resolve else argv[0]
         except ValueError as exc:
-            raise LaunchError(f"{el.where}: {exc}") from None
+            if argv[0] not in self.allow_missing:
+                raise LaunchError(f"{el.where}: {exc}") from None
+            self.warnings.append(f"{el.where}: {exc} (allowed missing: printed unresolved)")
         env: dict[str, str] = {}
         for child in el.children:
             env.update(self._env_entry(child, scope))
@@ -799,11 +819,14 @@ def parse_cli_args(pairs: Iterable[str]) -> dict[str, str]:
 
 
 def plan_launch(path: str | os.PathLike[str], cli_args: dict[str, str] | None = None,
-                resolve: bool = True) -> LaunchPlan:
+                resolve: bool = True, allow_missing: Iterable[str] = ()) -> LaunchPlan:
     """Evaluate a launch file with command-line arguments into resolved processes (starts nothing).
 
     ``resolve=False`` skips finding node executables and commands (argv[0] becomes ``<pkg/exec>``):
     for --show-args and for checking a file's structure where the nodes are not installed.
+    ``allow_missing``: package / command names that may stay unresolved (``<pkg/exec>``, with a
+    warning) while everything else is resolved: for printing a plan whose external packages
+    (Gazebo, ros_gz) are not installed here. Such a plan must not be run.
     Raises LaunchError for any unsupported construct, unresolvable package/executable/file,
     missing required argument, or a command-line argument no <arg> declares.
     """
@@ -811,7 +834,7 @@ def plan_launch(path: str | os.PathLike[str], cli_args: dict[str, str] | None = 
     path = Path(path)
     if not path.is_file():
         raise LaunchError(f"launch file {path} does not exist")
-    interp = _Interpreter(cli_args, resolve)
+    interp = _Interpreter(cli_args, resolve, frozenset(allow_missing))
     interp.run_file(path, _Scope(dict(cli_args)))
     unknown = sorted(set(cli_args) - interp.declared)
     if unknown:
@@ -1052,6 +1075,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("arguments", nargs="*", metavar="name:=value", help="launch arguments")
     parser.add_argument("--print", "--dry-run", dest="dry_run", action="store_true",
                         help="resolve everything and print the processes, start nothing")
+    parser.add_argument("--allow-missing", action="append", default=[], metavar="NAME",
+                        help="with --print: a package or command that may be absent here (printed unresolved); "
+                             "repeatable, e.g. --allow-missing ros_gz_sim --allow-missing gz")
     parser.add_argument("--show-args", "-s", action="store_true",
                         help="list the arguments the launch file declares (evaluated with the given ones)")
     parser.add_argument("--keep-going", action="store_true",
@@ -1069,6 +1095,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.sigterm_timeout < 0 or args.sigkill_timeout < 0:
         print("deepracer launch: --sigterm-timeout and --sigkill-timeout must be >= 0", file=sys.stderr)
         return 2
+    if args.allow_missing and not args.dry_run:
+        print("deepracer launch: --allow-missing only goes with --print (a plan with unresolved processes "
+              "cannot run)", file=sys.stderr)
+        return 2
     try:
         cli_args = parse_cli_args(args.arguments)
         if args.show_args:
@@ -1077,7 +1107,7 @@ def main(argv: list[str] | None = None) -> int:
             plan = _plan_for_show_args(args.file, cli_args)
             print(describe_arguments(plan))
             return 0
-        plan = plan_launch(args.file, cli_args)
+        plan = plan_launch(args.file, cli_args, allow_missing=args.allow_missing)
     except LaunchError as exc:
         print(f"deepracer launch: error: {exc}\nnothing was started.", file=sys.stderr)
         return 2

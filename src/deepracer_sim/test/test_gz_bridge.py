@@ -12,7 +12,7 @@ from deepracer_description.vehicle import default_urdf_path
 from deepracer_sim.gz_bridge import TYPE_PAIRS, BridgeConfigError, load_bridge_config
 
 REPO = Path(__file__).resolve().parents[3]
-BRIDGE_YAML = REPO / "launch" / "config" / "gazebo_bridge.yaml"
+BRIDGE_YAML = REPO / "launch" / "gazebo" / "bridge.yaml"
 
 
 def ros_message_class(ros_type: str):

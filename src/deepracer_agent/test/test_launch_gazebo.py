@@ -1,0 +1,125 @@
+"""launch/gazebo.launch.xml through the project's launch runner in print mode: gz-sim, the spawn, the
+bridge with the committed YAML, and the SAME drive stack / Gym bridge as the embedded-sim launch files.
+Gazebo and ros_gz are not installable here: they are printed unresolved (--allow-missing), everything
+of ours is resolved for real."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deepracer_agent.launch_runner import LaunchError, main, plan_launch
+from deepracer_description.vehicle import default_urdf_path
+from deepracer_sim.gazebo import CAR_MODEL
+from deepracer_sim.gz_bridge import load_bridge_config
+
+REPO = Path(__file__).resolve().parents[3]
+LAUNCH = REPO / "launch"
+GAZEBO = LAUNCH / "gazebo.launch.xml"
+EXTERNAL = ("gz", "ros_gz_sim", "ros_gz_bridge", "robot_state_publisher")
+MODEL = {"model": "/tmp/model.tar.gz"}
+
+
+def plan(**args: str):
+    return plan_launch(GAZEBO, args, allow_missing=EXTERNAL)
+
+
+def params(argv: list[str]) -> dict[str, str]:
+    return dict(argv[i + 1].split(":=", 1) for i, a in enumerate(argv) if a == "-p")
+
+
+def by_name(p) -> dict:
+    return {s.name: s for s in p.processes}
+
+
+def test_gazebo_drive_graph():
+    procs = by_name(plan(**MODEL, track="oval", yaw="0.0112"))
+    assert list(procs) == ["gz_sim", "robot_state_publisher", "spawn_deepracer", "gz_bridge", "inference_node",
+                           "control_node"]
+    gz = procs["gz_sim"]
+    assert gz.required and gz.argv[:3] == ["gz", "sim", "-r"]
+    world = Path(gz.argv[-1])
+    assert world.name == "oval.world.sdf" and world.is_file()
+    models = Path(gz.env["GZ_SIM_RESOURCE_PATH"])
+    assert (models / "oval" / "model.sdf").is_file()                 # the world's model:// include resolves
+    # the car: robot_description is the workspace URDF, spawned from that topic under the bridge's model name
+    description = params(procs["robot_state_publisher"].argv)["robot_description"]
+    assert json.loads(description) == default_urdf_path().read_text()
+    spawn = procs["spawn_deepracer"].argv
+    assert spawn[spawn.index("-topic") + 1] == "robot_description" and spawn[spawn.index("-name") + 1] == CAR_MODEL
+    assert spawn[spawn.index("-Y") + 1] == "0.0112"
+    # the bridge reads the committed, schema-checked YAML
+    bridge = params(procs["gz_bridge"].argv)
+    entries = load_bridge_config(bridge["config_file"])
+    assert {e.ros_topic for e in entries} >= {"/camera/image_raw", "/sim/cmd_vel", "/odom", "/clock"}
+    assert procs["gz_bridge"].required
+    for name in ("robot_state_publisher", "gz_bridge", "inference_node", "control_node"):
+        assert params(procs[name].argv)["use_sim_time"] == "true", name
+    # our nodes are resolved for real (only the external packages stay unresolved)
+    for name in ("inference_node", "control_node"):
+        assert not procs[name].argv[0].startswith("<"), procs[name].argv[0]
+    assert params(procs["control_node"].argv)["backend"] == "sim"
+
+
+def test_same_drive_stack_as_sim_drive():
+    """The inference and control nodes are exactly sim_drive's, but for use_sim_time."""
+    gz = by_name(plan(**MODEL))
+    sim = by_name(plan_launch(LAUNCH / "sim_drive.launch.xml", dict(MODEL)))
+    for name in ("inference_node", "control_node"):
+        a, b = params(gz[name].argv), params(sim[name].argv)
+        assert a.pop("use_sim_time") == "true" and b.pop("use_sim_time") == "false"
+        assert a == b, name
+        assert gz[name].argv[0] == sim[name].argv[0] and gz[name].env == sim[name].env
+
+
+def test_gazebo_training_graph_uses_the_gym_bridge():
+    procs = by_name(plan(task="training", output_dir="/tmp/out", timesteps="10"))
+    assert list(procs) == ["gz_sim", "robot_state_publisher", "spawn_deepracer", "gz_bridge", "gym_bridge_node"]
+    sim = by_name(plan_launch(LAUNCH / "sim_training.launch.xml", {"output_dir": "/tmp/out", "timesteps": "10"}))
+    a, b = params(procs["gym_bridge_node"].argv), params(sim["gym_bridge_node"].argv)
+    assert a.pop("use_sim_time") == "true"
+    assert a == b and procs["gym_bridge_node"].argv[0] == sim["gym_bridge_node"].argv[0]
+
+
+def test_gui_and_custom_world(tmp_path):
+    world = tmp_path / "w.world.sdf"
+    world.write_text("<sdf/>")
+    procs = by_name(plan(**MODEL, gui="true", world=str(world), resource_path=str(tmp_path)))
+    assert procs["gz_gui"].argv[:3] == ["gz", "sim", "-g"]
+    assert procs["gz_sim"].argv[-1] == str(world) and procs["gz_sim"].env["GZ_SIM_RESOURCE_PATH"] == str(tmp_path)
+
+
+def test_rcl_reads_the_multiline_robot_description():
+    """The quoted -p value the runner builds from $(file-content) is ONE string for rcl (real rclpy)."""
+    argv = by_name(plan(**MODEL))["robot_state_publisher"].argv
+    ros_args = argv[argv.index("--ros-args"):]
+    code = ("import sys, rclpy\nrclpy.init(args=sys.argv[1:])\n"
+            "n = rclpy.create_node('probe', automatically_declare_parameters_from_overrides=True)\n"
+            "sys.stdout.write(n.get_parameter('robot_description').value)\nrclpy.shutdown()\n")
+    out = subprocess.run([sys.executable, "-c", code, *ros_args], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == default_urdf_path().read_text()
+
+
+def test_missing_external_packages_are_errors_unless_allowed(capsys, tmp_path):
+    if shutil.which("gz") is None:
+        with pytest.raises(LaunchError, match="command 'gz' not found on PATH"):
+            plan_launch(GAZEBO, dict(MODEL))
+    with pytest.raises(LaunchError, match="package 'ros_gz_sim' not found"):
+        plan_launch(GAZEBO, dict(MODEL), allow_missing=("gz", "ros_gz_bridge", "robot_state_publisher"))
+    allow = [a for name in EXTERNAL for a in ("--allow-missing", name)]
+    assert main([str(GAZEBO), "model:=/tmp/m", "--print", *allow]) == 0
+    captured = capsys.readouterr()
+    assert "[gz_sim]" in captured.out and "[control_node]" in captured.out
+    assert "allowed missing: printed unresolved" in captured.err
+    assert main([str(GAZEBO), "model:=/tmp/m", *allow]) == 2             # never RUN an unresolved plan
+    assert "--allow-missing only goes with --print" in capsys.readouterr().err
+    bad = tmp_path / "bad.launch.xml"
+    bad.write_text('<launch><node pkg="deepracer_sim" exec="sim_node">'
+                   f'<param name="d" value="$(file-content {tmp_path}/missing.urdf)"/></node></launch>')
+    with pytest.raises(LaunchError, match=r"file-content\): cannot read .*missing.urdf"):
+        plan_launch(bad, {})
