@@ -1,6 +1,6 @@
 """Gazebo (gz-sim Harmonic) worlds for DeepRacer tracks: the same track, colours and walls as the embedded sim.
 
-`write_gazebo_world(track, folder)` writes::
+`write_gazebo_world(track, folder)` (``deepracer gazebo world TRACK FOLDER``) writes::
 
     folder/<track>.world.sdf                 physics/sensors systems, sun, floor, walls, the track model
     folder/models/<track>/model.config       (written by deepracer_tracks.mesh.write_gazebo_model)
@@ -26,7 +26,7 @@ Not reproduced: the wall panel stripes (``wall_b``), the skyline (``background_b
 shadows, noise and colours. A directional sun without shadows shades the car body only.
 
 The committed ``worlds/<track>.world.sdf`` and ``models/<track>/`` for every built-in track are this
-module's output (a test checks they are up to date: ``python -m deepracer_sim.gazebo --update-package``).
+module's output (a test checks they are up to date: ``deepracer gazebo update``).
 sdformat checks them in the tests (``ign sdf -k``, Debian: libsdformat-dev + ignition-tools).
 The track sits 1 mm above the floor (same height = z-fighting). No rclpy: plain Python.
 """
@@ -290,34 +290,102 @@ def update_package(package_dir: Path = PACKAGE_DIR) -> list[Path]:
     return [write_gazebo_world(name, package_dir, worlds_dir=package_dir / "worlds") for name in builtin_names()]
 
 
+REPO_BRIDGE_YAML = PACKAGE_DIR.parents[1] / "launch" / "gazebo" / "bridge.yaml"
+"""The committed ros_gz_bridge YAML, in a source checkout (src/deepracer_sim -> ../../launch/gazebo/)."""
+
+
+def default_check_files() -> list[Path]:
+    """What ``deepracer gazebo check`` checks by default: the bridge YAML (source checkout), every
+    committed world and track model, and the car's URDF."""
+    from deepracer_description.vehicle import default_urdf_path
+
+    paths = [p for p in [REPO_BRIDGE_YAML] if p.is_file()]
+    paths += sorted((PACKAGE_DIR / "worlds").glob("*.world.sdf")) + sorted((PACKAGE_DIR / "models").glob("*/model.sdf"))
+    return paths + [default_urdf_path()]
+
+
+def check_files(paths: list[Path] | None = None) -> list[str]:
+    """Check Gazebo files: ``.yaml`` against ros_gz_bridge's schema, SDF worlds/models and URDFs with sdformat.
+
+    Default: the committed bridge YAML (in a source checkout), worlds, models and the URDF. A world's
+    ``model://`` includes resolve in ``models/`` beside it or one folder up. Returns one line per
+    problem (empty = all good); raises RuntimeError when sdformat's checker is not installed.
+    """
+    from deepracer_tracks.sdformat import check_sdf
+
+    from .gz_bridge import BridgeConfigError, load_bridge_config
+
+    if paths is None:
+        paths = default_check_files()
+    def one(path: Path) -> str | None:
+        if path.suffix in (".yaml", ".yml"):
+            try:
+                load_bridge_config(path)
+            except BridgeConfigError as exc:
+                return str(exc)
+            return None
+        if not path.is_file():
+            return f"{path}: no such file"
+        models = [d for d in (path.parent / "models", path.parent.parent / "models") if d.is_dir()]
+        result = check_sdf(path, models)
+        return None if result.ok else f"{path}: " + " | ".join(result.output.splitlines())
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:      # each check is a short sdformat process
+        results = list(pool.map(one, [Path(p) for p in paths]))
+    return [r for r in results if r is not None]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deepracer gazebo",
+                                     description="Gazebo (gz-sim Harmonic) files for DeepRacer tracks and the car.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    w = sub.add_parser("world", help="write a world (+ track model) for a track")
+    w.add_argument("track", help="built-in name or .npy/.obj file")
+    w.add_argument("folder", help="output folder (gets <world>.world.sdf and models/)")
+    w.add_argument("--world-name", default=None, help="gz world name and file stem (default: the track's)")
+    w.add_argument("--with-car", action="store_true",
+                   help="also write models/deepracer (the URDF) and include the car at the start line")
+    p = sub.add_parser("pose", help="print a track's spawn pose as gazebo.launch.xml arguments")
+    p.add_argument("track", help="built-in name or .npy/.obj file")
+    c = sub.add_parser("check", help="check the bridge YAML, worlds, models and URDF (sdformat: ign/gz sdf -k)")
+    c.add_argument("files", nargs="*", type=Path,
+                   help="files to check (.yaml: bridge schema; .sdf/.urdf: sdformat); default: the committed ones")
+    sub.add_parser("update", help="regenerate deepracer_sim's committed worlds/ and models/ (developers)")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m deepracer_sim.gazebo TRACK FOLDER [--with-car]``: write a Gazebo world for a track."""
-    parser = argparse.ArgumentParser(prog="python -m deepracer_sim.gazebo",
-                                     description="Write a Gazebo world (+ track model) for a DeepRacer track.")
-    parser.add_argument("track", nargs="?", default=DEFAULT_TRACK, help="built-in name or .npy/.obj file")
-    parser.add_argument("folder", nargs="?", help="output folder (gets <world>.world.sdf and models/)")
-    parser.add_argument("--world-name", default=None, help="gz world name and file stem (default: the track's)")
-    parser.add_argument("--with-car", action="store_true",
-                        help="also write models/deepracer (the URDF) and include the car at the start line")
-    parser.add_argument("--update-package", action="store_true",
-                        help="regenerate the committed worlds/ and models/ of deepracer_sim (every built-in track)")
-    args = parser.parse_args(argv)
+    """``deepracer gazebo world|pose|check|update``; see ``--help``. Returns the exit status."""
+    args = _parser().parse_args(argv)
     try:
-        if args.update_package:
+        if args.command == "update":
             for world in update_package():
                 print(f"wrote {world}")
             return 0
-        if args.folder is None:
-            parser.error("give an output FOLDER (or --update-package)")
-        world = write_gazebo_world(args.track, args.folder, args.world_name, with_car=args.with_car)
-        pose = spawn_pose(load_track(args.track))
-    except (TrackError, ValueError, OSError) as exc:
-        print(f"deepracer_sim.gazebo: {exc}", file=sys.stderr)
+        if args.command == "check":
+            problems = check_files(args.files or None)
+            for line in problems:
+                print(f"deepracer gazebo check: {line}", file=sys.stderr)
+            if not problems:
+                print("deepracer gazebo check: all files valid")
+            return 1 if problems else 0
+        track = load_track(args.track)
+        pose = spawn_pose(track)
+        if args.command == "pose":
+            print(f"x:={pose.x:.4f} y:={pose.y:.4f} yaw:={pose.yaw:.4f}")
+            return 0
+        world = write_gazebo_world(track, args.folder, args.world_name, with_car=args.with_car)
+    except (TrackError, ValueError, OSError, RuntimeError) as exc:
+        print(f"deepracer gazebo: {exc}", file=sys.stderr)
         return 2
-    models = Path(args.folder) / "models"
-    print(f"wrote {world}\nrun:   GZ_SIM_RESOURCE_PATH={models} gz sim -r {world}")
+    models = Path(args.folder).resolve() / "models"
+    print(f"wrote {world}")
+    print(f"run:    GZ_SIM_RESOURCE_PATH={models} gz sim -r {world.resolve()}")
     if not args.with_car:
-        print(f"spawn: ros2 run ros_gz_sim create -topic robot_description -name {CAR_MODEL} {pose.create_args()}")
+        print(f"launch: ros2 launch launch/gazebo.launch.xml world:={world.resolve()} resource_path:={models} "
+              f"x:={pose.x:.4f} y:={pose.y:.4f} yaw:={pose.yaw:.4f} model:=MODEL")
     return 0
 
 

@@ -15,8 +15,8 @@ import pytest
 from deepracer_description.vehicle import default_urdf_path, load_vehicle
 from deepracer_sim.batch_sim import default_palette
 from deepracer_sim.config import SceneColors, SimConfig
-from deepracer_sim.gazebo import (CAR_MODEL, PACKAGE_DIR, TRACK_Z_M, main, spawn_pose, update_package, world_sdf,
-                                  write_gazebo_world)
+from deepracer_sim.gazebo import (CAR_MODEL, PACKAGE_DIR, TRACK_Z_M, default_check_files, main, spawn_pose,
+                                  update_package, world_sdf, write_gazebo_world)
 from deepracer_tracks.library import builtin_names, load_track
 from deepracer_tracks.mesh import track_from_obj
 from deepracer_tracks.sdformat import INSTALL_HINT, check_sdf, find_sdf_checker
@@ -145,10 +145,10 @@ def test_committed_worlds_and_models_are_up_to_date(tmp_path):
     generated = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     committed = sorted(p.relative_to(PACKAGE_DIR) for sub in ("worlds", "models")
                        for p in (PACKAGE_DIR / sub).rglob("*") if p.is_file())
-    assert committed == generated, "run python -m deepracer_sim.gazebo --update-package"
+    assert committed == generated, "run deepracer gazebo update"
     for rel in generated:
         assert (PACKAGE_DIR / rel).read_bytes() == (tmp_path / rel).read_bytes(), (
-            f"{PACKAGE_DIR / rel} is stale: run python -m deepracer_sim.gazebo --update-package")
+            f"{PACKAGE_DIR / rel} is stale: run deepracer gazebo update")
     for world in (PACKAGE_DIR / "worlds").glob("*.world.sdf"):
         check_world(world, PACKAGE_DIR / "models")
 
@@ -187,25 +187,23 @@ def _official_routes() -> list[Path]:
 
 
 @pytest.mark.slow
-def test_sdformat_accepts_every_world_model_and_the_urdf(tmp_path):
+def test_sdformat_accepts_every_world_model_and_the_urdf(tmp_path, capsys):
+    """`deepracer gazebo check` on the committed files (bridge YAML, every world + its model, every
+    model, the URDF), then generated worlds: AWS's official routes and a world with the car (its
+    URDF included through model.config)."""
+    files = default_check_files()
+    assert set(files) >= {*(PACKAGE_DIR / "worlds").glob("*.world.sdf"), *(PACKAGE_DIR / "models").glob("*/model.sdf"),
+                          default_urdf_path(), PACKAGE_DIR.parents[1] / "launch" / "gazebo" / "bridge.yaml"}
+    assert len(files) == 2 * len(builtin_names()) + 2
     require_sdf_checker()
-    jobs: list[tuple[Path, list[Path]]] = []
-    committed_models = PACKAGE_DIR / "models"
-    for world in sorted((PACKAGE_DIR / "worlds").glob("*.world.sdf")):
-        jobs.append((world, [committed_models]))                      # the world + its included track model
-    for model in sorted(committed_models.glob("*/model.sdf")):
-        jobs.append((model, []))
-    routes = _official_routes()
-    for route in routes:                                              # AWS's official routes, generated here
-        jobs.append((write_gazebo_world(route, tmp_path / "official"), [tmp_path / "official" / "models"]))
-    car_world = write_gazebo_world("reinvent2018_like", tmp_path / "car", with_car=True)
-    jobs.append((car_world, [tmp_path / "car" / "models"]))           # the car URDF through model.config
-    jobs.append((default_urdf_path(), []))                            # the URDF itself
+    assert main(["check"]) == 0, capsys.readouterr().err
+    assert "all files valid" in capsys.readouterr().out
+    worlds = [write_gazebo_world(route, tmp_path / "official") for route in _official_routes()]
+    worlds.append(write_gazebo_world("reinvent2018_like", tmp_path / "car", with_car=True))
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda job: check_sdf(*job), jobs))
-    bad = [f"{path}: {res.output}" for (path, _), res in zip(jobs, results) if not res.ok]
+        results = list(pool.map(lambda w: check_sdf(w, [w.parent / "models"]), worlds))
+    bad = [f"{w}: {r.output}" for w, r in zip(worlds, results) if not r.ok]
     assert not bad, "\n".join(bad)
-    assert len(jobs) >= 2 * len(builtin_names()) + 2 + len(routes)
 
 
 def test_sdformat_rejects_a_broken_world(tmp_path):
@@ -224,7 +222,7 @@ def test_sdformat_rejects_a_broken_world(tmp_path):
 def test_bad_input_is_refused(tmp_path, capsys):
     with pytest.raises(TrackError, match="unknown track 'no_such_track'"):
         write_gazebo_world("no_such_track", tmp_path)
-    assert main(["no_such_track", str(tmp_path)]) == 2
+    assert main(["world", "no_such_track", str(tmp_path)]) == 2
     assert "unknown track 'no_such_track'" in capsys.readouterr().err
     with pytest.raises(ValueError, match="must use only letters"):
         world_sdf("bad name")
@@ -233,3 +231,37 @@ def test_bad_input_is_refused(tmp_path, capsys):
     with pytest.raises(ValueError, match="xmin < xmax"):
         world_sdf("oval", bounds=(1.0, 0.0, 0.0, 1.0))
     assert not any(tmp_path.iterdir())
+
+
+def test_cli_world_and_pose(tmp_path, capsys):
+    assert main(["world", "technical", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote {tmp_path / 'technical.world.sdf'}" in out
+    pose = spawn_pose(load_track("technical"))
+    assert f"yaw:={pose.yaw:.4f}" in out and "ros2 launch launch/gazebo.launch.xml world:=" in out
+    check_world(tmp_path / "technical.world.sdf", tmp_path / "models")
+    assert main(["pose", "oval"]) == 0
+    assert capsys.readouterr().out.strip() == f"x:=0.0000 y:=0.0000 yaw:={spawn_pose(load_track('oval')).yaw:.4f}"
+    assert main(["pose", "nope"]) == 2 and "unknown track 'nope'" in capsys.readouterr().err
+
+
+def test_cli_check_names_a_broken_file(tmp_path, capsys):
+    require_sdf_checker()
+    bad_yaml = tmp_path / "bridge.yaml"
+    bad_yaml.write_text("- topic_name: /x\n  ros_type_name: geometry_msgs/msg/Twist\n  gz_type_name: gz.msgs.Pose\n")
+    world = write_gazebo_world("oval", tmp_path)
+    (tmp_path / "models" / "oval" / "model.sdf").write_text("<sdf version='1.9'><model name='oval'/></sdf>")
+    assert main(["check", str(bad_yaml), str(world)]) == 1
+    err = capsys.readouterr().err
+    assert "bridges to gz.msgs.Twist" in err and f"{world}:" in err
+
+
+def test_cli_check_without_sdformat_says_what_to_install(tmp_path, capsys, monkeypatch):
+    find_sdf_checker.cache_clear()
+    monkeypatch.setenv("PATH", str(tmp_path))                      # no gz, no ign
+    try:
+        assert main(["check", str(default_urdf_path())]) == 2
+        assert "apt-get install -y libsdformat-dev ignition-tools" in capsys.readouterr().err
+    finally:
+        monkeypatch.undo()
+        find_sdf_checker.cache_clear()
