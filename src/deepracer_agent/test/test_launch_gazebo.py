@@ -85,6 +85,12 @@ def test_gazebo_training_graph_uses_the_gym_bridge():
     assert a == b and procs["gym_bridge_node"].argv[0] == sim["gym_bridge_node"].argv[0]
 
 
+def test_headless_rendering_switch():
+    assert "--headless-rendering" not in by_name(plan(**MODEL))["gz_sim"].argv
+    gz = by_name(plan(**MODEL, headless_rendering="true"))["gz_sim"]
+    assert gz.argv[:5] == ["gz", "sim", "-r", "-s", "-v"] and "--headless-rendering" in gz.argv
+
+
 def test_gui_and_custom_world(tmp_path):
     world = tmp_path / "w.world.sdf"
     world.write_text("<sdf/>")
