@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from deepracer_agent.launch_runner import LaunchError, main, plan_launch
+from deepracer_common.launch_runner import LaunchError, main, plan_launch
 from deepracer_description.vehicle import default_urdf_path
 from deepracer_sim.gazebo import CAR_MODEL
 from deepracer_sim.gz_bridge import load_bridge_config

@@ -34,16 +34,16 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import re
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import numpy as np
+
+from deepracer_common.fileio import atomic_write_text
 
 from deepracer_tracks.library import DEFAULT_TRACK, builtin_names, load_track
 from deepracer_tracks.mesh import flat_material, write_gazebo_model
@@ -214,17 +214,6 @@ def world_sdf(model: str, world_name: str | None = None, bounds: tuple[float, fl
 """
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)   # mkstemp creates 0600; a world file is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 _CAR_CONFIG = f"""<?xml version="1.0"?>
@@ -243,8 +232,8 @@ def write_car_model(models_dir: str | Path) -> Path:
 
     folder = Path(models_dir) / CAR_MODEL
     urdf = folder / "model.urdf"
-    _atomic_write(urdf, default_urdf_path().read_text())
-    _atomic_write(folder / "model.config", _CAR_CONFIG)
+    atomic_write_text(urdf, default_urdf_path().read_text())
+    atomic_write_text(folder / "model.config", _CAR_CONFIG)
     return urdf
 
 
@@ -278,7 +267,7 @@ def write_gazebo_world(track: str | Path | Track, folder: str | Path, world_name
     if with_car:
         write_car_model(folder / "models")
     world = Path(worlds_dir if worlds_dir is not None else folder) / f"{world_name}.world.sdf"
-    _atomic_write(world, text)
+    atomic_write_text(world, text)
     return world
 
 

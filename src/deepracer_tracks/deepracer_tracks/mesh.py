@@ -19,12 +19,12 @@ x-y plane (z, the height, is ignored).
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from deepracer_common.fileio import atomic_write_text
 
 from . import geometry as geo
 from .texture import TextureStyle
@@ -111,20 +111,10 @@ def write_obj(mesh: TrackMesh | Track, path: str | Path) -> Path:
         lines.extend(f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in verts)
         lines.extend(f"f {a + 1 + offset} {b + 1 + offset} {c + 1 + offset}" for a, b, c in faces)
         offset += len(verts)
-    _atomic_write(path, "\n".join(lines) + "\n")
+    atomic_write_text(path, "\n".join(lines) + "\n")
     return path
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_obj(path: str | Path) -> TrackMesh:
@@ -352,8 +342,8 @@ def write_gazebo_model(track: Track, folder: str | Path, style: TextureStyle | N
     mesh = track_mesh(track, border_width_m=style.border_width_m, centre_width_m=style.centre_width_m,
                       dash_length_m=style.dash_length_m, gap_length_m=style.gap_length_m)
     write_obj(mesh, folder / "meshes" / f"{name}.obj")
-    _atomic_write(folder / "model.config", _CONFIG_TEMPLATE.format(name=name, length=track.length_m,
+    atomic_write_text(folder / "model.config", _CONFIG_TEMPLATE.format(name=name, length=track.length_m,
                                                                    width=track.width_m))
     sdf = folder / "model.sdf"
-    _atomic_write(sdf, _model_sdf(name, paint))
+    atomic_write_text(sdf, _model_sdf(name, paint))
     return sdf
