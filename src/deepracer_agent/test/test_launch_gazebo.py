@@ -66,9 +66,10 @@ def test_gazebo_drive_graph():
 
 
 def test_same_drive_stack_as_sim_drive():
-    """The inference and control nodes are exactly sim_drive's, but for use_sim_time."""
-    gz = by_name(plan(**MODEL))
-    sim = by_name(plan_launch(LAUNCH / "sim_drive.launch.xml", dict(MODEL)))
+    """The inference, control (and console) nodes are exactly sim_drive's, but for use_sim_time."""
+    gz = by_name(plan(**MODEL, console="true"))
+    sim = by_name(plan_launch(LAUNCH / "sim_drive.launch.xml", dict(MODEL, console="true")))
+    assert "console_node" in gz and params(gz["console_node"].argv) == params(sim["console_node"].argv)
     for name in ("inference_node", "control_node"):
         a, b = params(gz[name].argv), params(sim[name].argv)
         assert a.pop("use_sim_time") == "true" and b.pop("use_sim_time") == "false"
