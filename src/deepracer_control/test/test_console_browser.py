@@ -199,6 +199,29 @@ def test_joystick_drag_drives_and_letting_go_stops(sim, page):
     assert wait(lambda: any(t > released and v == 0.0 for t, v in probe.cmd), 2.0), probe.cmd[-5:]
 
 
+def test_stop_button_latches_the_emergency_stop_through_the_ros_service(sim, page):
+    probe = sim["probe"]
+    switch_mode(page, "manual")
+    page.click("#estop")
+    assert wait(lambda: "(E-STOP)" in page.inner_text("#st-output"), 5.0), page.inner_text("#st-output")
+    page.locator("#video").click()
+    page.keyboard.down("ArrowUp")
+    try:
+        pressed = time.monotonic()
+        time.sleep(0.6)
+        assert all(v == 0.0 for t, v in probe.cmd if t > pressed)          # the latch wins over the key
+    finally:
+        page.keyboard.up("ArrowUp")
+    page.click("#estop-release")
+    assert wait(lambda: "(E-STOP)" not in page.inner_text("#st-output"), 5.0)
+    page.keyboard.down("ArrowUp")
+    try:
+        released = time.monotonic()
+        assert wait(lambda: any(t > released and v > 0.0 for t, v in probe.cmd), 5.0)   # fresh commands drive
+    finally:
+        page.keyboard.up("ArrowUp")
+
+
 def test_max_speed_slider_sets_the_control_nodes_cap(sim, page):
     auth = {"Authorization": f"Bearer {sim['token']}"}
     status = lambda: json.loads(http(sim["url"] + "api/status", headers=auth)[1])  # noqa: E731
