@@ -185,19 +185,20 @@ class CarRecorder:
         else:
             self.clock_s[:] = tstamp_s
         discrete = actions is not None and np.ndim(actions) == 1
-        act = np.asarray(actions).astype(np.int64).tolist() if discrete else [-1] * self.n_cars
-        cols = zip(np.round(x, 4).tolist(), np.round(y, 4).tolist(), np.round(np.degrees(yaw_rad), 4).tolist(),
-                   np.round(steer_deg, 4).tolist(), np.round(speed_m_s, 4).tolist(), act,
-                   np.round(np.asarray(rewards, dtype=np.float64), 6).tolist(), np.asarray(done, bool).tolist(),
-                   np.asarray(all_wheels_on_track, bool).tolist(), np.round(progress, 4).tolist(),
-                   np.asarray(steps).astype(np.int64).tolist(), np.asarray(closest_waypoint).astype(np.int64).tolist(),
-                   np.round(self.clock_s, 4).tolist())
-        active = self.active
-        for i, (xi, yi, yawi, st, sp, a, r, d, on, pr, s, wp, t) in enumerate(cols):
-            if not active[i]:       # finished and not restarted (e.g. an evaluation trial that ended)
-                continue
+        n = self.n_cars
+        act = np.asarray(actions).astype(np.int64).tolist() if discrete else [-1] * n
+        floats = np.column_stack([x, y, np.degrees(yaw_rad), steer_deg, speed_m_s, progress, self.clock_s]
+                                 ).round(4).tolist()
+        rew = np.round(np.asarray(rewards, dtype=np.float64), 6).tolist()
+        ints = np.column_stack([steps, closest_waypoint]).astype(np.int64).tolist()
+        flags = np.column_stack([done, all_wheels_on_track]).astype(bool).tolist()
+        active, track_len = self.active, self.track_len_m
+        for i in np.flatnonzero(active).tolist():   # finished and not restarted cars record nothing
+            xi, yi, yawi, st, sp, pr, t = floats[i]
+            s, wp = ints[i]
+            d, on = flags[i]
             buf = self._rows[i]
-            buf.append([-1, s, xi, yi, yawi, st, sp, a, r, d, on, pr, wp, self.track_len_m, t,
+            buf.append([-1, s, xi, yi, yawi, st, sp, act[i], rew[i], d, on, pr, wp, track_len, t,
                         statuses[i], 0.0, 0, wall])
             if d:
                 number = None if self.episode_of_car is None else self.episode_of_car[i]
