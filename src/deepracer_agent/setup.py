@@ -35,6 +35,7 @@ setup(
             "worker = deepracer_agent.distributed.worker:main",
             "evaluator = deepracer_agent.distributed.evaluator:main",
             "transfer = deepracer_agent.transfer:main",
+            "runs = deepracer_agent.runs:main",
         ],
     },
 )

@@ -150,3 +150,42 @@ def test_a_lap_in_the_simtrace_matches_the_env(tmp_path):
     assert df["episode_status"].iloc[-1] == "lap_complete" and bool(df["done"].iloc[-1])
     # positions are the reward's reference point: they move along the straight at ~1 m/s
     assert np.hypot(df["x"].diff(), df["y"].diff()).sum() == pytest.approx(lap["dist"])
+
+
+@pytest.mark.slow   # the module's run folder
+def test_deepracer_runs_list_show_compare(run_dir, tmp_path, capsys):
+    import shutil
+
+    from deepracer_agent.evaluate import summary_rows
+    from deepracer_agent.runs import main, summarize_run
+    from deepracer_agent.simtrace import write_metrics_json
+
+    other = run_dir.parent / "other"                       # a second run: the same files, a faster lap
+    other.mkdir(exist_ok=True)
+    for name in ("config.resolved.yaml", "model_metadata.json", "metrics.jsonl", "status.json"):
+        shutil.copy(run_dir / name, other / name)
+    rows = read_metrics_json(training_metrics_path(run_dir))
+    rows[0] = dict(rows[0], episode_status="Lap complete", elapsed_time_in_milliseconds=12345)
+    write_metrics_json(training_metrics_path(other), rows)
+
+    s = summarize_run(run_dir)
+    metrics = read_metrics(run_dir)
+    assert (s.track, s.reward, s.steps, s.iterations) == ("reinvent2018_like", "centerline",
+                                                          metrics[-1]["steps"], 3)
+    assert s.action_space == "discrete 10 (steer -30..30 deg, 0.5..1 m/s)"
+    robust = [r for r in summary_rows(read_trials(run_dir / EVAL_CSV)) if r["mode"] == "robust"]
+    assert s.best_robust == max(r["success_rate"] for r in robust) and s.best_checkpoint == "iter_000003.zip"
+    o = summarize_run(other)
+    assert o.lap_time_s == 12.345 and o.lap_time_source == "training" and o.best_robust is None
+
+    assert main(["list", str(run_dir.parent)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split("|")[1].strip() for line in out[2:]] == ["other", "run"]
+    assert "12.35 s (training)" in out[2] and "reinvent2018_like" in out[3]
+    assert main(["show", str(run_dir)]) == 0
+    assert "iter_000003.zip" in capsys.readouterr().out
+    png = tmp_path / "compare.png"
+    assert main(["compare", str(run_dir), str(other), "--out", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["show", str(tmp_path)]) == 2
+    assert "not a run folder" in capsys.readouterr().err
