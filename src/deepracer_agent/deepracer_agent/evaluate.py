@@ -216,13 +216,10 @@ class WorkUnit:
 
 
 def _load_policy(path: str) -> Any:
-    from stable_baselines3 import PPO
+    """The checkpoint's policy in eval mode, rebuilt from its config (nothing unpickled)."""
+    from .checkpoint import make_policy
 
-    import deepracer_agent.networks  # noqa: F401  (the feature extractor the zip refers to)
-
-    model = PPO.load(path, device="cpu")
-    model.policy.set_training_mode(False)
-    return model.policy
+    return make_policy(path, device="cpu")
 
 
 def is_artifact(path: str | Path) -> bool:
@@ -390,8 +387,9 @@ def find_checkpoints(targets: Sequence[str | Path]) -> tuple[Path, list[Path]]:
 
 
 def run_config_for(out_dir: Path, checkpoint: Path | None = None) -> dict[str, Any]:
-    """The resolved config of the run (``config.resolved.yaml``), or defaults with the
-    ``model_metadata.json`` found beside the checkpoint / in its run folder."""
+    """The resolved config of the run (``config.resolved.yaml``), else the config the checkpoint was
+    trained with (embedded in it), else defaults with the ``model_metadata.json`` found beside the
+    checkpoint / in its run folder."""
     from .config import TrainConfig, load_config
     from .train import RESOLVED_CONFIG
 
@@ -400,10 +398,17 @@ def run_config_for(out_dir: Path, checkpoint: Path | None = None) -> dict[str, A
             return load_config(folder / RESOLVED_CONFIG).to_dict()
     data = TrainConfig().to_dict()
     if checkpoint is not None:
+        from .checkpoint import CheckpointError, read
         from .export import ExportError, find_metadata
 
         try:
-            data["model_metadata"] = str(find_metadata(checkpoint))
+            return read(checkpoint, arrays=False).train_config().to_dict()
+        except CheckpointError:
+            pass   # the worker reports why it cannot load the checkpoint
+        try:
+            found = find_metadata(checkpoint)
+            if found is not None:
+                data["model_metadata"] = str(found)
         except ExportError:
             pass
     return TrainConfig.from_dict(data).to_dict()

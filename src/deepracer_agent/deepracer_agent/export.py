@@ -3,9 +3,10 @@
 The artifact format and the graph contract are defined in :mod:`deepracer_inference.artifact`;
 this module is the only producer. Steps:
 
-1. Load the checkpoint (``PPO.load(..., device="cpu")``; this side unpickles SB3's zip, the car
-   never does) and ``model_metadata.json`` (``--metadata``, else beside the checkpoint, else in
-   its parent run folders). Check that the policy's network and action space match the metadata;
+1. Load the checkpoint (:func:`deepracer_agent.checkpoint.make_policy`: the policy rebuilt from the
+   checkpoint's own config, weights from ``.npz``; nothing is unpickled) and ``model_metadata.json``
+   (``--metadata``, else beside the checkpoint, else in its parent run folders, else the one the
+   checkpoint was trained with). Check that the policy's network and action space match the metadata;
    a policy with a frame stack C > 1 gets ``"frame_stack": C`` in the exported metadata unless the
    file already says (and then it must agree).
 2. Wrap the policy: ``observation`` float32 (1, C, 120, 160) raw 0-255 -> ``action_probabilities``
@@ -65,7 +66,7 @@ class ExportResult:
 
 
 # ---------------------------------------------------------------------------------------- inputs
-def find_metadata(checkpoint: Path, metadata: str | Path | None = None) -> Path:
+def find_metadata(checkpoint: Path, metadata: str | Path | None = None) -> Path | None:
     """``--metadata`` if given, else ``model_metadata.json`` beside the checkpoint or in its parent folders
     (up to two levels: ``run/checkpoints/x.zip`` -> ``run/model_metadata.json``)."""
     if metadata is not None:
@@ -76,23 +77,19 @@ def find_metadata(checkpoint: Path, metadata: str | Path | None = None) -> Path:
     for folder in (checkpoint.parent, checkpoint.parent.parent, checkpoint.parent.parent.parent):
         if (folder / METADATA_NAME).is_file():
             return folder / METADATA_NAME
-    raise ExportError(f"{checkpoint}: no {METADATA_NAME} beside the checkpoint or in its run folder; "
-                      f"pass --metadata PATH")
+    return None   # the checkpoint's own (its embedded training config)
 
 
 def load_checkpoint(checkpoint: Path):
-    """``PPO.load`` on the CPU with an :class:`ExportError` naming the file on failure."""
-    from stable_baselines3 import PPO
+    """(checkpoint, policy on the CPU in eval mode) with an :class:`ExportError` naming the file on
+    failure (:mod:`deepracer_agent.checkpoint`: nothing is unpickled)."""
+    from . import checkpoint as ckpt_format
 
-    import deepracer_agent.networks  # noqa: F401  (the feature extractor class the zip refers to)
-
-    if not checkpoint.is_file():
-        raise ExportError(f"{checkpoint}: checkpoint not found")
     try:
-        return PPO.load(str(checkpoint), device="cpu")
-    except Exception as exc:  # SB3 raises many kinds (zip, pickle, key errors)
-        raise ExportError(f"{checkpoint}: cannot load as a stable-baselines3 PPO checkpoint "
-                          f"({type(exc).__name__}: {exc})") from None
+        ckpt = ckpt_format.read(checkpoint)
+        return ckpt, ckpt_format.make_policy(ckpt, device="cpu")
+    except ckpt_format.CheckpointError as exc:
+        raise ExportError(f"cannot load the checkpoint: {exc}") from None
 
 
 def check_policy_matches(policy: Any, metadata: ModelMetadata, checkpoint: Path) -> tuple[int, int, int]:
@@ -257,20 +254,18 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path | None = None, met
 
     checkpoint = Path(checkpoint).expanduser()
     if not checkpoint.is_file():
-        raise ExportError(f"{checkpoint}: checkpoint not found (expected an SB3 .zip written by 'deepracer train')")
+        raise ExportError(f"{checkpoint}: checkpoint not found (expected a .zip written by 'deepracer train')")
     out = Path(out).expanduser() if out is not None else checkpoint.parent / f"{checkpoint.stem}_artifact"
     archive = out.parent / f"{out.name}.tar.gz"
     if not force and (out.exists() or archive.exists()):
         raise ExportError(f"{out}: already exists (or {archive.name}); pass --force to replace it")
     metadata_path = find_metadata(checkpoint, metadata)
+    ckpt, policy = load_checkpoint(checkpoint)
     try:
-        meta = ModelMetadata.load(metadata_path)
+        meta = ModelMetadata.load(metadata_path) if metadata_path is not None else ckpt.metadata()
         frame_stack_of(meta)
     except MetadataError as exc:
         raise ExportError(str(exc)) from None
-    model = load_checkpoint(checkpoint)
-    policy = model.policy
-    policy.set_training_mode(False)
     obs_shape = tuple(policy.observation_space.shape or ())
     if "frame_stack" not in meta.extra and len(obs_shape) == 3 and obs_shape[0] != 1:
         meta.extra["frame_stack"] = int(obs_shape[0])  # AWS files have no such key: record what the policy sees
@@ -354,13 +349,14 @@ def _replace(new_dir: Path, dest: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="deepracer export",
-        description="Export a trained SB3 PPO checkpoint to a model artifact: model.onnx, OpenVINO IR "
+        description="Export a trained PPO checkpoint to a model artifact: model.onnx, OpenVINO IR "
                     "(model.xml/.bin), model_metadata.json and manifest.json, as a folder and a .tar.gz. "
                     "torch, ONNX Runtime and OpenVINO must agree on 40 test frames or the export fails.")
-    parser.add_argument("checkpoint", help="SB3 PPO checkpoint (.zip) written by 'deepracer train'")
+    parser.add_argument("checkpoint", help="checkpoint (.zip) written by 'deepracer train'")
     parser.add_argument("--out", help="artifact folder to create (default: <checkpoint stem>_artifact beside "
                                       "the checkpoint); <out>.tar.gz is written next to it")
-    parser.add_argument("--metadata", help="model_metadata.json (default: beside the checkpoint or in its run folder)")
+    parser.add_argument("--metadata", help="model_metadata.json (default: beside the checkpoint or in its run folder, "
+                                           "else the checkpoint's own)")
     parser.add_argument("--fp16", action="store_true", help="also write an FP16-compressed OpenVINO IR")
     parser.add_argument("--force", action="store_true", help="replace an existing artifact")
     args = parser.parse_args(argv)

@@ -6,7 +6,8 @@ One training iteration = one PPO rollout (``n_envs`` cars x ``n_steps`` steps, s
 :mod:`deepracer_agent.config` for how ``num_episodes_between_training`` sets ``n_steps``) + one PPO
 update (``num_epochs`` passes, minibatches of ``batch_size``). After every iteration:
 
-- ``checkpoints/iter_NNNNNN.zip`` (SB3 zip, written to a temp file then ``os.replace``) and its
+- ``checkpoints/iter_NNNNNN.zip`` (:mod:`deepracer_agent.checkpoint` format: JSON + numpy arrays,
+  no pickle; written to a temp file then ``os.replace``) and its
   sidecar ``iter_NNNNNN.json`` (iteration, steps, wall time, size and sha256 of the zip), written
   after the zip: a checkpoint is COMPLETE when its sidecar exists and matches the zip;
 - one row in ``metrics.csv`` and ``metrics.jsonl``; TensorBoard scalars in ``tensorboard/``;
@@ -22,9 +23,12 @@ Run folder layout::
     run_dir/training-simtrace/, model/, ip/, metrics/   the logs deepracer-utils reads (aws_logs)
 
 Resume (``--resume``): the config comes from ``config.resolved.yaml`` (command-line overrides apply
-on top), the model from the last COMPLETE checkpoint (a half-written temp file or a zip without
-sidecar is ignored), iteration numbers, step counts and wall time continue, and metrics rows after
-that checkpoint are dropped. The simulator starts new episodes (the cars' positions are not saved).
+on top), the model from the last VALID checkpoint, iteration numbers, step counts and wall time
+continue, and metrics rows after that checkpoint are dropped (with a message). The simulator starts
+new episodes (the cars' positions are not saved). The run folder is checked and the checkpoint
+loaded before anything is written; invalid checkpoints are moved to ``checkpoints/invalid/``; a
+folder with only invalid checkpoints is refused (rules: :mod:`deepracer_agent.resume`). One
+training at a time per run folder (``run.lock``, :mod:`deepracer_agent.run_lock`).
 """
 from __future__ import annotations
 
@@ -74,8 +78,8 @@ def _ppo_class():
 
     SB3 computes the value loss as ``F.mse_loss(returns, values)`` inside ``PPO.train``; for
     ``loss_type: huber`` the subclass swaps that single call for ``F.huber_loss`` (delta 1, the
-    smooth-L1 loss) for the duration of ``train()``. Nothing else changes. Checkpoints load with
-    plain ``PPO.load`` (the exporter does this).
+    smooth-L1 loss) for the duration of ``train()``. Nothing else changes. Checkpoints are
+    written and read by :mod:`deepracer_agent.checkpoint` (no pickle).
     """
     import torch.nn.functional as F
     from stable_baselines3 import PPO
@@ -200,15 +204,13 @@ def checkpoint_path(run_dir: Path, iteration: int) -> Path:
     return Path(run_dir) / CHECKPOINT_DIR / f"iter_{iteration:06d}.zip"
 
 
-def save_checkpoint(model: Any, run_dir: Path, info: dict[str, Any]) -> Path:
-    """Save ``model`` as ``checkpoints/iter_NNNNNN.zip`` atomically, then its sidecar JSON."""
+def save_checkpoint(model: Any, run_dir: Path, info: dict[str, Any], config: Any) -> Path:
+    """Save ``model`` (trained with ``config``) as ``checkpoints/iter_NNNNNN.zip`` atomically in the
+    :mod:`deepracer_agent.checkpoint` format (no pickle), then its sidecar JSON."""
+    from . import checkpoint
+
     path = checkpoint_path(run_dir, int(info["iteration"]))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.zip")
-    model.save(str(tmp))
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    checkpoint.save(model, path, config, training=info)
     sidecar = dict(info, checkpoint=path.name, bytes=path.stat().st_size, sha256=_sha256(path))
     write_json_atomic(sidecar, path.with_suffix(".json"))
     return path
@@ -233,10 +235,13 @@ def complete_checkpoints(run_dir: Path, verify: bool = True) -> list[tuple[Path,
 
 
 def _prune_checkpoints(run_dir: Path, keep_last: int | None) -> None:
-    """Delete all but the newest ``keep_last`` complete checkpoints (zip first, then sidecar)."""
+    """Delete all but the newest ``keep_last`` complete checkpoints (zip first, then sidecar). Only
+    checkpoints whose size matches their sidecar count, so a torn newer file never pushes a valid
+    older one out (resume also moves invalid ones aside, see :mod:`deepracer_agent.resume`)."""
     if keep_last is None:
         return
-    for path, _ in complete_checkpoints(run_dir, verify=False)[:-keep_last]:
+    done = [(p, s) for p, s in complete_checkpoints(run_dir, verify=False) if p.stat().st_size == s.get("bytes")]
+    for path, _ in done[:-keep_last]:
         path.unlink(missing_ok=True)
         path.with_suffix(".json").unlink(missing_ok=True)
 
@@ -316,46 +321,30 @@ def _mean(values: list[float]) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def _prepare_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> tuple[int, float, Path | None]:
-    """Create/check the run folder; returns (last iteration, wall time so far, checkpoint to load)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    done = complete_checkpoints(run_dir)
-    if not resume:
-        if done or (run_dir / METRICS_JSONL).exists():
-            raise TrainError(f"{run_dir}: already holds a run (checkpoints or metrics); pass --resume to "
-                             "continue it or choose another --run-dir")
-        return 0, 0.0, None
-    if not done:  # killed before its first checkpoint: start over
-        _rewrite_metrics(run_dir, [])
-        return 0, 0.0, None
-    path, sidecar = done[-1]
-    iteration = int(sidecar["iteration"])
-    rows = [r for r in read_metrics(run_dir) if int(r.get("iteration", 0)) <= iteration]
-    _rewrite_metrics(run_dir, rows)
-    return iteration, float(sidecar.get("wall_time_s", 0.0)), path
-
-
-def build_model(cfg: TrainConfig, env: Any, tensorboard_dir: Path | None, load_from: Path | None = None) -> Any:
-    """The PPO model for ``cfg`` over ``env`` (new, or loaded from ``load_from``)."""
+def build_model(cfg: TrainConfig, env: Any, tensorboard_dir: Path | None, load_from: Any = None) -> Any:
+    """The PPO model for ``cfg`` over ``env``: new, then (``load_from``: a checkpoint path or a
+    :class:`~deepracer_agent.checkpoint.Checkpoint`) loaded with its weights, optimizer state and
+    step counters. Nothing is unpickled; a checkpoint that does not fit ``cfg`` raises TrainError."""
     from .networks import policy_kwargs_for
 
     cls = _ppo_class()
     hp, p = cfg.hyperparameters, cfg.ppo
     n_steps = rollout_n_steps(cfg, None)
-    if load_from is not None:
-        try:
-            model = cls.load(str(load_from), env=env, device=cfg.device)
-        except Exception as exc:  # SB3 raises zip/pickle/key errors
-            raise TrainError(f"{load_from}: cannot load checkpoint to resume ({type(exc).__name__}: {exc})") from None
-    else:
-        model = cls(
-            "CnnPolicy", env, learning_rate=hp.lr, n_steps=n_steps, batch_size=hp.batch_size,
-            n_epochs=hp.num_epochs, gamma=hp.discount_factor, gae_lambda=p.gae_lambda,
-            clip_range=p.clip_range, normalize_advantage=p.normalize_advantage, ent_coef=hp.beta_entropy,
-            vf_coef=p.vf_coef, max_grad_norm=p.max_grad_norm,
-            policy_kwargs=policy_kwargs_for(cfg.metadata(), cfg.network_options()),
-            seed=cfg.seed, device=cfg.device, verbose=0)
+    model = cls(
+        "CnnPolicy", env, learning_rate=hp.lr, n_steps=n_steps, batch_size=hp.batch_size,
+        n_epochs=hp.num_epochs, gamma=hp.discount_factor, gae_lambda=p.gae_lambda,
+        clip_range=p.clip_range, normalize_advantage=p.normalize_advantage, ent_coef=hp.beta_entropy,
+        vf_coef=p.vf_coef, max_grad_norm=p.max_grad_norm,
+        policy_kwargs=policy_kwargs_for(cfg.metadata(), cfg.network_options()),
+        seed=cfg.seed, device=cfg.device, verbose=0)
     model.loss_type = hp.loss_type
+    if load_from is not None:
+        from . import checkpoint
+
+        try:
+            checkpoint.restore(model, load_from)
+        except checkpoint.CheckpointError as exc:
+            raise TrainError(f"cannot resume: {exc}") from None
     if tensorboard_dir is not None:
         from stable_baselines3.common.logger import configure
 
@@ -375,15 +364,57 @@ def make_env(cfg: TrainConfig, track: Any, reward: Any, seed: int | None = None)
 
 def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress_bar: bool = True,
           log: Callable[[str], None] | None = print) -> TrainResult:
-    """Train until a stop condition holds; see the module docstring for the run folder."""
-    import torch
+    """Train until a stop condition holds; see the module docstring for the run folder. The run
+    folder is locked for the whole run (:mod:`deepracer_agent.run_lock`): a second training on it
+    raises TrainError naming the holder."""
+    from .run_lock import RunLock, RunLockedError
 
     run_dir = Path(run_dir).expanduser()
     track, reward = check_inputs(cfg)                     # fail fast: track and reward before any model
+    try:
+        lock = RunLock(run_dir, command="deepracer train").acquire()
+    except RunLockedError as exc:
+        raise TrainError(str(exc)) from None
+    try:
+        return _train(cfg, run_dir, resume, progress_bar, log, track, reward)
+    finally:
+        lock.release()
+
+
+def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress_bar: bool, log: Callable[[str], None] | None,
+           track: Any, reward: Any) -> TrainResult:
+    import torch
+
+    from . import checkpoint
+    from . import resume as resume_plan
+
     metadata = cfg.metadata()
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
-    start_iteration, wall_offset, load_from = _prepare_run_dir(cfg, run_dir, resume)
+    stale = resume_plan.clean_stale_temp(run_dir)
+    plan = resume_plan.plan(run_dir, resume)              # validate first: reads only
+    start_iteration, wall_offset, load_from = plan.start_iteration, plan.wall_offset_s, plan.load_from
+    try:
+        ckpt = checkpoint.read(load_from) if load_from is not None else None
+    except checkpoint.CheckpointError as exc:
+        raise TrainError(f"cannot resume: {exc}") from None
+
+    from deepracer_tracks.library import load_track
+
+    train_tracks = [load_track(t) for t in cfg.train_tracks] if cfg.train_tracks else [track]
+    envs = [make_env(cfg, t, reward, seed=cfg.seed + start_iteration + 1000 * k) for k, t in enumerate(train_tracks)]
+    env = envs[start_iteration % len(envs)]
+    try:
+        model = build_model(cfg, env, run_dir / "tensorboard", ckpt)
+    except BaseException:
+        for e in envs:
+            e.close()
+        raise
+    # write last: only now that the checkpoint is loaded does the run folder change
+    resume_plan.apply(run_dir, plan)
+    for msg in ([f"removed {len(stale)} stale temp file(s) of an interrupted run"] if stale else []) + plan.messages:
+        if log:
+            log(msg)
     save_yaml(cfg.to_dict(), run_dir / RESOLVED_CONFIG)
     meta_tmp = run_dir / f".{METADATA_FILE}.tmp-{os.getpid()}"
     metadata.save(meta_tmp)
@@ -394,13 +425,6 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress_
 
     write_model_files(run_dir, metadata.to_dict(), hyperparameters_json(cfg))
     write_json_atomic({"state": "running", "pid": os.getpid(), "iteration": start_iteration}, run_dir / STATUS_FILE)
-
-    from deepracer_tracks.library import load_track
-
-    train_tracks = [load_track(t) for t in cfg.train_tracks] if cfg.train_tracks else [track]
-    envs = [make_env(cfg, t, reward, seed=cfg.seed + start_iteration + 1000 * k) for k, t in enumerate(train_tracks)]
-    env = envs[start_iteration % len(envs)]
-    model = build_model(cfg, env, run_dir / "tensorboard", load_from)
     if load_from is not None and log:
         log(f"resuming from {load_from.name} (iteration {start_iteration}, {model.num_timesteps} steps)")
     stats = _episode_stats_callback()
@@ -484,7 +508,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress_
             logs.end_iteration(iteration)
             last_ckpt = save_checkpoint(model, run_dir, {"iteration": iteration, "steps": row["steps"],
                                                          "wall_time_s": row["wall_time_s"],
-                                                         "episodes_total": episodes_total})
+                                                         "episodes_total": episodes_total}, cfg)
             row["save_time_s"] = round(time.perf_counter() - t_save, 3)
             _prune_checkpoints(run_dir, cfg.checkpoints.keep_last)
             ev = cfg.evaluation

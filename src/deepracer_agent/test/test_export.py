@@ -7,12 +7,19 @@ import pytest
 import torch
 from stable_baselines3 import PPO
 
+from deepracer_agent import checkpoint
+from deepracer_agent.config import TrainConfig
 from deepracer_agent.export import ExportError, export_checkpoint, exportable_policy, main, self_check_frames
 from deepracer_agent.networks import policy_kwargs_for
 from deepracer_inference.artifact import load_artifact
 from deepracer_inference.engine import Policy
 from deepracer_inference.metadata import ModelMetadata
 from test_networks import TinyCameraEnv
+
+
+def train_config(meta, stack_size=1):
+    """The training config a checkpoint of ``meta``'s network and action space carries."""
+    return TrainConfig.from_dict({"model_metadata": meta.to_dict(), "hyperparameters": {"stack_size": stack_size}})
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +33,7 @@ def run_dir(tmp_path_factory):
                 n_epochs=1, device="cpu", seed=0)
     model.learn(32)  # one PPO update: trained weights (batch-norm statistics moved), still fast
     (run / "checkpoints").mkdir()
-    model.save(run / "checkpoints" / "tiny.zip")
+    checkpoint.save(model, run / "checkpoints" / "tiny.zip", train_config(meta))
     return run
 
 
@@ -49,7 +56,7 @@ def test_export_agrees_across_engines(run_dir, tmp_path, capsys):
         assert "artifact/model.onnx" in tar.getnames()
 
     # The inference side (no torch) agrees with the torch policy on fresh frames, via both engines.
-    module = exportable_policy(PPO.load(run_dir / "checkpoints" / "tiny.zip", device="cpu").policy, True)
+    module = exportable_policy(checkpoint.make_policy(run_dir / "checkpoints" / "tiny.zip"), True)
     frames = self_check_frames(1, n_random=4, seed=7)
     with torch.no_grad():
         reference = np.stack([module(torch.from_numpy(f[None]))[0].numpy() for f in frames])
@@ -77,7 +84,7 @@ def test_refuses_to_overwrite_and_bad_inputs(run_dir, tmp_path):
         export_checkpoint(ckpt, tmp_path / "c", metadata=tmp_path / "three.json")
     assert not (tmp_path / "c").exists() and not list(tmp_path.glob(".*"))
     (tmp_path / "junk.zip").write_bytes(b"junk")
-    with pytest.raises(ExportError, match="cannot load as a stable-baselines3 PPO checkpoint"):
+    with pytest.raises(ExportError, match="cannot load the checkpoint"):
         export_checkpoint(tmp_path / "junk.zip", tmp_path / "d", metadata=run_dir / "model_metadata.json")
     assert main([str(tmp_path / "junk.zip"), "--out", str(tmp_path / "e")]) == 1
 
@@ -104,7 +111,7 @@ def test_continuous_frame_stacked_export(tmp_path):
     meta.save(tmp_path / "model_metadata.json")  # no frame_stack key: the exporter records 2
     model = PPO("CnnPolicy", StackedContinuousEnv(), policy_kwargs=policy_kwargs_for(meta), n_steps=8,
                 batch_size=8, device="cpu", seed=1)
-    model.save(tmp_path / "cont.zip")
+    checkpoint.save(model, tmp_path / "cont.zip", train_config(meta, stack_size=2))
     result = export_checkpoint(tmp_path / "cont.zip")
     assert result.folder == tmp_path / "cont_artifact"
     assert result.manifest["output"] == {"name": "action_mean", "shape": [1, 2], "dtype": "float32"}

@@ -26,8 +26,8 @@ def tiny_run(tmp_path_factory):
 
 
 def test_tiny_run_writes_the_run_folder(tiny_run):
+    from deepracer_agent.checkpoint import make_policy, read
     from deepracer_inference.metadata import ModelMetadata
-    from stable_baselines3 import PPO
 
     run, result = tiny_run
     assert result.iterations == 2 and result.steps == 2 * 2 * 32
@@ -36,8 +36,9 @@ def test_tiny_run_writes_the_run_folder(tiny_run):
     assert [p.name for p, _ in ckpts] == ["iter_000001.zip", "iter_000002.zip"]
     assert [s["steps"] for _, s in ckpts] == [64, 128]
     assert ckpts[0][1]["wall_time_s"] < ckpts[1][1]["wall_time_s"]
-    model = PPO.load(str(ckpts[-1][0]), device="cpu")
-    assert model.num_timesteps == 128
+    ckpt = read(ckpts[-1][0])
+    assert ckpt.num_timesteps == 128 and ckpt.header["training"]["iteration"] == 2
+    assert make_policy(ckpt).action_space.n == 10
     meta = ModelMetadata.load(run / "model_metadata.json")
     assert meta.n_actions == 10 and meta.neural_network == "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW"
     assert load_config(run / "config.resolved.yaml").to_dict() == load_config(None, TINY + [
@@ -77,7 +78,7 @@ def _train_cmd(run, *overrides):
 
 
 def test_resume_after_sigkill_continues_from_the_last_complete_checkpoint(tmp_path):
-    from stable_baselines3 import PPO
+    from deepracer_agent.checkpoint import read
 
     run = tmp_path / "run"
     args = TINY + [SMALL_NET, "hyperparameters.loss_type=huber", "stop.max_iterations=200", "torch_threads=1"]
@@ -112,9 +113,11 @@ def test_resume_after_sigkill_continues_from_the_last_complete_checkpoint(tmp_pa
     walls = [s["wall_time_s"] for _, s in ckpts]
     assert walls == sorted(walls)
     assert [r["iteration"] for r in read_metrics(run)] == list(range(1, last + 3))
-    model = PPO.load(str(ckpts[-1][0]), device="cpu")
-    assert model.num_timesteps == steps[-1]
-    assert model.loss_type == "huber"
+    ckpt = read(ckpts[-1][0])
+    assert ckpt.num_timesteps == steps[-1]
+    assert ckpt.train_config().hyperparameters.loss_type == "huber"
+    assert (run / "checkpoints" / "invalid" / f"iter_{last + 1:06d}.zip").read_bytes() == b"PK\x03\x04 torn"
+    assert "setting aside 1 invalid checkpoint" in out.stdout
 
 
 def test_train_tracks_rotate_one_per_iteration(tmp_path):

@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from ..checkpoint import dump_npz, load_npz  # noqa: F401  (re-exported: the store's .npz objects)
+
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
@@ -69,22 +71,6 @@ class ModelVersion:
 
     def arrays(self, name: str) -> dict[str, np.ndarray]:
         return load_npz(self.objects[name])
-
-
-def dump_npz(arrays: dict[str, np.ndarray]) -> bytes:
-    """Arrays -> .npz bytes (uncompressed; object arrays are refused)."""
-    for k, v in arrays.items():
-        if np.asarray(v).dtype == object:
-            raise ValueError(f"array '{k}' has dtype object; only numeric arrays can be stored")
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
-
-
-def load_npz(data: bytes) -> dict[str, np.ndarray]:
-    """.npz bytes -> arrays, with ``allow_pickle=False`` (a pickled array raises ValueError)."""
-    with np.load(io.BytesIO(data), allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
 
 
 class ModelStore:

@@ -20,41 +20,8 @@ from stable_baselines3.common.preprocessing import maybe_transpose
 from .wire import EpisodeRecord
 
 
-# -- weights -------------------------------------------------------------------------------------
-def policy_to_arrays(policy: th.nn.Module) -> dict[str, np.ndarray]:
-    """``state_dict`` -> {name: numpy array} (CPU copies)."""
-    return {k: v.detach().cpu().numpy().copy() for k, v in policy.state_dict().items()}
-
-
-def arrays_to_policy(policy: th.nn.Module, arrays: dict[str, np.ndarray]) -> None:
-    """Load arrays into ``policy``; raises ValueError naming missing/unexpected/mis-shaped keys."""
-    own = policy.state_dict()
-    missing, unexpected = sorted(set(own) - set(arrays)), sorted(set(arrays) - set(own))
-    if missing or unexpected:
-        raise ValueError(f"policy weights do not match the network: missing {missing[:5]}, "
-                         f"unexpected {unexpected[:5]}")
-    for k, v in own.items():
-        if tuple(arrays[k].shape) != tuple(v.shape):
-            raise ValueError(f"policy weight {k!r} has shape {arrays[k].shape}, network expects {tuple(v.shape)}")
-    policy.load_state_dict({k: th.as_tensor(np.array(arrays[k])) for k in own})
-
-
-def optimizer_to_arrays(optimizer: th.optim.Optimizer) -> tuple[dict[str, np.ndarray], bytes]:
-    """Adam (or any torch optimizer) state -> (arrays, JSON of param_groups)."""
-    sd = optimizer.state_dict()
-    arrays = {}
-    for pid, st in sd["state"].items():
-        for name, val in st.items():
-            arrays[f"{pid}/{name}"] = (val.detach().cpu().numpy() if th.is_tensor(val) else np.asarray(val))
-    return arrays, json.dumps(sd["param_groups"]).encode()
-
-
-def arrays_to_optimizer(optimizer: th.optim.Optimizer, arrays: dict[str, np.ndarray], groups_json: bytes) -> None:
-    state: dict[int, dict[str, Any]] = {}
-    for key, val in arrays.items():
-        pid, name = key.split("/", 1)
-        state.setdefault(int(pid), {})[name] = th.as_tensor(np.array(val))
-    optimizer.load_state_dict({"state": state, "param_groups": json.loads(groups_json)})
+# -- weights: the checkpoint module's array conversion (one place for weights <-> arrays) -------
+from ..checkpoint import arrays_to_optimizer, arrays_to_policy, optimizer_to_arrays, policy_to_arrays  # noqa: E402,F401
 
 
 # -- acting (worker) ----------------------------------------------------------------------------

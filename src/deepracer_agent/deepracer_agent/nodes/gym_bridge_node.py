@@ -213,7 +213,7 @@ def train(node: GymBridgeNode) -> Path:
     logs.end_iteration(1)
     counters = node.frames.counters.as_info()
     path = save_checkpoint(model, out, {"iteration": 1, "steps": int(model.num_timesteps),
-                                        "wall_time_s": round(time.perf_counter() - start, 3), **counters})
+                                        "wall_time_s": round(time.perf_counter() - start, 3), **counters}, cfg)
     node.get_logger().info(f"trained {model.num_timesteps} steps in {time.perf_counter() - start:.1f} s -> {path}; "
                            f"frames: {counters}")
     return path
