@@ -36,7 +36,6 @@ import argparse
 import datetime as _dt
 import io
 import json
-import os
 import sys
 import zipfile
 from dataclasses import dataclass
@@ -44,6 +43,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+
+from deepracer_common.fileio import atomic_open, atomic_path
 
 FORMAT = "deepracer-checkpoint"
 FORMAT_VERSION = 1
@@ -212,9 +213,8 @@ def _versions() -> dict[str, str]:
 def write(path: str | Path, config: Mapping[str, Any], policy: Mapping[str, np.ndarray],
           optimizer: Mapping[str, np.ndarray] | None, observation_space: Any, action_space: Any,
           num_timesteps: int = 0, n_updates: int = 0, training: Mapping[str, Any] | None = None) -> Path:
-    """Write a checkpoint atomically (hidden temp file beside ``path``, fsync, ``os.replace``)."""
+    """Write a checkpoint atomically (:func:`deepracer_common.fileio.atomic_open`)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     header = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "algorithm": "PPO", "policy_class": POLICY_CLASS,
         "observation_space": space_to_json(observation_space), "action_space": space_to_json(action_space),
@@ -226,18 +226,10 @@ def write(path: str | Path, config: Mapping[str, Any], policy: Mapping[str, np.n
                POLICY: dump_npz(policy)}
     if optimizer is not None:
         members[OPTIMIZER] = dump_npz(optimizer)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    try:
-        with open(tmp, "wb") as fh:
-            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
-                for name, data in members.items():
-                    zf.writestr(name, data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as fh:          # temp file beside path, fsync, os.replace
+        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
+            for name, data in members.items():
+                zf.writestr(name, data)
     return path
 
 
@@ -418,14 +410,10 @@ def convert_legacy(old: str | Path, config: Any, out: str | Path) -> Path:
                      for pid, st in opt_sd["state"].items() for name, val in st.items()}
     obs, act = expected_spaces(cfg_dict)
     out = Path(out).expanduser()
-    tmp = out.with_name(f".{out.stem}.convert-{os.getpid()}{out.suffix}")
-    write(tmp, cfg_dict, policy, optimizer, obs, act, num_timesteps=count("num_timesteps"),
-          n_updates=count("_n_updates"), training={"converted_from": old.name})
-    try:
+    with atomic_path(out) as tmp:                # replaces out only once the result loads
+        write(tmp, cfg_dict, policy, optimizer, obs, act, num_timesteps=count("num_timesteps"),
+              n_updates=count("_n_updates"), training={"converted_from": old.name})
         make_policy(tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return out
 
 

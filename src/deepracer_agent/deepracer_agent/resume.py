@@ -47,11 +47,16 @@ class ResumePlan:
 
 def clean_stale_temp(run_dir: str | Path) -> list[Path]:
     """Delete the hidden temp files of a dead training in ``run_dir`` and ``run_dir/checkpoints``;
-    returns them. Other tools' temp files (e.g. a running ``evaluate --watch``) are left alone."""
+    returns them: :func:`deepracer_common.fileio.clean_stale_temps` (writer process gone) plus the
+    older ``.<name>.tmp-<pid>`` names that only a training writes. A live writer's temp files (e.g.
+    a running ``evaluate --watch``) are left alone."""
+    from deepracer_common.fileio import clean_stale_temps
+
     removed = []
     for folder in (Path(run_dir), Path(run_dir) / CHECKPOINT_DIR):
         if not folder.is_dir():
             continue
+        removed += clean_stale_temps(folder)          # deepracer_common temp names: writer pid gone
         for path in folder.iterdir():
             if _TEMP_RE.match(path.name) and path.is_file():
                 try:

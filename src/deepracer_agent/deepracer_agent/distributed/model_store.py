@@ -20,7 +20,6 @@ boto3; this module never reads, stores or logs them. Nothing here unpickles anyt
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import os

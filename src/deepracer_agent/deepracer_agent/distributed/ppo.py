@@ -7,7 +7,6 @@ where the last published version left off.
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
