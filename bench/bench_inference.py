@@ -42,6 +42,8 @@ def build_artifact(folder: Path) -> Path:
     import gymnasium as gym
     from stable_baselines3 import PPO
 
+    from deepracer_agent import checkpoint
+    from deepracer_agent.config import TrainConfig
     from deepracer_agent.export import export_checkpoint
     from deepracer_agent.networks import policy_kwargs_for
     from deepracer_inference.metadata import ModelMetadata
@@ -58,7 +60,8 @@ def build_artifact(folder: Path) -> Path:
 
     meta = ModelMetadata.default()
     meta.save(folder / "model_metadata.json")
-    PPO("CnnPolicy", Camera(), policy_kwargs=policy_kwargs_for(meta), device="cpu", seed=0).save(folder / "bench.zip")
+    model = PPO("CnnPolicy", Camera(), policy_kwargs=policy_kwargs_for(meta), device="cpu", seed=0)
+    checkpoint.save(model, folder / "bench.zip", TrainConfig.from_dict({"model_metadata": meta.to_dict()}))
     return export_checkpoint(folder / "bench.zip", folder / "bench_artifact", fp16=False).folder
 
 
@@ -75,8 +78,8 @@ def median_ms(fn, n: int, warmup: int = 20) -> float:
 
 def bench_engines(artifact: Path, n: int) -> None:
     import torch
-    from stable_baselines3 import PPO
 
+    from deepracer_agent.checkpoint import make_policy
     from deepracer_agent.export import exportable_policy
     from deepracer_inference.artifact import load_artifact
     from deepracer_inference.engine import OnnxRuntimeEngine, OpenVINOEngine, cpu_capabilities
@@ -85,7 +88,7 @@ def bench_engines(artifact: Path, n: int) -> None:
     torch.set_num_threads(1)
     caps = cpu_capabilities()
     x = np.random.default_rng(0).integers(0, 256, (1, 1, 120, 160)).astype(np.float32)
-    module = exportable_policy(PPO.load(artifact.parent / "bench.zip", device="cpu").policy, True)
+    module = exportable_policy(make_policy(artifact.parent / "bench.zip"), True)
     xt = torch.from_numpy(x)
     art = load_artifact(artifact)
     rows = []
