@@ -63,6 +63,12 @@ class TrackQuery:
 _SAME_POINT_M = 1e-9       # consecutive rows closer than this are duplicates
 _LOOP_CLOSE_M = 1e-6       # first row == last row within this -> a loop
 _MIN_WIDTH_M = 1e-3        # narrower than 1 mm counts as zero width
+# A track file in the wrong unit (cm, mm, 1e12 scale) is refused: the median road width must lie in
+# [0.1, 10] m (official roads: 0.61-1.07 m) and no point may be farther than 10 km from the origin.
+_MIN_MEDIAN_WIDTH_M = 0.1
+_MAX_MEDIAN_WIDTH_M = 10.0
+_MAX_EXTENT_M = 1e4
+_MIN_OPEN_WAYPOINTS = 4    # an open route needs a few segments (3 points: refused)
 
 
 class Track:
@@ -552,9 +558,10 @@ def validate_polylines(centre: np.ndarray, inner: np.ndarray, outer: np.ndarray,
                        where: str = "track") -> list[str]:
     """Check a track's geometry; raise TrackError naming ``where`` and the problem, return warnings.
 
-    Checks: matching shapes, finite values, enough points, no zero width, each polyline free of
-    self-intersections, the borders not crossing each other or the centre line, the borders on
-    opposite sides of the centre line, and (loops) the inner border enclosed by the outer one.
+    Checks: matching shapes, finite values, enough points (an open track: 4), metres (a median road
+    width of 0.1-10 m, points within 10 km), no zero width, each polyline free of self-intersections,
+    the borders not crossing each other; loops: the inner border enclosed by the outer one and the
+    centre line inside the road; open tracks: the road polygon simple with the centre line inside.
     """
     warns: list[str] = []
     shapes = {arr.shape for arr in (centre, inner, outer)}
@@ -571,6 +578,18 @@ def validate_polylines(centre: np.ndarray, inner: np.ndarray, outer: np.ndarray,
         i = int(np.argmax(seg <= _SAME_POINT_M))
         raise TrackError(f"{where}: repeated centre point at waypoint {i}")
     width = np.hypot(*(outer - inner).T)
+    median_width = float(np.median(width))
+    extent = float(max(np.abs(centre).max(), np.abs(inner).max(), np.abs(outer).max()))
+    if not (_MIN_MEDIAN_WIDTH_M <= median_width <= _MAX_MEDIAN_WIDTH_M) or extent > _MAX_EXTENT_M:
+        unit = ("centimetres (scale by 0.01)" if 10 < median_width <= 300
+                else "millimetres or another unit" if median_width > 300
+                else "kilometres (scale by 1000)" if median_width < _MIN_MEDIAN_WIDTH_M else "another unit")
+        raise TrackError(f"{where}: not in metres? the road is {median_width:.4g} m wide (median) and the points "
+                         f"reach {extent:.4g} m from the origin; DeepRacer tracks are in metres (official roads "
+                         f"are 0.6-1.1 m wide, a few to 70 m long); is the file in {unit}?")
+    if not closed and w < _MIN_OPEN_WAYPOINTS:
+        raise TrackError(f"{where}: an open track needs at least {_MIN_OPEN_WAYPOINTS} waypoints, got {w}; "
+                         f"too short to drive (a loop repeats its first row as its last)")
     if np.any(width < _MIN_WIDTH_M):
         i = int(np.argmax(width < _MIN_WIDTH_M))
         raise TrackError(f"{where}: zero width at waypoint {i} (inner and outer border at the same point "
@@ -588,20 +607,12 @@ def validate_polylines(centre: np.ndarray, inner: np.ndarray, outer: np.ndarray,
         raise TrackError(f"{where}: the inner and outer borders cross each other (inner segment {hit[0]}, "
                          f"outer segment {hit[1]}, near x={x:.3f}, y={y:.3f})")
 
-    # side of each border relative to the centre line's local direction
     if closed:
-        tangent = np.roll(centre, -1, axis=0) - np.roll(centre, 1, axis=0)
-    else:
-        tangent = np.gradient(centre, axis=0)
-    side_in = np.sign(tangent[:, 0] * (inner - centre)[:, 1] - tangent[:, 1] * (inner - centre)[:, 0])
-    side_out = np.sign(tangent[:, 0] * (outer - centre)[:, 1] - tangent[:, 1] * (outer - centre)[:, 0])
-
-    same_side = side_in == side_out
-    if same_side.any():
-        i = int(np.argmax(same_side))
-        raise TrackError(f"{where}: negative width at waypoint {i}: the inner and outer border points lie on the "
-                         f"same side of the centre line")
-    if closed:
+        # A loop's road is the polygon between the outer ring and the inner ring (AWS's simulator uses
+        # exactly that polygon): it is valid when the rings are simple, do not cross and the inner one is
+        # enclosed. Which row's border points lie on which side of the centre line's local tangent is
+        # NOT a validity test: official files pair border rows with a skew at hairpins (Tokyo_Training_track
+        # at waypoint 100), where that test rejected a valid road.
         area_in = abs(geo.signed_area(inner))
         area_out = abs(geo.signed_area(outer))
         inner_in_outer = geo.points_in_ring(inner, outer)
@@ -614,17 +625,26 @@ def validate_polylines(centre: np.ndarray, inner: np.ndarray, outer: np.ndarray,
         centre_ok = geo.points_in_ring(centre, outer) & ~geo.points_in_ring(centre, inner)
         if not centre_ok.all():
             i = int(np.argmax(~centre_ok))
-            raise TrackError(f"{where}: centre waypoint {i} lies outside the road between the borders")
+            raise TrackError(f"{where}: negative width at waypoint {i}: the centre waypoint lies outside the road "
+                             f"between the borders")
         # the centre line must not cross a border either
         for label, line in (("inner", inner), ("outer", outer)):
             hit = geo.cross_intersection(centre, line, True)
             if hit is not None:
-                raise TrackError(f"{where}: the centre line crosses the {label} border (centre segment {hit[0]})")
+                raise TrackError(f"{where}: negative width near waypoint {hit[0]}: the centre line crosses the "
+                                 f"{label} border (centre segment {hit[0]})")
     else:
-        main_in = np.sign(np.sum(side_in))
-        if main_in == 0 or np.any(side_in != main_in) or np.any(side_out != -main_in):
-            bad = np.flatnonzero((side_in != main_in) | (side_out != -main_in))
-            i = int(bad[0]) if len(bad) else 0
+        # an open road: the ring inner[0..W-1] + outer[W-1..0] must be simple, and the centre line
+        # must run inside it (its end points lie on the end caps)
+        ring = np.vstack([inner, outer[::-1]])
+        hit = geo.self_intersection(ring, True)
+        if hit is not None:
+            i = hit[0] if hit[0] < w else 2 * w - 1 - hit[0]
+            raise TrackError(f"{where}: negative width near waypoint {i}: the inner and outer borders must lie on "
+                             f"opposite sides of the centre line, consistently along the track")
+        inside = geo.points_in_ring(centre[1:-1], ring)
+        if not inside.all():
+            i = int(np.argmax(~inside)) + 1
             raise TrackError(f"{where}: negative width at waypoint {i}: the inner and outer borders must lie on "
                              f"opposite sides of the centre line, consistently along the track")
     # accepted quirk (some official AWS files): the centre line is not midway between the borders

@@ -117,3 +117,64 @@ def test_official_folder_documented():
     if not OFFICIAL_DIR.is_dir():
         pytest.skip(f"official track files not found at {OFFICIAL_DIR}")
     assert len(list(OFFICIAL_DIR.glob("*.npy"))) >= 6
+
+
+# ----------------------------------------------------------------------------- issue 13: track import
+def _skewed_hairpin_loop(n=60, skew_deg=55.0):
+    """A tight loop (centre radius 0.5 m, road 0.2-0.8 m) whose OUTER border rows are paired with a
+    skew of ``skew_deg`` along the road, as official files do at hairpins (Tokyo_Training_track at
+    waypoint 100): the road polygon is valid, but each row's outer point lies on the inner side of the
+    centre line's local tangent, which the old per-row side test called "negative width"."""
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    unit = np.column_stack([np.cos(t), np.sin(t)])
+    skewed = np.column_stack([np.cos(t + np.radians(skew_deg)), np.sin(t + np.radians(skew_deg))])
+    arr = np.hstack([0.5 * unit, 0.2 * unit, 0.8 * skewed])
+    return np.vstack([arr, arr[:1]])
+
+
+def test_a_valid_road_with_skewed_border_rows_loads(tmp_path):
+    arr = _skewed_hairpin_loop()
+    c, i, o = arr[:-1, 0:2], arr[:-1, 2:4], arr[:-1, 4:6]
+    tangent = np.roll(c, -1, axis=0) - np.roll(c, 1, axis=0)
+    side = lambda p: np.sign(tangent[:, 0] * (p - c)[:, 1] - tangent[:, 1] * (p - c)[:, 0])  # noqa: E731
+    assert np.all(side(i) == side(o))               # what the old check rejected at every row
+    path = tmp_path / "skewed.npy"
+    np.save(path, arr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrackWarning)      # the centre line is off the middle: a warning
+        t = load_track(path)
+    assert t.closed and t.n_waypoints == 60
+    assert t.on_track(np.array([[0.5, 0.0], [0.0, 0.7]])).tolist() == [True, True]
+    assert t.on_track(np.array([[0.1, 0.0], [0.9, 0.0]])).tolist() == [False, False]
+
+
+@pytest.mark.parametrize("scale, unit", [(100.0, "centimetres"), (1000.0, "millimetres"), (1e12, "millimetres"),
+                                         (1e-3, "kilometres")])
+def test_tracks_in_the_wrong_unit_are_refused(tmp_path, scale, unit):
+    arr = ring_array() * scale
+    path = tmp_path / f"scaled_{scale:g}.npy"
+    np.save(path, arr)
+    with pytest.raises(TrackError) as err:
+        load_track(path)
+    msg = str(err.value)
+    assert str(path) in msg and "not in metres" in msg and unit in msg, msg
+
+
+def test_official_scaled_to_centimetres_is_refused(tmp_path):
+    arr = np.load(official("reinvent_base.npy")) * 100.0
+    path = tmp_path / "reinvent_cm.npy"
+    np.save(path, arr)
+    with pytest.raises(TrackError, match="centimetres"):
+        load_track(path)
+
+
+def test_open_three_point_track_is_refused(tmp_path):
+    x = np.array([0.0, 1.0, 2.0])
+    c = np.column_stack([x, np.zeros(3)])
+    path = tmp_path / "three.npy"
+    np.save(path, np.hstack([c, c + [0, 0.3], c - [0, 0.3]]))
+    with pytest.raises(TrackError, match=r"open track needs at least 4 waypoints, got 3"):
+        load_track(path)
+    c4 = np.column_stack([np.arange(4.0), np.zeros(4)])
+    np.save(path, np.hstack([c4, c4 + [0, 0.3], c4 - [0, 0.3]]))
+    assert not load_track(path).closed                  # 4 points: a (short) open track

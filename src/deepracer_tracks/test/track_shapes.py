@@ -1,4 +1,5 @@
 """Shared test helpers: known shapes and the official track folder."""
+import os
 from pathlib import Path
 
 import numpy as np
@@ -6,8 +7,20 @@ import pytest
 
 from deepracer_tracks.track import Track
 
-# /work/main/src/deepracer_tracks/test/helpers.py -> parents[3] = /work/main -> ../shared/tracks
-OFFICIAL_DIR = Path(__file__).resolve().parents[3] / ".." / "shared" / "tracks"
+
+def _shared_dir() -> Path:
+    """$DEEPRACER_SHARED, else the first shared/ folder beside the repository or one of its parents."""
+    env = os.environ.get("DEEPRACER_SHARED")
+    if env:
+        return Path(env)
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "shared" / "tracks").is_dir():
+            return parent / "shared"
+    return Path(__file__).resolve().parents[3] / ".." / "shared"
+
+
+SHARED_DIR = _shared_dir()
+OFFICIAL_DIR = SHARED_DIR / "tracks"
 OFFICIAL_FILES = sorted(OFFICIAL_DIR.glob("*.npy")) if OFFICIAL_DIR.is_dir() else []
 
 
