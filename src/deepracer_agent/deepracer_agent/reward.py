@@ -481,6 +481,7 @@ class ParamsBuilder:
     def __init__(self, track: Any, reversed_track: Any | None = None) -> None:
         reversed_track = reversed_track if reversed_track is not None else track.reversed()
         self.track = track
+        self._tracks = {False: track, True: reversed_track}
         self._waypoints = {False: aws_waypoints(track), True: aws_waypoints(reversed_track)}
         self.track_length = float(track.length_m)
         self._closed = bool(track.closed)
@@ -497,11 +498,20 @@ class ParamsBuilder:
         Nearest inner and outer border points to the centre-line projection (``get_nearest_points``);
         width = their distance; left = (nearer the inner point) XOR (the driven direction is clockwise).
         """
-        inner, outer = self.track.nearest_border_points(query.projection_xy)
+        rev = np.asarray(is_reversed, dtype=bool).reshape(-1)
+        seg = np.asarray(query.closest_waypoints)[:, 0]
+        proj = np.asarray(query.projection_xy, dtype=float)
+        if not rev.any() or rev.all():
+            inner, outer = self._tracks[bool(rev.any())].border_points_from_projection(seg, proj)
+        else:
+            inner, outer = np.empty_like(proj), np.empty_like(proj)
+            for flag in (False, True):
+                m = rev == flag
+                inner[m], outer[m] = self._tracks[flag].border_points_from_projection(seg[m], proj[m])
         width = np.hypot(*(inner - outer).T)
         d_in = np.hypot(*(xy - inner).T)
         d_out = np.hypot(*(xy - outer).T)
-        ccw = np.asarray(is_reversed, dtype=bool) ^ self._forward_ccw
+        ccw = rev ^ self._forward_ccw
         return width, (d_in < d_out) ^ ~ccw
 
     def build(self, car: CarState, query: Any) -> list[dict[str, Any]]:

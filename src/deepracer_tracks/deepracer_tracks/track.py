@@ -113,7 +113,7 @@ class Track:
         self.direction = "counterclockwise" if area >= 0.0 else "clockwise"
         self._grid = None
         self._bands = None
-        self._border_lines: tuple[Track, Track] | None = None
+        self._border_table: _BorderNearest | None = None
         self._reversed: Track | None = None
 
     # ------------------------------------------------------------------ construction / IO
@@ -257,24 +257,14 @@ class Track:
             heading_rad=self._seg_heading[seg].copy(),
         )
 
-    def nearest_border_points(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, 2) points -> the nearest points (N, 2) on the inner and on the outer border polyline (m).
-
-        AWS's ``track_data.get_nearest_points`` applies this to the car's projection on the centre
-        line; ``track_width`` is the distance between the two results. Exact (same grid as ``query``).
-        """
-        p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-        if self._border_lines is None:
-            other = self._reversed._border_lines if self._reversed is not None else None
-            self._border_lines = other or tuple(
-                Track(line, line, line, closed=self.closed, name=f"{self.name}:{label}", validate=False)
-                for label, line in (("inner", self.inner), ("outer", self.outer)))
-        return tuple(line._nearest_points(p) for line in self._border_lines)
-
-    def _nearest_points(self, p: np.ndarray) -> np.ndarray:
-        """(N, 2) nearest points on this track's centre polyline."""
-        seg, t = self._nearest_segments(p)
-        return self._seg_a[seg] + t[:, None] * self._seg_v[seg]
+    def border_points_from_projection(self, seg: np.ndarray, proj_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The points of the inner and of the outer border nearest to points ON the centre line (AWS's
+        ``track_data.get_nearest_points``): ``proj_xy`` (N, 2) lying on centre segments ``seg`` (N,), i.e.
+        ``TrackQuery.projection_xy`` and ``closest_waypoints[:, 0]``. Returns two (N, 2) arrays (m).
+        Exact, through a per-centre-segment table of the border segments that can be nearest."""
+        if self._border_table is None:
+            self._border_table = _BorderNearest(self)
+        return self._border_table.nearest(np.asarray(seg, dtype=np.int64), np.asarray(proj_xy, dtype=np.float64))
 
     def on_track(self, points: np.ndarray) -> np.ndarray:
         """(..., 2) points -> (...) bool: inside the road polygon between the borders (exact)."""
@@ -456,6 +446,64 @@ class _SegmentGrid:
         k = np.argmin(wx, axis=1)
         rows = np.arange(len(p))
         return cand[rows, k].astype(np.int64), t[rows, k]
+
+
+class _BorderNearest:
+    """For each centre segment j, the inner and outer border segments that can be nearest to a point of j.
+
+    Any point P of j has a nearest-border distance <= U_j = min_k max(d(a_j, k), d(b_j, k)) (distance
+    to a segment is convex along j), and its distance to border segment k is >= the segment-segment
+    distance L_jk; so only segments with L_jk <= U_j can be nearest. Lookup = one gather and one
+    projection over the few candidates, for both borders at once. Exact (ties aside).
+    """
+
+    def __init__(self, track: Track):
+        ca = track._seg_a
+        cb = ca + track._seg_v
+        tables, segs = [], []
+        offset = 0
+        for line in (track.inner, track.outer):
+            a, b = geo.segments(line, track.closed)
+            rows = []
+            for j0 in range(0, len(ca), 256):
+                A, B = ca[j0:j0 + 256], cb[j0:j0 + 256]
+                d_a = geo.point_segment_distance(A[:, None], a[None], b[None])
+                d_b = geo.point_segment_distance(B[:, None], a[None], b[None])
+                upper = np.maximum(d_a, d_b).min(axis=1)
+                lower = np.minimum(np.minimum(d_a, d_b),
+                                   np.minimum(geo.point_segment_distance(a[None], A[:, None], B[:, None]),
+                                              geo.point_segment_distance(b[None], A[:, None], B[:, None])))
+                lower[geo.segment_intersections(A, B, a, b)] = 0.0
+                cand = lower <= upper[:, None] + 1e-9
+                rows.extend(np.flatnonzero(c) + offset for c in cand)
+            k = max(len(r) for r in rows)
+            tables.append(np.array([np.concatenate([r, np.full(k - len(r), r[-1])]) for r in rows], dtype=np.int64))
+            segs.append((a, b))
+            offset += len(a)
+        self.k_inner = tables[0].shape[1]
+        self.table = np.hstack(tables)
+        a = np.vstack([segs[0][0], segs[1][0]])
+        v = np.vstack([segs[0][1], segs[1][1]]) - a
+        self.ax, self.ay, self.vx, self.vy = a[:, 0].copy(), a[:, 1].copy(), v[:, 0].copy(), v[:, 1].copy()
+        self.inv_len2 = 1.0 / np.maximum(v[:, 0] ** 2 + v[:, 1] ** 2, 1e-300)
+
+    def nearest(self, seg: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        cand = self.table[seg]                                    # (N, Ki + Ko)
+        vx, vy = self.vx[cand], self.vy[cand]
+        wx = p[:, 0:1] - self.ax[cand]
+        wy = p[:, 1:2] - self.ay[cand]
+        t = np.clip((wx * vx + wy * vy) * self.inv_len2[cand], 0.0, 1.0)
+        dx, dy = wx - t * vx, wy - t * vy
+        d2 = dx * dx + dy * dy
+        k = self.k_inner
+        rows = np.arange(len(p))
+        i = np.argmin(d2[:, :k], axis=1)
+        o = np.argmin(d2[:, k:], axis=1) + k
+        out = []
+        for col in (i, o):
+            c, tt = cand[rows, col], t[rows, col]
+            out.append(np.column_stack([self.ax[c] + tt * self.vx[c], self.ay[c] + tt * self.vy[c]]))
+        return out[0], out[1]
 
 
 class _BorderBands:

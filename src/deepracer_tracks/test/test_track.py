@@ -199,3 +199,17 @@ def test_duplicate_rows_dropped():
     arr = np.vstack([arr[:10], arr[9:10], arr[10:], arr[:1]])      # a repeated row and the closing row
     t = Track.from_array(arr, name="dup")
     assert len(t.centre) == 50 and t.closed
+
+
+@pytest.mark.parametrize("name", ["reinvent2018_like", "technical", "long_hairpin"])
+def test_border_points_from_projection_equal_brute_force(name):
+    t = load_track(name)
+    for track in (t, t.reversed()):
+        rng = np.random.default_rng(0)
+        xy = track.pose_at(rng.uniform(0, track.length_m, 400))[0] + rng.normal(0, 0.2, (400, 2))
+        q = track.query(xy)
+        inner, outer = track.border_points_from_projection(q.closest_waypoints[:, 0], q.projection_xy)
+        for got, line in ((inner, track.inner), (outer, track.outer)):
+            a, b = geo.segments(line, track.closed)
+            d = geo.point_segment_distance(q.projection_xy[:, None], a[None], b[None]).min(axis=1)
+            assert np.allclose(np.hypot(*(got - q.projection_xy).T), d, atol=1e-9)
