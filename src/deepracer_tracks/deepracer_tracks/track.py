@@ -488,22 +488,46 @@ class _BorderNearest:
         self.inv_len2 = 1.0 / np.maximum(v[:, 0] ** 2 + v[:, 1] ** 2, 1e-300)
 
     def nearest(self, seg: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        cand = self.table[seg]                                    # (N, Ki + Ko)
-        vx, vy = self.vx[cand], self.vy[cand]
-        wx = p[:, 0:1] - self.ax[cand]
-        wy = p[:, 1:2] - self.ay[cand]
-        t = np.clip((wx * vx + wy * vy) * self.inv_len2[cand], 0.0, 1.0)
-        dx, dy = wx - t * vx, wy - t * vy
-        d2 = dx * dx + dy * dy
-        k = self.k_inner
-        rows = np.arange(len(p))
-        i = np.argmin(d2[:, :k], axis=1)
-        o = np.argmin(d2[:, k:], axis=1) + k
-        out = []
-        for col in (i, o):
-            c, tt = cand[rows, col], t[rows, col]
-            out.append(np.column_stack([self.ax[c] + tt * self.vx[c], self.ay[c] + tt * self.vy[c]]))
-        return out[0], out[1]
+        inner = np.empty((len(p), 2))
+        outer = np.empty((len(p), 2))
+        _border_kernel()(self.table, self.k_inner, self.ax, self.ay, self.vx, self.vy, self.inv_len2,
+                               np.ascontiguousarray(seg, dtype=np.int64), np.ascontiguousarray(p), inner, outer)
+        return inner, outer
+
+
+_KERNEL: list = []
+
+
+def _border_kernel():
+    """The numba kernel of :class:`_BorderNearest` (compiled on first use: `deepracer tracks` stays light)."""
+    if not _KERNEL:
+        import numba
+
+        _KERNEL.append(numba.njit(cache=True, nogil=True)(_nearest_on_candidates))
+    return _KERNEL[0]
+
+
+def _nearest_on_candidates(table, k_inner, ax, ay, vx, vy, inv_len2, seg, p, inner, outer):  # pragma: no cover
+    """Per point: the nearest point on its candidate segments, inner ones first (ties: the first)."""
+    for n in range(seg.shape[0]):
+        row = table[seg[n]]
+        best = (np.inf, np.inf)
+        px, py = p[n, 0], p[n, 1]
+        for c in range(row.shape[0]):
+            s = row[c]
+            wx, wy = px - ax[s], py - ay[s]
+            t = (wx * vx[s] + wy * vy[s]) * inv_len2[s]
+            t = 0.0 if t < 0.0 else (1.0 if t > 1.0 else t)
+            dx, dy = wx - t * vx[s], wy - t * vy[s]
+            d2 = dx * dx + dy * dy
+            side = 0 if c < k_inner else 1
+            if d2 < best[side]:
+                if side == 0:
+                    best = (d2, best[1])
+                    inner[n, 0], inner[n, 1] = ax[s] + t * vx[s], ay[s] + t * vy[s]
+                else:
+                    best = (best[0], d2)
+                    outer[n, 0], outer[n, 1] = ax[s] + t * vx[s], ay[s] + t * vy[s]
 
 
 class _BorderBands:
