@@ -403,6 +403,18 @@ def test_exits_interrupts_and_overflowing_returns_are_clear_errors(tmp_path, bod
     assert "bad.py" in str(err.value) and "\n" not in str(err.value)
 
 
+def test_a_real_ctrl_c_during_a_reward_still_interrupts(tmp_path):
+    rf = load_reward_function(_write(tmp_path, "ctrl_c", """
+        import os, signal, time
+        def reward_function(params):
+            os.kill(os.getpid(), signal.SIGINT)     # what Ctrl-C in the terminal does
+            time.sleep(0.5)
+            return 1.0
+    """))
+    with pytest.raises(KeyboardInterrupt):
+        rf({})
+
+
 def test_sys_exit_while_loading_is_an_error(tmp_path):
     with pytest.raises(RewardFunctionError, match=r"error while loading at line 2: called sys\.exit\(\)"):
         load_reward_function(_write(tmp_path, "exits", "import sys\nsys.exit(0)\n"))
