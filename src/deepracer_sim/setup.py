@@ -36,6 +36,7 @@ setup(
     entry_points={
         "console_scripts": [
             "sim_node = deepracer_sim.nodes.sim_node:main",
+            "gz_referee_node = deepracer_sim.nodes.gz_referee_node:main",
         ],
         # `deepracer <verb>` (dispatcher: deepracer_common.cli)
         "deepracer.commands": [

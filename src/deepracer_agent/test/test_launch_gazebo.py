@@ -38,8 +38,8 @@ def by_name(p) -> dict:
 
 def test_gazebo_drive_graph():
     procs = by_name(plan(**MODEL, track="oval", yaw="0.0112"))
-    assert list(procs) == ["gz_sim", "robot_state_publisher", "spawn_deepracer", "gz_bridge", "inference_node",
-                           "control_node"]
+    assert list(procs) == ["gz_sim", "robot_state_publisher", "spawn_deepracer", "gz_bridge", "gz_referee_node",
+                           "inference_node", "control_node"]
     gz = procs["gz_sim"]
     assert gz.required and gz.argv[:3] == ["gz", "sim", "-r"]
     world = Path(gz.argv[-1])
@@ -57,10 +57,13 @@ def test_gazebo_drive_graph():
     entries = load_bridge_config(bridge["config_file"])
     assert {e.ros_topic for e in entries} >= {"/camera/image_raw", "/sim/cmd_vel", "/odom", "/clock"}
     assert procs["gz_bridge"].required
-    for name in ("robot_state_publisher", "gz_bridge", "inference_node", "control_node"):
+    for name in ("robot_state_publisher", "gz_bridge", "gz_referee_node", "inference_node", "control_node"):
         assert params(procs[name].argv)["use_sim_time"] == "true", name
+    # the referee judges the same track, in the world the world file names (the track's model name)
+    referee = params(procs["gz_referee_node"].argv)
+    assert referee["track"] == "oval" and referee["world"] == "''" and procs["gz_referee_node"].required
     # our nodes are resolved for real (only the external packages stay unresolved)
-    for name in ("inference_node", "control_node"):
+    for name in ("gz_referee_node", "inference_node", "control_node"):
         assert not procs[name].argv[0].startswith("<"), procs[name].argv[0]
     assert params(procs["control_node"].argv)["backend"] == "sim"
 
@@ -79,7 +82,8 @@ def test_same_drive_stack_as_sim_drive():
 
 def test_gazebo_training_graph_uses_the_gym_bridge():
     procs = by_name(plan(task="training", output_dir="/tmp/out", timesteps="10"))
-    assert list(procs) == ["gz_sim", "robot_state_publisher", "spawn_deepracer", "gz_bridge", "gym_bridge_node"]
+    assert list(procs) == ["gz_sim", "robot_state_publisher", "spawn_deepracer", "gz_bridge", "gz_referee_node",
+                           "gym_bridge_node"]
     sim = by_name(plan_launch(LAUNCH / "sim_training.launch.xml", {"output_dir": "/tmp/out", "timesteps": "10"}))
     a, b = params(procs["gym_bridge_node"].argv), params(sim["gym_bridge_node"].argv)
     assert a.pop("use_sim_time") == "true"

@@ -94,11 +94,13 @@ class SimSession:
         reset_on_off_track: put the car back at the start after it leaves the track.
         max_steps: frames per lap before the rules report "time_up" (once); None = the env's (10,000).
         vehicle: `VehicleGeometry` (default: the URDF's).
+        car: the car to run the rules on: default a one-car `BatchSim` (the embedded simulator);
+            an `ExternalCar` (deepracer_sim.gz_referee) takes its pose from another simulator (Gazebo).
     """
 
     def __init__(self, track: Track, config: SimConfig | None = None, seed: int = 0, start_waypoint: int = 0,
                  reverse: bool = False, start_advance_fraction: float = 0.0, reset_on_off_track: bool = True,
-                 max_steps: int | None = None, vehicle: VehicleGeometry | None = None) -> None:
+                 max_steps: int | None = None, vehicle: VehicleGeometry | None = None, car: Any = None) -> None:
         self.vehicle = vehicle if vehicle is not None else load_vehicle()
         self.track = track
         self.tracks = (track, track.reversed())
@@ -115,7 +117,7 @@ class SimSession:
                                     **({} if max_steps is None else {"max_steps": int(max_steps)}))
         except EpisodeConfigError as exc:
             raise SessionError(str(exc)) from None
-        self.sim = BatchSim(track, n_cars=1, config=config, vehicle=self.vehicle, seed=seed)
+        self.sim = car if car is not None else BatchSim(track, n_cars=1, config=config, vehicle=self.vehicle, seed=seed)
         self.rules = EpisodeRules(episode, 1, track.length_m, track.waypoint_s_m, np.random.default_rng(seed))
         self.dt_s = float(self.sim.dt_s)
         self.reset_on_off_track = bool(reset_on_off_track)

@@ -15,8 +15,8 @@ import pytest
 from deepracer_description.vehicle import default_urdf_path, load_vehicle
 from deepracer_sim.batch_sim import default_palette
 from deepracer_sim.config import SceneColors, SimConfig
-from deepracer_sim.gazebo import (CAR_MODEL, PACKAGE_DIR, TRACK_Z_M, default_check_files, main, spawn_pose,
-                                  update_package, world_sdf, write_gazebo_world)
+from deepracer_sim.gazebo import (CAR_MODEL, PACKAGE_DIR, TRACK_Z_M, default_check_files, main, model_name,
+                                  spawn_pose, update_package, world_sdf, write_gazebo_world)
 from deepracer_tracks.library import builtin_names, load_track
 from deepracer_tracks.mesh import track_from_obj
 from deepracer_tracks.sdformat import INSTALL_HINT, check_sdf, find_sdf_checker
@@ -151,6 +151,9 @@ def test_committed_worlds_and_models_are_up_to_date(tmp_path):
             f"{PACKAGE_DIR / rel} is stale: run deepracer gazebo update")
     for world in (PACKAGE_DIR / "worlds").glob("*.world.sdf"):
         check_world(world, PACKAGE_DIR / "models")
+        # the gz world name is the track's model name: what gz_referee_node's set_pose service uses
+        stem = world.name[:-len(".world.sdf")]
+        assert ET.parse(world).getroot().find("world").get("name") == stem == model_name(load_track(stem))
 
 
 def test_urdf_systems_match_the_geometry():
