@@ -51,6 +51,25 @@ STATEFUL = {
             moved = TRACKER.update(params)
             return float(len(TRACKER.history)) * 0.1 + 5.0 * moved
     """,
+    "object_reward_like_community_files": """
+        import math
+        class Reward:
+            # the pattern of popular community files: an object at module level that remembers the
+            # episode's first waypoint and the previous step (e.g. a "first_racingpoint_index")
+            def __init__(self):
+                self.first_index = None
+                self.prev_steps = None
+            def reward_function(self, params):
+                if params['steps'] == 1 or self.first_index is None or params['steps'] < (self.prev_steps or 0):
+                    self.first_index = params['closest_waypoints'][0]
+                self.prev_steps = params['steps']
+                n = len(params['waypoints']) - 1
+                done = (params['closest_waypoints'][1] - self.first_index) % n
+                return float(1e-3 + done / n + (1.0 if params['all_wheels_on_track'] else 0.0))
+        reward_object = Reward()
+        def reward_function(params):
+            return reward_object.reward_function(params)
+    """,
     "numpy_cache": """
         import numpy as np
         _CACHE = {}
@@ -113,6 +132,14 @@ def test_each_car_and_each_env_gets_its_own_module(tmp_path):
     _, r1, *_ = batch.step(np.zeros(3, dtype=int))
     _, r2, *_ = batch.step(np.zeros(3, dtype=int))
     assert list(r1) == [1.0, 1.0, 1.0] and list(r2) == [2.0, 2.0, 2.0]
+    # the SB3 VecEnv (what deepracer train drives) is the same batch: one instance per car
+    from deepracer_agent.vec_env import DeepRacerVecEnv
+
+    venv = DeepRacerVecEnv(n_envs=2, reward=str(path), seed=0)
+    venv.reset()
+    venv.step(np.zeros(2, dtype=int))
+    _, r, _, _ = venv.step(np.zeros(2, dtype=int))
+    assert list(r) == [2.0, 2.0]
     # a loaded (and test-called) RewardFunction handed to an env is not reused for driving
     rf = load_reward_function(path)
     validate_reward_function(rf, batch.track)
