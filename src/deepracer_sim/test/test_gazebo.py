@@ -268,3 +268,22 @@ def test_cli_check_without_sdformat_says_what_to_install(tmp_path, capsys, monke
     finally:
         monkeypatch.undo()
         find_sdf_checker.cache_clear()
+
+
+def test_camera_sensor_matches_the_aws_simulators():
+    """AWS's car (shared/aws_worlds/bundle/urdf/deepracer/racecar.gazebo) is the reference for the
+    gz camera: update rate, image size and format, horizontal FOV, clip planes."""
+    shared = shared_dir()
+    gazebo = shared / "aws_worlds" / "bundle" / "urdf" / "deepracer" / "racecar.gazebo" if shared else None
+    if gazebo is None or not gazebo.is_file():
+        pytest.skip("shared/aws_worlds not found (set DEEPRACER_SHARED)")
+    text = gazebo.read_text()
+    text = text[text.index("<xacro:unless"):text.index("</xacro:unless>")]          # the single-camera car
+    aws = ET.fromstring(text[text.index("<gazebo"):text.index("</gazebo>") + len("</gazebo>")]).find("sensor")
+    robot = ET.parse(default_urdf_path()).getroot()
+    ours = next(s for g in robot.findall("gazebo") for s in g.findall("sensor") if s.get("name") == "camera")
+    assert aws.get("type") == ours.get("type") == "camera"
+    for path in ("update_rate", "camera/horizontal_fov", "camera/image/width", "camera/image/height",
+                 "camera/clip/near", "camera/clip/far"):
+        assert float(ours.findtext(path)) == float(aws.findtext(path)), path
+    assert ours.findtext("camera/image/format") == aws.findtext("camera/image/format") == "R8G8B8"
