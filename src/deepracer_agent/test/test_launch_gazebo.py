@@ -4,13 +4,13 @@ Gazebo and ros_gz are not installable here: they are printed unresolved (--allow
 of ours is resolved for real."""
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from deepracer_common.launch_runner import LaunchError, main, plan_launch
 from deepracer_description.vehicle import default_urdf_path
@@ -46,9 +46,13 @@ def test_gazebo_drive_graph():
     assert world.name == "oval.world.sdf" and world.is_file()
     models = Path(gz.env["GZ_SIM_RESOURCE_PATH"])
     assert (models / "oval" / "model.sdf").is_file()                 # the world's model:// include resolves
-    # the car: robot_description is the workspace URDF, spawned from that topic under the bridge's model name
-    description = params(procs["robot_state_publisher"].argv)["robot_description"]
-    assert json.loads(description) == default_urdf_path().read_text()
+    # the car: robot_description is the workspace URDF (its parameter file), spawned from that topic
+    # under the bridge's model name
+    argv = procs["robot_state_publisher"].argv
+    params_file = Path(argv[argv.index("--params-file") + 1])
+    assert params_file.name == "robot_description.yaml"
+    data = yaml.safe_load(params_file.read_text())
+    assert data["/**"]["ros__parameters"]["robot_description"] == default_urdf_path().read_text()
     spawn = procs["spawn_deepracer"].argv
     assert spawn[spawn.index("-topic") + 1] == "robot_description" and spawn[spawn.index("-name") + 1] == CAR_MODEL
     assert spawn[spawn.index("-Y") + 1] == "0.0112"
@@ -104,8 +108,8 @@ def test_gui_and_custom_world(tmp_path):
     assert procs["gz_sim"].argv[-1] == str(world) and procs["gz_sim"].env["GZ_SIM_RESOURCE_PATH"] == str(tmp_path)
 
 
-def test_rcl_reads_the_multiline_robot_description():
-    """The quoted -p value the runner builds from $(file-content) is ONE string for rcl (real rclpy)."""
+def test_rcl_reads_the_robot_description():
+    """rcl (real rclpy) reads the parameter file robot_state_publisher gets: exactly the URDF."""
     argv = by_name(plan(**MODEL))["robot_state_publisher"].argv
     ros_args = argv[argv.index("--ros-args"):]
     code = ("import sys, rclpy\nrclpy.init(args=sys.argv[1:])\n"
@@ -129,8 +133,3 @@ def test_missing_external_packages_are_errors_unless_allowed(capsys, tmp_path):
     assert "allowed missing: printed unresolved" in captured.err
     assert main([str(GAZEBO), "model:=/tmp/m", *allow]) == 2             # never RUN an unresolved plan
     assert "--allow-missing only goes with --print" in capsys.readouterr().err
-    bad = tmp_path / "bad.launch.xml"
-    bad.write_text('<launch><node pkg="deepracer_sim" exec="sim_node">'
-                   f'<param name="d" value="$(file-content {tmp_path}/missing.urdf)"/></node></launch>')
-    with pytest.raises(LaunchError, match=r"file-content\): cannot read .*missing.urdf"):
-        plan_launch(bad, {})

@@ -14,9 +14,7 @@ Supported subset (anything else is refused with the file, line and tag, before a
   ``<push_ros_namespace namespace>``; ``if`` / ``unless`` on every action.
 - substitutions: ``$(var name [default])``, ``$(env NAME [default])``, ``$(find-pkg-share pkg)``,
   ``$(find-pkg-prefix pkg)``, ``$(dirname)``, ``$(filename)``, ``$(eval 'expr')`` where ``expr``
-  only uses literals, arithmetic, comparisons and ``and``/``or``/``not``; ``$(file-content path)``
-  (launch's FileContent, Iron and later: a file's text, e.g. a URDF for robot_description; a
-  multi-line parameter value is passed to rcl as a quoted YAML string).
+  only uses literals, arithmetic, comparisons and ``and``/``or``/``not``.
 
 Semantics follow ``ros2 launch`` (launch/launch_ros, Jazzy):
 
@@ -58,7 +56,6 @@ import ast
 import dataclasses
 import importlib.metadata
 import importlib.util
-import json
 import os
 import re
 import selectors
@@ -156,8 +153,7 @@ class Subst:
 
 
 Parts = list["str | Subst"]
-SUPPORTED_SUBSTITUTIONS = ("var", "env", "find-pkg-share", "find-pkg-prefix", "dirname", "filename", "eval",
-                           "file-content")
+SUPPORTED_SUBSTITUTIONS = ("var", "env", "find-pkg-share", "find-pkg-prefix", "dirname", "filename", "eval")
 
 
 def parse_substitutions(text: str) -> Parts:
@@ -518,12 +514,6 @@ class _Interpreter:
         if sub.name == "eval":
             expect(1, 1)
             return eval_trivial(args[0])
-        if sub.name == "file-content":
-            expect(1, 1)
-            try:
-                return Path(args[0]).read_text()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ValueError(f"$(file-content): cannot read {args[0]} ({getattr(exc, 'strerror', None) or exc})") from None
         raise ValueError(f"unsupported substitution '$({sub.name} ...)' (supported: "
                          f"{', '.join(SUPPORTED_SUBSTITUTIONS)})")
 
@@ -728,10 +718,7 @@ class _Interpreter:
             return out
         value = self.subst(self._require(el, "value"), scope, el, "value")
         # rcl parses the value as YAML (as launch_ros does): 1 -> int, true -> bool, text -> string.
-        # An empty value must be quoted or it would parse as null; a multi-line value (a URDF from
-        # $(file-content)) becomes a double-quoted YAML string (JSON is YAML) so it stays one string.
-        if "\n" in value:
-            value = json.dumps(value)
+        # An empty value must be quoted or it would parse as null.
         return ["-p", f"{name}:={value if value != '' else chr(39) * 2}"]
 
     def _check_params_file(self, path: Path, el: XmlElement, node_name: str) -> None:

@@ -63,6 +63,12 @@ CAR_MODEL = "deepracer"
 """The car's Gazebo model name: its gz topics are /model/deepracer/... (URDF and bridge YAML)."""
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]   # src/deepracer_sim (worlds/, models/)
+REPO_GAZEBO_LAUNCH_DIR = PACKAGE_DIR.parents[1] / "launch" / "gazebo"
+"""launch/gazebo/ of a source checkout (src/deepracer_sim -> ../../launch/gazebo/)."""
+REPO_BRIDGE_YAML = REPO_GAZEBO_LAUNCH_DIR / "bridge.yaml"
+"""The committed ros_gz_bridge YAML."""
+ROBOT_DESCRIPTION_YAML = REPO_GAZEBO_LAUNCH_DIR / "robot_description.yaml"
+"""robot_state_publisher's parameter file holding the URDF (generated: ``deepracer gazebo update``)."""
 
 
 @dataclass(frozen=True)
@@ -271,16 +277,35 @@ def write_gazebo_world(track: str | Path | Track, folder: str | Path, world_name
     return world
 
 
-def update_package(package_dir: Path = PACKAGE_DIR) -> list[Path]:
-    """Regenerate the committed ``worlds/`` and ``models/`` (every built-in track, no car); returns the worlds."""
+def update_package(package_dir: Path = PACKAGE_DIR, robot_description: Path | None = ROBOT_DESCRIPTION_YAML) -> list[Path]:
+    """Regenerate the committed ``worlds/`` and ``models/`` (every built-in track, no car) and, in a
+    source checkout, ``launch/gazebo/robot_description.yaml``; returns the worlds."""
+    from deepracer_description.vehicle import default_urdf_path
+
     for sub in ("worlds", "models"):
         if (package_dir / sub).is_dir():
             shutil.rmtree(package_dir / sub)
-    return [write_gazebo_world(name, package_dir, worlds_dir=package_dir / "worlds") for name in builtin_names()]
+    worlds = [write_gazebo_world(name, package_dir, worlds_dir=package_dir / "worlds") for name in builtin_names()]
+    if robot_description is not None and robot_description.parent.is_dir():
+        atomic_write_text(robot_description, robot_description_yaml(default_urdf_path().read_text()))
+    return worlds
 
 
-REPO_BRIDGE_YAML = PACKAGE_DIR.parents[1] / "launch" / "gazebo" / "bridge.yaml"
-"""The committed ros_gz_bridge YAML, in a source checkout (src/deepracer_sim -> ../../launch/gazebo/)."""
+
+
+def robot_description_yaml(urdf_text: str) -> str:
+    """A ROS parameter file (``/**``) with ``robot_description`` = ``urdf_text`` exactly (a YAML block literal).
+
+    Why a file: ``ros2 launch`` parses a ``<param value="...">`` as YAML, and a URDF with ``: `` in a
+    comment is not valid YAML (ros2/launch#729; launch XML has no string type); a parameter file
+    goes to the node unparsed by launch.
+    """
+    if "\t" in urdf_text or "\r" in urdf_text:
+        raise ValueError("the URDF must not contain tabs or carriage returns (YAML block literal)")
+    body = "".join(f"      {line}\n" if line else "\n" for line in urdf_text.rstrip("\n").split("\n"))
+    return ("# robot_state_publisher parameters for launch/gazebo.launch.xml: the workspace URDF, verbatim.\n"
+            "# GENERATED from src/deepracer_description/urdf/deepracer.urdf by `deepracer gazebo update`: do not edit.\n"
+            "/**:\n  ros__parameters:\n    robot_description: |\n" + body)
 
 
 def default_check_files() -> list[Path]:
@@ -288,7 +313,7 @@ def default_check_files() -> list[Path]:
     committed world and track model, and the car's URDF."""
     from deepracer_description.vehicle import default_urdf_path
 
-    paths = [p for p in [REPO_BRIDGE_YAML] if p.is_file()]
+    paths = [p for p in [REPO_BRIDGE_YAML] if p.is_file()]     # (robot_description.yaml: a test checks it)
     paths += sorted((PACKAGE_DIR / "worlds").glob("*.world.sdf")) + sorted((PACKAGE_DIR / "models").glob("*/model.sdf"))
     return paths + [default_urdf_path()]
 

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from deepracer_description.vehicle import default_urdf_path, load_vehicle
 from deepracer_sim.batch_sim import default_palette
 from deepracer_sim.config import SceneColors, SimConfig
-from deepracer_sim.gazebo import (CAR_MODEL, PACKAGE_DIR, TRACK_Z_M, default_check_files, main, model_name,
-                                  spawn_pose, update_package, world_sdf, write_gazebo_world)
+from deepracer_sim.gazebo import (CAR_MODEL, PACKAGE_DIR, ROBOT_DESCRIPTION_YAML, TRACK_Z_M, default_check_files, main,
+                                  model_name, robot_description_yaml, spawn_pose, update_package, world_sdf,
+                                  write_gazebo_world)
 from deepracer_tracks.library import builtin_names, load_track
 from deepracer_tracks.mesh import track_from_obj
 from deepracer_tracks.sdformat import INSTALL_HINT, check_sdf, find_sdf_checker
@@ -140,7 +142,7 @@ def test_with_car_includes_the_urdf_at_the_start_line(tmp_path):
 
 
 def test_committed_worlds_and_models_are_up_to_date(tmp_path):
-    worlds = update_package(tmp_path)
+    worlds = update_package(tmp_path, robot_description=None)
     assert sorted(w.name for w in worlds) == sorted(f"{n}.world.sdf" for n in builtin_names())
     generated = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     committed = sorted(p.relative_to(PACKAGE_DIR) for sub in ("worlds", "models")
@@ -154,6 +156,19 @@ def test_committed_worlds_and_models_are_up_to_date(tmp_path):
         # the gz world name is the track's model name: what gz_referee_node's set_pose service uses
         stem = world.name[:-len(".world.sdf")]
         assert ET.parse(world).getroot().find("world").get("name") == stem == model_name(load_track(stem))
+
+
+def test_committed_robot_description_parameter_file_is_the_urdf(tmp_path):
+    """launch/gazebo/robot_description.yaml holds the URDF verbatim (regenerate: deepracer gazebo update)."""
+    urdf = default_urdf_path().read_text()
+    committed = ROBOT_DESCRIPTION_YAML.read_text()
+    assert committed == robot_description_yaml(urdf), "stale: run deepracer gazebo update"
+    assert yaml.safe_load(committed)["/**"]["ros__parameters"]["robot_description"] == urdf
+    with pytest.raises(ValueError, match="tabs"):
+        robot_description_yaml("<robot>\t</robot>")
+    # update_package writes it where asked
+    update_package(tmp_path / "pkg", robot_description=tmp_path / "rd.yaml")
+    assert (tmp_path / "rd.yaml").read_text() == committed
 
 
 def test_urdf_systems_match_the_geometry():
