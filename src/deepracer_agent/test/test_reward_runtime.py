@@ -483,3 +483,26 @@ def test_reward_failure_during_train_is_one_line_and_status_failed(tmp_path, cap
     from deepracer_agent.checkpoint import read
 
     assert read(ckpts[0][0]).num_timesteps == 64
+
+
+@pytest.mark.slow
+def test_reward_failure_in_every_decoupled_worker_ends_the_run_with_its_line(tmp_path, capsys):
+    from deepracer_agent.config import TrainConfig
+    from deepracer_agent.distributed.local import run_local
+
+    reward = _write(tmp_path, "worker_failure", """
+        CALLS = [0]
+        def reward_function(params):
+            CALLS[0] += 1
+            if CALLS[0] > 20:
+                raise RuntimeError('worker reward broke')
+            return 1.0
+    """)
+    cfg = TrainConfig.from_dict({"reward_file": str(reward), "stop": {"max_wall_time_s": 240},
+                                 "model_metadata": {"neural_network": "DEEP_CONVOLUTIONAL_NETWORK"}})
+    t0 = time.monotonic()
+    rc = run_local(cfg, workers=2, run_dir=tmp_path / "run")
+    err = capsys.readouterr().err
+    assert rc == 2 and time.monotonic() - t0 < 200
+    assert "every rollout worker stopped with an error" in err and "worker reward broke" in err, err
+    assert "worker_failure.py" in err and "line 6" in err

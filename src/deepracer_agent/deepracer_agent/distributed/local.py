@@ -99,6 +99,22 @@ class LocalCluster:
             f.close()
         self._logs.clear()
 
+    def workers_failed(self) -> str | None:
+        """When EVERY rollout worker has exited with an error (e.g. the reward file failed in all of
+        them), a one-line reason: each worker's exit code and the last line of its log; else None."""
+        if not self.workers or any(p.poll() is None or p.returncode == 0 for p in self.workers.values()):
+            return None
+        parts = []
+        for i, p in sorted(self.workers.items()):
+            last = ""
+            try:
+                lines = (self.run_dir / "logs" / f"worker-{i}.log").read_text(errors="replace").strip().splitlines()
+                last = lines[-1].strip() if lines else ""
+            except OSError:
+                pass
+            parts.append(f"worker-{i} exit {p.returncode}" + (f": {last}" if last else ""))
+        return "every rollout worker stopped with an error (" + "; ".join(parts) + ")"
+
     def wait_trainer(self, timeout_s: float | None = None) -> int | None:
         assert self.trainer is not None
         try:
@@ -144,6 +160,10 @@ def run_local(config: Any, workers: int = 2, start_redis: bool = True, evaluator
         cluster.start()
         while True:
             rc = cluster.wait_trainer(timeout_s=1.0)
+            failed = cluster.workers_failed() if rc is None else None
+            if failed is not None:       # nobody produces experience any more: do not wait for the wall time
+                print(f"deepracer train --decoupled: {failed}; logs in {cluster.run_dir / 'logs'}", file=sys.stderr)
+                return 2
             if rc is not None:
                 if evaluator and cluster.evaluator_proc is not None:
                     time.sleep(2.0)   # let it score the last version
