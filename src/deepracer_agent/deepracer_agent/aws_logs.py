@@ -141,7 +141,7 @@ def write_evaluation(run_dir: str | Path, stamp: str, log: SimtraceLog, trials: 
     run_dir = Path(run_dir)
     folder = run_dir / f"evaluation-{stamp}"
     log.folder = folder / EVALUATION_SIMTRACE
-    log.rows.sort(key=lambda r: (r[0], r[1]))
+    log.sort_episodes()
     _, episodes = log.write_iteration(0)
     by_trial = {ep.episode: ep for ep in episodes}
     rows = []

@@ -85,35 +85,66 @@ class EpisodeSummary:
     end_wall: float
 
 
+# Columns of the per-step buffers (one float64 row per step and car); see SimtraceLog.rows for the CSV order.
+_C_STEPS, _C_X, _C_Y, _C_YAW, _C_STEER, _C_SPEED, _C_ACTION, _C_REWARD, _C_DONE, _C_ON, _C_PROGRESS, \
+    _C_WP, _C_T, _C_WALL = range(14)
+_N_COLS = 14
+
+
 class SimtraceLog:
-    """The simtrace of ONE worker: finished episodes buffered, one CSV per iteration.
+    """The simtrace of ONE worker: finished episodes buffered (as arrays), one CSV per iteration.
 
     :param folder: where ``<iteration>-iteration.csv`` files go (None: keep rows in memory only).
     :param first_episode: episode number of the next finished episode (resume).
+    :param track_len_m: the ``track_len`` column (m); a recorder sets it.
     """
 
-    def __init__(self, folder: str | Path | None, first_episode: int = 0) -> None:
+    def __init__(self, folder: str | Path | None, first_episode: int = 0, track_len_m: float = 0.0) -> None:
         self.folder = Path(folder) if folder is not None else None
         self.next_episode = int(first_episode)
-        self.rows: list[tuple] = []
+        self.track_len_m = float(track_len_m)
+        self._episodes: list[tuple[int, np.ndarray, str]] = []     # (number, (L, 14) array, final status)
         self.episodes: list[EpisodeSummary] = []
 
-    def add_episode(self, rows: list[list[Any]], wall_start: float, number: int | None = None) -> EpisodeSummary:
-        """Number a finished episode's rows (``rows[k][0]`` is set; ``number`` None: the next
-        number in completion order) and buffer them."""
+    def add_episode(self, cols: np.ndarray, status: str, number: int | None = None) -> EpisodeSummary:
+        """A finished episode: ``cols`` (L, 14) float64, row 0 its ``prepare`` row, the last row its
+        end with step label ``status``; ``number`` None: the next number in completion order."""
         if number is None:
             n = self.next_episode
             self.next_episode += 1
         else:
             n = int(number)
-        for r in rows:
-            r[0] = n
-        self.rows.extend(rows)
-        last, first = rows[-1], rows[0]
-        summary = EpisodeSummary(n, int(last[1]), float(sum(r[8] for r in rows)), float(last[11]),
-                                 str(last[15]), float(last[14]) - float(first[14]), wall_start, float(last[18]))
+        self._episodes.append((n, cols, status))
+        summary = EpisodeSummary(n, int(cols[-1, _C_STEPS]), float(cols[1:, _C_REWARD].sum()),
+                                 float(cols[-1, _C_PROGRESS]), status,
+                                 float(cols[-1, _C_T] - cols[0, _C_T]), float(cols[0, _C_WALL]),
+                                 float(cols[-1, _C_WALL]))
         self.episodes.append(summary)
         return summary
+
+    @property
+    def rows(self) -> list[list[Any]]:
+        """The buffered rows in simtrace column order (:data:`SIMTRACE_COLUMNS`), episodes in the
+        order they were added."""
+        out: list[list[Any]] = []
+        track_len = round(self.track_len_m, 4)
+        for n, cols, status in self._episodes:
+            f4 = np.round(cols, 4).tolist()
+            rew = np.round(cols[:, _C_REWARD], 6).tolist()
+            ints = cols[:, [_C_STEPS, _C_ACTION, _C_WP]].astype(np.int64).tolist()
+            flags = cols[:, [_C_DONE, _C_ON]].astype(bool).tolist()
+            wall = np.round(cols[:, _C_WALL], 3).tolist()
+            last = len(f4) - 1
+            for k, r in enumerate(f4):
+                (s, a, wp), (d, on) = ints[k], flags[k]
+                label = "prepare" if k == 0 else (status if k == last else "in_progress")
+                out.append([n, s, r[_C_X], r[_C_Y], r[_C_YAW], r[_C_STEER], r[_C_SPEED], a, rew[k], d, on,
+                            r[_C_PROGRESS], wp, track_len, r[_C_T], label, 0.0, 0, wall[k]])
+        return out
+
+    def sort_episodes(self) -> None:
+        """Order the buffered episodes by number (evaluation: trial order)."""
+        self._episodes.sort(key=lambda e: e[0])
 
     def csv_text(self) -> str:
         buf = io.StringIO()
@@ -126,15 +157,18 @@ class SimtraceLog:
         """Write the buffered episodes as ``<iteration>-iteration.csv`` (atomic) and start a new
         buffer; returns the path (None when nothing was buffered or no folder) and the episodes."""
         episodes, path = self.episodes, None
-        if self.folder is not None and self.rows:
+        if self.folder is not None and self._episodes:
             path = simtrace_path(self.folder, iteration)
             atomic_write_text(path, self.csv_text())
-        self.rows, self.episodes = [], []
+        self._episodes, self.episodes = [], []
         return path, episodes
 
 
 class CarRecorder:
     """Per-car episode buffers for N cars stepping together; finished episodes go to a :class:`SimtraceLog`.
+
+    A step costs one row write into a preallocated (steps, 14, N) float64 buffer; the rows of an
+    episode are copied out once, when it ends, and formatted as CSV once per iteration.
 
     :param log: the worker's simtrace.
     :param n_cars: cars stepped together.
@@ -144,13 +178,17 @@ class CarRecorder:
 
     def __init__(self, log: SimtraceLog, n_cars: int, track_len_m: float, dt_s: float) -> None:
         self.log = log
+        log.track_len_m = float(track_len_m)
         self.n_cars = int(n_cars)
-        self.track_len_m = round(float(track_len_m), 4)
         self.dt_s = float(dt_s)
         self.clock_s = np.zeros(self.n_cars)          # per-car simulated time, continuous across episodes
-        self._rows: list[list[list[Any]]] = [[] for _ in range(self.n_cars)]
-        self._wall_start = [0.0] * self.n_cars
-        self.active = np.zeros(self.n_cars, dtype=bool)   # cars inside an episode (rows are recorded)
+        self._buf = np.zeros((256, _N_COLS, self.n_cars))
+        self._len = 0                                  # rows used in _buf
+        self._base = 0                                 # global step index of _buf[0]
+        self._start = np.zeros(self.n_cars, dtype=np.int64)      # global step index of each car's first step
+        self._prepare = np.zeros((self.n_cars, _N_COLS))         # each car's prepare row
+        self.active = np.zeros(self.n_cars, dtype=bool)          # cars inside an episode (rows are recorded)
+        self._no_action = np.full(self.n_cars, -1.0)
         #: optional fixed episode number per car (evaluation: the trial index); None: completion order
         self.episode_of_car: Sequence[int] | None = None
         #: summaries of episodes finished since the last :meth:`take_finished`
@@ -161,17 +199,31 @@ class CarRecorder:
         """New episodes for ``car_ids`` (arrays indexed like ``car_ids``): a ``prepare`` row each.
         An unfinished episode of such a car is dropped (it never ended). ``tstamp_s``: the cars'
         simulated time now (default: the recorder's own clock, ``dt_s`` per step)."""
-        wall = time.time()
+        ids = np.asarray(car_ids, dtype=np.int64).reshape(-1)
         if tstamp_s is not None:
-            self.clock_s[np.asarray(car_ids, dtype=np.int64)] = tstamp_s
-        for k, i in enumerate(car_ids):
-            i = int(i)
-            self._wall_start[i] = wall
-            self.active[i] = True
-            self._rows[i] = [[-1, 0, round(float(x[k]), 4), round(float(y[k]), 4),
-                              round(float(np.degrees(yaw_rad[k])), 4), 0.0, 0.0, -1, 0.0, False, True,
-                              round(float(progress[k]), 4), int(closest_waypoint[k]), self.track_len_m,
-                              round(float(self.clock_s[i]), 4), "prepare", 0.0, 0, round(wall, 3)]]
+            self.clock_s[ids] = tstamp_s
+        row = self._prepare[ids]
+        row[:] = 0.0
+        row[:, _C_X], row[:, _C_Y], row[:, _C_YAW] = x, y, np.degrees(yaw_rad)
+        row[:, _C_ACTION], row[:, _C_ON] = -1.0, 1.0
+        row[:, _C_PROGRESS], row[:, _C_WP] = progress, closest_waypoint
+        row[:, _C_T], row[:, _C_WALL] = self.clock_s[ids], time.time()
+        self._prepare[ids] = row
+        self._start[ids] = self._base + self._len
+        self.active[ids] = True
+
+    def _room(self) -> None:
+        """Make room for one more step row: drop rows no unfinished episode needs, grow if needed."""
+        keep_from = int(self._start[self.active].min()) if self.active.any() else self._base + self._len
+        drop = keep_from - self._base
+        if drop > 0:
+            self._buf[: self._len - drop] = self._buf[drop: self._len]
+            self._len -= drop
+            self._base = keep_from
+        if self._len >= len(self._buf):
+            grown = np.zeros((2 * len(self._buf), _N_COLS, self.n_cars))
+            grown[: self._len] = self._buf[: self._len]
+            self._buf = grown
 
     def step(self, x: np.ndarray, y: np.ndarray, yaw_rad: np.ndarray, steer_deg: np.ndarray,
              speed_m_s: np.ndarray, actions: np.ndarray | None, rewards: np.ndarray, done: np.ndarray,
@@ -179,32 +231,29 @@ class CarRecorder:
              closest_waypoint: np.ndarray, statuses: Sequence[str], tstamp_s: np.ndarray | None = None) -> None:
         """One row per car inside an episode (all arrays (N,)); a car whose ``done`` is set closes its
         episode and records nothing more until :meth:`start`."""
-        wall = round(time.time(), 3)
         if tstamp_s is None:
             self.clock_s += self.dt_s
         else:
             self.clock_s[:] = tstamp_s
-        discrete = actions is not None and np.ndim(actions) == 1
-        n = self.n_cars
-        act = np.asarray(actions).astype(np.int64).tolist() if discrete else [-1] * n
-        floats = np.column_stack([x, y, np.degrees(yaw_rad), steer_deg, speed_m_s, progress, self.clock_s]
-                                 ).round(4).tolist()
-        rew = np.round(np.asarray(rewards, dtype=np.float64), 6).tolist()
-        ints = np.column_stack([steps, closest_waypoint]).astype(np.int64).tolist()
-        flags = np.column_stack([done, all_wheels_on_track]).astype(bool).tolist()
-        active, track_len = self.active, self.track_len_m
-        for i in np.flatnonzero(active).tolist():   # finished and not restarted cars record nothing
-            xi, yi, yawi, st, sp, pr, t = floats[i]
-            s, wp = ints[i]
-            d, on = flags[i]
-            buf = self._rows[i]
-            buf.append([-1, s, xi, yi, yawi, st, sp, act[i], rew[i], d, on, pr, wp, track_len, t,
-                        statuses[i], 0.0, 0, wall])
-            if d:
-                number = None if self.episode_of_car is None else self.episode_of_car[i]
-                self.finished.append(self.log.add_episode(buf, self._wall_start[i], number))
-                self._rows[i] = []
-                active[i] = False
+        if self._len >= len(self._buf):
+            self._room()
+        r = self._buf[self._len]
+        r[_C_STEPS], r[_C_X], r[_C_Y], r[_C_YAW] = steps, x, y, yaw_rad
+        r[_C_STEER], r[_C_SPEED], r[_C_REWARD], r[_C_DONE] = steer_deg, speed_m_s, rewards, done
+        r[_C_ACTION] = actions if actions is not None and np.ndim(actions) == 1 else self._no_action
+        r[_C_ON], r[_C_PROGRESS], r[_C_WP], r[_C_T] = all_wheels_on_track, progress, closest_waypoint, self.clock_s
+        r[_C_WALL] = time.time()
+        np.degrees(r[_C_YAW], out=r[_C_YAW])
+        self._len += 1
+        ended = np.flatnonzero(np.asarray(done, dtype=bool) & self.active)
+        for i in ended.tolist():
+            s = int(self._start[i]) - self._base
+            cols = np.empty((self._len - s + 1, _N_COLS))
+            cols[0] = self._prepare[i]
+            cols[1:] = self._buf[s: self._len, :, i]
+            number = None if self.episode_of_car is None else self.episode_of_car[i]
+            self.finished.append(self.log.add_episode(cols, str(statuses[i]), number))
+            self.active[i] = False
 
     def take_finished(self) -> list[EpisodeSummary]:
         out, self.finished = self.finished, []
