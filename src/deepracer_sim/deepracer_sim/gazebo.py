@@ -308,13 +308,27 @@ def robot_description_yaml(urdf_text: str) -> str:
             "/**:\n  ros__parameters:\n    robot_description: |\n" + body)
 
 
+def data_dir() -> Path:
+    """Where the committed worlds/ and models/ are: the source tree (also a --symlink-install), else
+    the installed share/deepracer_sim (a plain colcon install)."""
+    if (PACKAGE_DIR / "worlds").is_dir():
+        return PACKAGE_DIR
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        return Path(get_package_share_directory("deepracer_sim"))
+    except Exception:  # noqa: BLE001 - not installed / no ament index
+        return PACKAGE_DIR
+
+
 def default_check_files() -> list[Path]:
     """What ``deepracer gazebo check`` checks by default: the bridge YAML (source checkout), every
     committed world and track model, and the car's URDF."""
     from deepracer_description.vehicle import default_urdf_path
 
+    data = data_dir()
     paths = [p for p in [REPO_BRIDGE_YAML] if p.is_file()]     # (robot_description.yaml: a test checks it)
-    paths += sorted((PACKAGE_DIR / "worlds").glob("*.world.sdf")) + sorted((PACKAGE_DIR / "models").glob("*/model.sdf"))
+    paths += sorted((data / "worlds").glob("*.world.sdf")) + sorted((data / "models").glob("*/model.sdf"))
     return paths + [default_urdf_path()]
 
 
@@ -375,6 +389,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "update":
+            if not (PACKAGE_DIR / "setup.py").is_file():
+                raise ValueError("update regenerates the source tree's files: run it from a source checkout "
+                                 "(colcon build --symlink-install)")
             for world in update_package():
                 print(f"wrote {world}")
             return 0
