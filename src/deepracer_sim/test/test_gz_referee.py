@@ -187,3 +187,16 @@ def test_node_with_real_topics_and_a_stand_in_gz(tmp_path):
     start = [s for s in statuses if s["stamp_ns"] == answer["stamp_ns"]]
     assert len(start) == 1 and start[0]["event"] == "reset" and start[0]["steps"] == 0
     assert start[0]["episode"] == answer["episode"] >= 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-p", "track:=no_such_track"], "unknown track 'no_such_track'"),
+    (["-p", "max_step:=5"], "max_step"),
+])
+def test_node_refuses_a_bad_parameter_in_one_line(args, message):
+    out = subprocess.run([sys.executable, "-m", "deepracer_sim.nodes.gz_referee_node", "--ros-args", *args],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1, out.stdout + out.stderr
+    errors = [line for line in (out.stdout + out.stderr).splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and message in errors[0], out.stdout + out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
