@@ -415,7 +415,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {world}")
     print(f"run:    GZ_SIM_RESOURCE_PATH={models} gz sim -r {world.resolve()}")
     if not args.with_car:
+        track_arg = str(Path(args.track).resolve()) if Path(args.track).is_file() else args.track
         print(f"launch: ros2 launch launch/gazebo.launch.xml world:={world.resolve()} resource_path:={models} "
+              f"track:={track_arg} gz_world:={world.name[:-len('.world.sdf')]} "
               f"x:={pose.x:.4f} y:={pose.y:.4f} yaw:={pose.yaw:.4f} model:=MODEL")
     return 0
 
