@@ -303,3 +303,23 @@ def test_camera_sensor_matches_the_aws_simulators():
                  "camera/clip/near", "camera/clip/far"):
         assert float(ours.findtext(path)) == float(aws.findtext(path)), path
     assert ours.findtext("camera/image/format") == aws.findtext("camera/image/format") == "R8G8B8"
+
+
+def test_the_checker_accepts_aws_own_gz_sim_worlds():
+    """The reference: AWS's Harmonic worlds (shared/aws_worlds/bundle/worlds, SDF 1.7) pass the same
+    sdformat check as ours, and use the same system plugins for physics, sensors and scene."""
+    shared = shared_dir()
+    bundle = shared / "aws_worlds" / "bundle" if shared else None
+    if bundle is None or not (bundle / "worlds").is_dir():
+        pytest.skip("shared/aws_worlds not found (set DEEPRACER_SHARED)")
+    require_sdf_checker()
+    worlds = sorted((bundle / "worlds").glob("*.world"))
+    assert worlds
+    for world in worlds:
+        res = check_sdf(world, [bundle])                   # model://models/<name> resolves under bundle/
+        assert res.ok, f"{world}: {res.output}"
+        aws_plugins = {p.get("name") for p in ET.parse(world).getroot().find("world").findall("plugin")}
+        ours = {p.get("name") for p in ET.parse(PACKAGE_DIR / "worlds" / "oval.world.sdf").getroot()
+                .find("world").findall("plugin")}
+        assert {"gz::sim::systems::Physics", "gz::sim::systems::Sensors", "gz::sim::systems::SceneBroadcaster",
+                "gz::sim::systems::UserCommands"} <= aws_plugins & ours
