@@ -245,6 +245,17 @@ def test_invalid_calibration_is_refused_in_process(graph, tmp_path):
     assert graph.applied == []  # nothing was published: the node never started
 
 
+def test_integers_are_accepted_for_double_parameters(graph):
+    # watchdog_timeout_s:=1 on a command line or in a launch file arrives as an INTEGER
+    node = graph.add_control(backend="sim", watchdog_timeout_s=1, max_speed_scale=0)
+    assert node.params["watchdog_timeout_s"] == 1.0 and isinstance(node.params["watchdog_timeout_s"], float)
+    assert node.supervisor.watchdog.timeout_s == 1.0 and node.mapper.max_speed_scale == 0.0
+    assert node.get_parameter("watchdog_timeout_s").type_ == Parameter.Type.DOUBLE
+    result = node.set_parameters([Parameter("max_speed_scale", Parameter.Type.INTEGER, 1)])[0]  # ros2 param set .. 1
+    assert result.successful, result.reason
+    assert node.mapper.max_speed_scale == 1.0
+
+
 # --- the node as a process (python -m), on a fake sysfs tree ------------------------------------------
 
 def _run_node(*params, **kwargs):
@@ -327,6 +338,7 @@ def test_sysfs_node_missing_chip_exits_1_naming_the_path(tmp_path):
     ("max_speed_scale:=1.5", "parameter max_speed_scale = 1.5 is outside [0.0, 1.0]"),
     ("watchdog_timeout_s:=fast", "parameter watchdog_timeout_s = 'fast' must be a number"),
     ("pwm_chip:=abc", "parameter pwm_chip"),
+    ("max_speed_scal:=0.5", "control_node: unknown parameter max_speed_scal (did you mean 'max_speed_scale'?)"),
 ])
 def test_bad_parameters_exit_1_naming_the_parameter(param, message):
     proc = _run_node("backend:=sim", param)

@@ -19,7 +19,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from deepracer_description.vehicle import load_vehicle
 from deepracer_inference.metadata import ModelMetadata
-from deepracer_inference.nodes.inference_node import InferenceNode
+from deepracer_inference.nodes.inference_node import InferenceNode, InferenceStartupError
 from deepracer_inference.preprocess import to_network_input
 from tiny_artifact import make_artifact, reference_output
 
@@ -53,8 +53,12 @@ class Graph:
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
-        self.node = InferenceNode(context=self.context,
-                                  parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+        try:
+            self.node = InferenceNode(context=self.context,
+                                      parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+        except BaseException:
+            rclpy.shutdown(context=self.context)
+            raise
         self.probe = rclpy.create_node("probe", context=self.context)
         self.cmds, self.decisions = [], []
         self.cond = threading.Condition()
@@ -175,6 +179,12 @@ def test_images_in_commands_out_and_model_switch(graph_factory, models):
     result = g.set_param("engine", "tensorrt")
     assert not result.successful and "tensorrt" in result.reason
 
+    # An integer for the double speed_scale (ros2 param set /inference_node speed_scale 1) is accepted.
+    assert g.set_param("speed_scale", 1).successful
+    assert g.node.get_parameter("speed_scale").type_ == Parameter.Type.DOUBLE
+    _, (lin1, ang1) = expected_twist(img, wb, bb, ModelMetadata.discrete([-30, 30], [2.0, 3.0]), 1.0)
+    assert g.send(image_msg(img)) == pytest.approx((lin1, ang1), abs=1e-9)
+
     listed = json.loads(g.call(g.list_models, Trigger.Request()).message)
     assert {m["name"]: m["loaded"] for m in listed} == {"broken": False, "model_a": False, "model_b": True}
 
@@ -214,3 +224,14 @@ def test_stop_start_and_no_model_publish_zero_speed(graph_factory, models, tmp_p
     assert g.send(img) == (0.0, 0.0)
     assert g.set_param("model_path", "").successful  # unload: stopped, zero speed
     assert g.send(img) == (0.0, 0.0) and not g.node.running
+
+
+def test_integer_for_a_double_and_unknown_parameters_at_start_up(graph_factory, models):
+    root, (a, wa, ba), _ = models
+    g = graph_factory(model_path=str(a), speed_scale=0)      # speed_scale:=0 arrives as an INTEGER
+    assert g.node.params["speed_scale"] == 0.0 and g.node.get_parameter("speed_scale").type_ == Parameter.Type.DOUBLE
+    assert g.send(image_msg(rgb_frame(1)))[0] == 0.0
+    with pytest.raises(InferenceStartupError, match=r"unknown parameter speed_scal \(did you mean 'speed_scale'\?\)"):
+        graph_factory(model_path=str(a), speed_scal=0.5)
+    with pytest.raises(InferenceStartupError, match=r"parameter num_threads = 99 is outside \[0, 64\]"):
+        graph_factory(num_threads=99)

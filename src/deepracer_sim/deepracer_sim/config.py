@@ -1,6 +1,6 @@
 """Simulator configuration: `SimConfig` (dynamics, camera, world, randomization).
 
-Validation rules live with each field (see `options.option`); `SimConfig.from_dict` rejects unknown
+Validation rules live with each field (see `deepracer_common.options.option`); `SimConfig.from_dict` rejects unknown
 keys and bad values with a `SimConfigError` whose message starts with the dotted option name.
 Units: metres, seconds, radians, kilograms, newtons (per radian for cornering stiffness).
 """
@@ -9,8 +9,9 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from .options import ConfigBase, SimConfigError, option
-from .randomization import PALETTE_NAMES, RandomizationConfig
+from deepracer_common.options import option
+
+from .randomization import PALETTE_NAMES, ConfigBase, RandomizationConfig, SimConfigError
 
 __all__ = ["SimConfig", "SimConfigError", "RandomizationConfig", "CameraMount", "ImagingConditions",
            "ActuationConditions", "SceneColors"]
@@ -68,11 +69,11 @@ class SceneColors(ConfigBase):
     background_a: str | None = option(None, kind=str, allow_none=True)
     background_b: str | None = option(None, kind=str, allow_none=True)
 
-    def _check_consistency(self) -> None:
+    def check(self) -> None:
         for name in PALETTE_NAMES:
             value = getattr(self, name)
             if value is not None and not _HEX.match(value):
-                raise SimConfigError(f"{self._prefix}{name}: expected a colour '#rrggbb', got {value!r}")
+                raise SimConfigError(f"{name}: expected a colour '#rrggbb', got {value!r}")
 
     def apply(self, palette):
         """A copy of an (8, 3) RGB palette with the given rows replaced."""
@@ -130,6 +131,6 @@ class SimConfig(ConfigBase):
                                                 default_factory=RandomizationConfig,
                                                 doc="domain randomization (all off by default)")
 
-    def _check_consistency(self) -> None:
+    def check(self) -> None:
         if (self.output_width_px is None) != (self.output_height_px is None):
             raise SimConfigError("output_width_px: give output_width_px and output_height_px together")

@@ -31,10 +31,12 @@ Rules, as in AWS's deepracer-simapp (each one configurable in :class:`EpisodeCon
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
+
+from deepracer_common.options import Options, OptionsError, option
 
 #: AWS's simulator reports x, y (and measures progress and the "paper" off-track rule) at a point
 #: this far ahead of the car origin (base_link), in metres.
@@ -58,65 +60,38 @@ EPISODE_STATUS = {None: "in_progress", "lap_complete": "lap_complete", "off_trac
 _FINISH_EPS_PCT = 1e-9
 
 
-class EpisodeConfigError(ValueError):
+class EpisodeConfigError(OptionsError):
     """An episode option is unknown or out of range; the message names the option."""
 
 
 @dataclass
-class EpisodeConfig:
+class EpisodeConfig(Options):
     """Episode rules; every field has the DeepRacer simulator's default.
 
     Distances in metres, fractions of the lap in [0, 1).
     """
 
-    start: str = "round_robin"
-    start_advance_fraction: float = 0.05      # round robin: how far each episode's start moves on
-    start_offset_fraction: float = 0.0        # round robin: where episode 0 starts
-    direction: str = "forward"
-    off_track_rule: str = "deepracer"
-    immobilized_steps: int = 15
-    immobilized_distance_m: float = 0.0003
-    reversed_steps: int = 15
-    max_steps: int = 10_000
+    error = EpisodeConfigError
 
-    def __post_init__(self) -> None:
-        self.validate()
+    start: str = option("round_robin", kind=str, choices=START_MODES,
+                        doc="round_robin (AWS: 5% of the lap further each episode) or random")
+    start_advance_fraction: float = option(0.05, lo=0.0, hi=1.0, hi_open=True,
+                                           doc="round robin: how far each episode's start moves on (lap fraction)")
+    start_offset_fraction: float = option(0.0, lo=0.0, hi=1.0, hi_open=True,
+                                          doc="round robin: where episode 0 starts (lap fraction)")
+    direction: str = option("forward", kind=str, choices=DIRECTIONS, doc="driving direction per episode")
+    off_track_rule: str = option("deepracer", kind=str, choices=OFF_TRACK_RULES,
+                                 doc="deepracer: no wheel on the road; paper: reference point beyond half width")
+    immobilized_steps: int = option(15, kind=int, lo=1, doc="steps barely moving before immobilized")
+    immobilized_distance_m: float = option(0.0003, lo=0.0, unit="m", doc="at most this far per step counts as not moving")
+    reversed_steps: int = option(15, kind=int, lo=1, doc="steps of decreasing progress before reversed")
+    max_steps: int = option(10_000, kind=int, lo=1, doc="step limit (time_up, a truncation)")
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None, source: str = "episode") -> "EpisodeConfig":
-        """Build from a dict (e.g. a YAML section); unknown keys and bad values raise, naming the key."""
-        data = dict(data or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise EpisodeConfigError(f"{source}: unknown option(s) {unknown}; known: {sorted(known)}")
-        try:
-            return cls(**data)
-        except EpisodeConfigError as exc:
-            raise EpisodeConfigError(f"{source}: {exc}") from None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def validate(self) -> None:
-        def fail(name: str, problem: str) -> None:
-            raise EpisodeConfigError(f"{name}: {problem} (got {getattr(self, name)!r})")
-
-        for name, choices in (("start", START_MODES), ("direction", DIRECTIONS),
-                              ("off_track_rule", OFF_TRACK_RULES)):
-            if getattr(self, name) not in choices:
-                fail(name, f"expected one of {list(choices)}")
-        for name in ("start_advance_fraction", "start_offset_fraction"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-                fail(name, "expected a fraction of the lap in [0, 1)")
-        for name, low in (("immobilized_steps", 1), ("reversed_steps", 1), ("max_steps", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                fail(name, f"expected an integer >= {low}")
-        value = self.immobilized_distance_m
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0.0:
-            fail("immobilized_distance_m", "expected a distance >= 0 in metres")
+    def from_dict(cls, data: Mapping[str, Any] | None, prefix: str = "episode", *,
+                  error: type[OptionsError] | None = None) -> "EpisodeConfig":
+        """Build from a dict (e.g. the ``episode`` YAML section); errors name ``prefix.key``."""
+        return super().from_dict(data, prefix, error=error)
 
 
 def unwrap_progress(raw_pct: np.ndarray, prev_pct: np.ndarray) -> np.ndarray:

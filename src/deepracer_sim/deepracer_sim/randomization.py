@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .options import ConfigBase, SimConfigError, option
+from deepracer_common.options import Options, OptionsError, option
 
 __all__ = [
     "LightingOption", "ShadowOption", "ColorOption", "TextureOption", "CameraPoseOption",
@@ -40,6 +40,16 @@ STREAMS = ("lighting", "shadow", "colors", "texture", "camera_pose", "sensor_noi
 
 
 # ----------------------------------------------------------------------------------------- options
+class SimConfigError(OptionsError):
+    """A simulator configuration value is invalid; the message starts with the option's dotted name."""
+
+
+class ConfigBase(Options):
+    """Base of the simulator's option sections (deepracer_common's schema, raising SimConfigError)."""
+
+    error = SimConfigError
+
+
 @dataclass
 class LightingOption(ConfigBase):
     """Global light level per car and episode: v' = 255 * b * (((v/255)^gamma - 0.5) * c + 0.5)."""
@@ -59,11 +69,11 @@ class ShadowOption(ConfigBase):
     period_max_m: float = option(4.0, lo=0.0, lo_open=True)
     duty_max: float = option(0.5, lo=0.0, hi=1.0, doc="largest shadowed fraction of a period")
 
-    def _check_consistency(self) -> None:
+    def check(self) -> None:
         if self.darkness_min > self.darkness_max:
-            raise SimConfigError(f"{self._prefix}darkness_min: must be <= darkness_max")
+            raise SimConfigError(f"darkness_min: must be <= darkness_max")
         if self.period_min_m > self.period_max_m:
-            raise SimConfigError(f"{self._prefix}period_min_m: must be <= period_max_m")
+            raise SimConfigError(f"period_min_m: must be <= period_max_m")
 
 
 @dataclass
@@ -131,9 +141,9 @@ class LatencyOption(ConfigBase):
     min_frames: int | None = option(None, kind=int, lo=0, hi=10, allow_none=True,
                                     doc="null: always `frames`; else drawn in [min_frames, frames]")
 
-    def _check_consistency(self) -> None:
+    def check(self) -> None:
         if self.min_frames is not None and self.min_frames > self.frames:
-            raise SimConfigError(f"{self._prefix}min_frames: must be <= frames ({self.frames}), got {self.min_frames}")
+            raise SimConfigError(f"min_frames: must be <= frames ({self.frames}), got {self.min_frames}")
 
 
 @dataclass
@@ -188,7 +198,7 @@ class RandomizationConfig(ConfigBase):
         """Every option on with its default strength (for galleries and stress tests)."""
         kwargs = {}
         for f in dataclasses.fields(cls):
-            kwargs[f.name] = f.metadata["kind"](enabled=True)
+            kwargs[f.name] = f.metadata["rule"].kind(enabled=True)
         return cls(**kwargs)
 
     def only(self, name: str) -> "RandomizationConfig":

@@ -40,18 +40,28 @@ def test_config_defaults_are_the_simulators():
 
 
 @pytest.mark.parametrize("data, message", [
-    ({"max_step": 10}, r"train\.yaml: unknown option\(s\) \['max_step'\]"),
-    ({"direction": "backwards"}, r"direction: expected one of"),
-    ({"start": "middle"}, r"start: expected one of"),
-    ({"off_track_rule": "strict"}, r"off_track_rule: expected one of"),
-    ({"start_advance_fraction": 1.5}, r"start_advance_fraction: expected a fraction"),
-    ({"max_steps": 0}, r"max_steps: expected an integer >= 1"),
-    ({"reversed_steps": 2.5}, r"reversed_steps: expected an integer"),
-    ({"immobilized_distance_m": -1}, r"immobilized_distance_m: expected a distance"),
+    ({"max_step": 10}, r"^train\.max_step: unknown key \(did you mean 'max_steps'\?\)"),
+    ({"direction": "backwards"}, r"^train\.direction: must be one of"),
+    ({"start": "middle"}, r"^train\.start: must be one of"),
+    ({"off_track_rule": "strict"}, r"^train\.off_track_rule: must be one of"),
+    ({"start_advance_fraction": 1.5}, r"^train\.start_advance_fraction: must be < 1.0"),
+    ({"start_advance_fraction": 1.0}, r"^train\.start_advance_fraction: must be < 1.0"),
+    ({"max_steps": 0}, r"^train\.max_steps: must be >= 1"),
+    ({"reversed_steps": 2.5}, r"^train\.reversed_steps: expected an integer"),
+    ({"immobilized_distance_m": -1}, r"^train\.immobilized_distance_m: must be >= 0.0 m"),
 ])
 def test_bad_config_names_the_option(data, message):
     with pytest.raises(EpisodeConfigError, match=message):
-        EpisodeConfig.from_dict(data, source="train.yaml")
+        EpisodeConfig.from_dict(data, prefix="train")
+
+
+def test_numbers_in_any_yaml_form():
+    from deepracer_common.options import load_yaml
+
+    cfg = EpisodeConfig.from_dict(load_yaml("max_steps: 6e2\nstart_advance_fraction: 5e-2\nimmobilized_distance_m: 3e-4"))
+    assert (cfg.max_steps, cfg.start_advance_fraction, cfg.immobilized_distance_m) == (600, 0.05, 0.0003)
+    assert type(cfg.max_steps) is int
+    assert EpisodeConfig.from_dict({"max_steps": "1_000", "start_offset_fraction": 0}).max_steps == 1000
 
 
 def test_round_robin_advances_five_percent_per_episode():

@@ -180,6 +180,8 @@ def test_randomize_turns_every_option_on(graph_factory):
     ({"rate_hz": 0.0}, "parameter rate_hz"),
     ({"start_waypoint": 100_000}, "start_waypoint: must be in [0, 106]"),
     ({"odom_frame": " "}, "parameter odom_frame: must not be empty"),
+    ({"rate_hz": "fast"}, "parameter rate_hz = 'fast' must be a number"),
+    ({"rate_hzz": 30.0}, "sim_node: unknown parameter rate_hzz (did you mean 'rate_hz'?)"),
 ])
 def test_bad_parameters_are_refused_by_name(params, message):
     rclpy.init()
@@ -196,7 +198,7 @@ def test_bad_sim_config_file_names_the_option(tmp_path):
     bad.write_text("dynamics: kinematic\nsubstepz: 3\n")
     rclpy.init()
     try:
-        with pytest.raises(SimStartupError, match="substepz: unknown option"):
+        with pytest.raises(SimStartupError, match="substepz: unknown key"):
             SimNode(parameter_overrides=[Parameter("track", value="oval"),
                                          Parameter("sim_config_file", value=str(bad))])
     finally:
@@ -209,3 +211,32 @@ def test_unknown_track_exits_nonzero_with_one_clear_line():
     assert result.returncode == 1
     out = result.stdout + result.stderr
     assert "unknown track 'nowhere'" in out and "Traceback" not in out
+
+
+def test_an_integer_rate_is_accepted_for_the_double_parameter(graph_factory):
+    g = graph_factory(rate_hz=60, seed=1)              # rate:=60 in a launch file is an INTEGER
+    assert g.sim.params["rate_hz"] == 60.0 and isinstance(g.sim.params["rate_hz"], float)
+    assert g.sim.get_parameter("rate_hz").type_ == Parameter.Type.DOUBLE
+    assert g.spin_until(lambda: len(g.images) >= 2, 10.0)
+
+
+def test_rate_60_on_the_command_line_starts_the_node():
+    # the reported bug: `-p rate_hz:=60` (rcl types it INTEGER) made the node exit "expecting type DOUBLE"
+    proc = subprocess.Popen([sys.executable, "-m", "deepracer_sim.nodes.sim_node", "--ros-args", "-p", "track:=oval",
+                             "-p", "rate_hz:=60"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "sim ready" in line:
+                break
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    out = "".join(lines)
+    assert "sim ready" in out and "60" in out, out
+    assert "Traceback" not in out and "expecting type" not in out

@@ -25,7 +25,6 @@ and config_overrides (space-separated ``key=value`` items, e.g. ``ppo.n_steps=64
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 import time
@@ -34,7 +33,6 @@ from typing import Any
 
 import rclpy
 from geometry_msgs.msg import Twist
-from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -42,9 +40,22 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
-from deepracer_sim.nodes.ros_params import descriptor
+from deepracer_common.nodes.params import ParameterError, Spec, declare
 
 from ..bridge import BridgeTimeout, FrameSync
+
+SPECS = [
+    Spec("track", "reinvent2018_like", "track the sim drives (built-in name or .npy), for the reward"),
+    Spec("reward_file", "", "reward function file or example name; empty = the config's"),
+    Spec("output_dir", "runs/ros_training", "run folder: checkpoints and model_metadata.json"),
+    Spec("total_timesteps", 100_000, "PPO timesteps (camera frames)", range=(1, 2**31 - 1)),
+    Spec("seed", 0, "trainer seed", range=(0, 2**31 - 1)),
+    Spec("frame_timeout_s", 2.0, "a step with no new camera frame within this fails", range=(0.01, 3600.0), unit="s"),
+    Spec("startup_timeout_s", 60.0, "how long to wait for the sim node's /sim/reset at start",
+         range=(0.01, 3600.0), unit="s"),
+    Spec("config_file", "", "deepracer train YAML config; empty = defaults"),
+    Spec("config_overrides", "", "space-separated key=value config overrides"),
+]
 
 
 class BridgeStartupError(RuntimeError):
@@ -70,26 +81,10 @@ class GymBridgeNode(Node):
         self._thread: threading.Thread | None = None
 
     def _declare(self) -> dict[str, Any]:
-        specs = [
-            ("track", "reinvent2018_like", descriptor("track the sim drives (built-in name or .npy), for the reward")),
-            ("reward_file", "", descriptor("reward function file or example name; empty = the config's")),
-            ("output_dir", "runs/ros_training", descriptor("run folder: checkpoints and model_metadata.json")),
-            ("total_timesteps", 100_000, descriptor("PPO timesteps (camera frames)", int_range=(1, 2**31 - 1))),
-            ("seed", 0, descriptor("trainer seed", int_range=(0, 2**31 - 1))),
-            ("frame_timeout_s", 2.0, descriptor("a step with no new camera frame within this fails",
-                                                 float_range=(0.01, 3600.0))),
-            ("startup_timeout_s", 60.0, descriptor("how long to wait for the sim node's /sim/reset at start",
-                                                    float_range=(0.01, 3600.0))),
-            ("config_file", "", descriptor("deepracer train YAML config; empty = defaults")),
-            ("config_overrides", "", descriptor("space-separated key=value config overrides")),
-        ]
-        values = {}
-        for name, default, desc in specs:
-            try:
-                values[name] = self.declare_parameter(name, default, desc).value
-            except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
-                raise BridgeStartupError(f"parameter {name}: {exc}") from None
-        return values
+        try:
+            return declare(self, SPECS)
+        except ParameterError as exc:
+            raise BridgeStartupError(str(exc)) from None
 
     # -- threading -----------------------------------------------------------------------------
     def start_spinning(self) -> None:
@@ -198,9 +193,7 @@ def train(node: GymBridgeNode) -> Path:
                             f"is the sim node running?")
     out = Path(p["output_dir"]).expanduser()
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".{METADATA_FILE}.tmp-{os.getpid()}"
-    cfg.metadata().save(tmp)
-    os.replace(tmp, out / METADATA_FILE)
+    cfg.metadata().save(out / METADATA_FILE)   # atomic (deepracer_common.fileio)
     env = make_env(node, cfg)
     from ..aws_logs import TrainingLogs, write_model_files
 

@@ -19,8 +19,9 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
+from deepracer_common.nodes.params import ParameterError, Spec, declare
+
 from ..camera import ENCODINGS, CameraError, CameraSource, format_frame, open_camera
-from ._params import ParameterError, Spec, declare
 
 SPECS = [
     Spec("device", "/dev/video0", "V4L2 device, camera index, or a video file"),

@@ -24,19 +24,19 @@ import sys
 
 import rclpy
 from geometry_msgs.msg import Twist
-from rcl_interfaces.msg import SetParametersResult
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_msgs.msg import Int32MultiArray, String
 from rclpy.parameter import Parameter
 from std_srvs.srv import SetBool, Trigger
 
+from deepracer_common.nodes.params import NodeParameters, ParameterError, Spec
+
 from ..calibration import Calibration, CalibrationError, load_calibration
 from ..drive import DriveMapper
 from ..pwm import (DEFAULT_SYSFS_ROOT, ActuatorCommand, DryRunPWM, PWMBackend, PWMError, SimPWM, SysfsPWM,
                    disable_sysfs_outputs, neutral_command)
 from ..safety import MODES, SafetySupervisor, Source, parse_mode
-from ._params import ParameterError, Spec, check_value, declare
 
 BACKENDS = ("sysfs", "sim", "dry-run")
 TICK_HZ = 50.0
@@ -56,7 +56,6 @@ SPECS = [
     Spec("mode", "manual", "manual (/cmd_vel) | autonomous (/cmd_vel_auto) | calibration (/control/calibration_pwm)",
          read_only=False, choices=MODES),
 ]
-SPECS_BY_NAME = {spec.name: spec for spec in SPECS}
 
 
 class ControlStartupError(RuntimeError):
@@ -121,7 +120,6 @@ class ControlNode(Node):
                                 lambda req, resp, name=name: self._on_set_mode(name, resp))
         self.create_service(Trigger, "/control/reload_calibration", self._on_reload_calibration)
         self._calibration_file = p["calibration_file"]
-        self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_timer(1.0 / TICK_HZ, self._tick)
         self._apply()
         self.get_logger().info(
@@ -130,19 +128,14 @@ class ControlNode(Node):
 
     def _declare_parameters(self) -> dict:
         try:
-            return declare(self, SPECS)
+            self.params = NodeParameters(self, SPECS, apply=self._apply_parameters)
         except ParameterError as exc:
             raise ControlStartupError(str(exc)) from None
+        return self.params.values
 
     # -- runtime parameters ---------------------------------------------------------------------------
-    def _on_set_parameters(self, params) -> SetParametersResult:
-        checked = {}
-        for param in params:  # validate all first: a rejected list changes nothing
-            if param.name in SPECS_BY_NAME:
-                try:
-                    checked[param.name] = check_value(SPECS_BY_NAME[param.name], param.value)
-                except ParameterError as exc:
-                    return SetParametersResult(successful=False, reason=str(exc))
+    def _apply_parameters(self, checked: dict) -> None:
+        """Post-set callback: apply runtime changes (validated before by NodeParameters)."""
         if "mode" in checked:
             self.supervisor.set_mode(checked["mode"])
             self.get_logger().info(f"mode -> {checked['mode']} (neutral until its source sends a command)")
@@ -151,7 +144,6 @@ class ControlNode(Node):
         if "watchdog_timeout_s" in checked:
             self.supervisor.watchdog.timeout_s = checked["watchdog_timeout_s"]
         self._apply()
-        return SetParametersResult(successful=True)
 
     # -- commands --------------------------------------------------------------------------------------
     def _on_twist(self, source: Source, msg: Twist) -> None:

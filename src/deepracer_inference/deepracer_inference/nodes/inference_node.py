@@ -35,7 +35,6 @@ from pathlib import Path
 
 import rclpy
 from geometry_msgs.msg import Twist
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -43,6 +42,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
+from deepracer_common.nodes.params import NodeParameters, ParameterError, Spec
 from deepracer_description.vehicle import load_vehicle
 
 from ..artifact import ArtifactError, list_artifacts
@@ -54,16 +54,22 @@ WARN_THROTTLE_S = 5.0
 _RELOAD_KEYS = ("model_path", "engine", "precision", "num_threads")
 
 
-def _descriptor(description: str, *, float_range: tuple[float, float] | None = None,
-                int_range: tuple[int, int] | None = None, choices: tuple[str, ...] | None = None) -> ParameterDescriptor:
-    d = ParameterDescriptor(description=description)
-    if float_range is not None:
-        d.floating_point_range = [FloatingPointRange(from_value=float_range[0], to_value=float_range[1], step=0.0)]
-    if int_range is not None:
-        d.integer_range = [IntegerRange(from_value=int_range[0], to_value=int_range[1], step=1)]
-    if choices is not None:
-        d.additional_constraints = "one of: " + ", ".join(choices)
-    return d
+SPECS = [
+    Spec("model_path", "", "model artifact folder or .tar.gz ('' = none); relative paths are looked up in models_dir",
+         read_only=False),
+    Spec("engine", DEFAULT_ENGINE, "inference engine", read_only=False, choices=ENGINES),
+    Spec("precision", DEFAULT_PRECISION, "f32 = exact; bf16/f16 = faster where the CPU supports them (openvino only)",
+         read_only=False, choices=PRECISIONS),
+    Spec("num_threads", 0, "inference threads, 0 = runtime default", read_only=False, range=(0, 64)),
+    Spec("speed_scale", 1.0, "multiplies the model's speed", read_only=False, range=(0.0, 1.0)),
+    Spec("models_dir", "", "folder listed by /inference/list_models", read_only=False),
+    Spec("autostart", True, "start inference as soon as a model is loaded (at start-up, or into a node without a model)",
+         read_only=False),
+]
+
+
+class InferenceStartupError(RuntimeError):
+    """The node cannot start; the message names the parameter."""
 
 
 class InferenceNode(Node):
@@ -78,17 +84,13 @@ class InferenceNode(Node):
         self._running = False
         self.dropped_images = 0
 
-        self.declare_parameter("model_path", "", _descriptor(
-            "model artifact folder or .tar.gz ('' = none); relative paths are looked up in models_dir"))
-        self.declare_parameter("engine", DEFAULT_ENGINE, _descriptor("inference engine", choices=ENGINES))
-        self.declare_parameter("precision", DEFAULT_PRECISION, _descriptor(
-            "f32 = exact; bf16/f16 = faster where the CPU supports them (openvino only)", choices=PRECISIONS))
-        self.declare_parameter("num_threads", 0, _descriptor("inference threads, 0 = runtime default",
-                                                              int_range=(0, 64)))
-        self.declare_parameter("speed_scale", 1.0, _descriptor("multiplies the model's speed", float_range=(0.0, 1.0)))
-        self.declare_parameter("models_dir", "", _descriptor("folder listed by /inference/list_models"))
-        self.declare_parameter("autostart", True, _descriptor(
-            "start inference as soon as a model is loaded (at start-up, or into a node without a model)"))
+        self._pending: tuple[dict, Policy | None] | None = None   # loaded by validate, installed by apply
+        try:
+            self.params = NodeParameters(self, SPECS, validate=self._validate_parameters,
+                                         apply=self._apply_parameters)
+        except ParameterError as exc:
+            self.destroy_node()
+            raise InferenceStartupError(str(exc)) from None
 
         self.cmd_pub = self.create_publisher(Twist, "cmd_vel_auto", 10)
         self.decision_pub = self.create_publisher(String, "inference/decision", 10)
@@ -96,20 +98,19 @@ class InferenceNode(Node):
         self.create_service(SetBool, "inference/start_stop", self._on_start_stop)
         self.create_service(Trigger, "inference/list_models", self._on_list_models)
 
-        settings = {key: self.get_parameter(key).value for key in _RELOAD_KEYS}
+        settings = {key: self.params[key] for key in _RELOAD_KEYS}
         if settings["model_path"]:
             try:
                 self._install(self._load(settings), settings)
             except (ArtifactError, EngineError, MetadataError) as exc:
                 self.get_logger().error(f"no model loaded, inference stays stopped: {exc}")
-        self.add_on_set_parameters_callback(self._on_set_parameters)
         self.get_logger().info(f"inference node ready: model {self._model_file or '(none)'}, "
                                f"{'running' if self._running else 'stopped'}")
 
     # -- model handling ----------------------------------------------------------------------------
     def _resolve(self, model_path: str) -> Path:
         path = Path(model_path).expanduser()
-        models_dir = str(self.get_parameter("models_dir").value)
+        models_dir = str(self.params["models_dir"])
         if not path.is_absolute() and models_dir and (Path(models_dir).expanduser() / path).exists():
             return Path(models_dir).expanduser() / path
         return path
@@ -127,33 +128,38 @@ class InferenceNode(Node):
             if policy is None:
                 self._running = False
             elif not had_model:
-                self._running = bool(self.get_parameter("autostart").value)
+                self._running = bool(self.params["autostart"])
         if policy is not None:
             engine = policy.engine
             self.get_logger().info(f"loaded model {policy.artifact.source} on {engine.name} "
                                    f"({engine.actual_precision}); {'running' if self._running else 'stopped'}")
 
-    def _on_set_parameters(self, params: list) -> SetParametersResult:
-        changes = {p.name: p.value for p in params}
-        if "engine" in changes and changes["engine"] not in ENGINES:
-            return SetParametersResult(successful=False, reason=f"engine {changes['engine']!r} is not one of {list(ENGINES)}")
-        if "precision" in changes and changes["precision"] not in PRECISIONS:
-            return SetParametersResult(successful=False,
-                                       reason=f"precision {changes['precision']!r} is not one of {list(PRECISIONS)}")
+    def _validate_parameters(self, changes: dict, values: dict) -> str | None:
+        """On-set: a new model (or engine/precision/threads) is loaded and verified here; a failure
+        rejects the change with the reason and the old model keeps driving."""
+        self._pending = None
         if not any(key in changes for key in _RELOAD_KEYS):
-            return SetParametersResult(successful=True)
-        settings = {key: changes.get(key, self.get_parameter(key).value) for key in _RELOAD_KEYS}
+            return None
+        settings = {key: values[key] for key in _RELOAD_KEYS}
         if not settings["model_path"]:
-            self._install(None, settings)
-            self.get_logger().info("model unloaded; inference stopped")
-            return SetParametersResult(successful=True)
+            self._pending = (settings, None)
+            return None
         try:
-            policy = self._load(settings)
+            self._pending = (settings, self._load(settings))
         except (ArtifactError, EngineError, MetadataError) as exc:
             self.get_logger().error(f"model not switched, keeping {self._model_file or '(none)'}: {exc}")
-            return SetParametersResult(successful=False, reason=str(exc))
+            return str(exc)
+        return None
+
+    def _apply_parameters(self, changes: dict) -> None:
+        """Post-set: install what validation loaded."""
+        if self._pending is None:
+            return
+        settings, policy = self._pending
+        self._pending = None
         self._install(policy, settings)
-        return SetParametersResult(successful=True)
+        if policy is None:
+            self.get_logger().info("model unloaded; inference stopped")
 
     # -- services ----------------------------------------------------------------------------------
     def _on_start_stop(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
@@ -170,7 +176,7 @@ class InferenceNode(Node):
         return response
 
     def _on_list_models(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
-        models_dir = str(self.get_parameter("models_dir").value)
+        models_dir = str(self.params["models_dir"])
         if not models_dir:
             response.success, response.message = False, "parameter models_dir is not set"
             return response
@@ -210,7 +216,7 @@ class InferenceNode(Node):
                 self.get_logger().error(f"inference failed, publishing zero speed: {exc}",
                                         throttle_duration_sec=WARN_THROTTLE_S)
                 return
-        speed = decision.speed_m_s * float(self.get_parameter("speed_scale").value)
+        speed = decision.speed_m_s * float(self.params["speed_scale"])
         linear_x, angular_z = self.vehicle.twist_from_drive(speed, math.radians(decision.steering_deg))
         cmd = Twist()
         cmd.linear.x, cmd.angular.z = float(linear_x), float(angular_z)
@@ -223,10 +229,14 @@ class InferenceNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    """Entry point: spin the node until Ctrl-C / shutdown."""
+    """Entry point: spin the node until Ctrl-C / shutdown; returns 1 when the node cannot start."""
     rclpy.init(args=args)
     try:
-        node = InferenceNode()
+        try:
+            node = InferenceNode()
+        except InferenceStartupError as exc:
+            rclpy.logging.get_logger("inference_node").error(str(exc))
+            return 1
         try:
             rclpy.spin(node)
         except (KeyboardInterrupt, ExternalShutdownException):

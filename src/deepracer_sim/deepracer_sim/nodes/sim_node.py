@@ -39,14 +39,12 @@ import json
 import math
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rclpy
 from geometry_msgs.msg import Point, PoseStamped, Quaternion, Twist
 from nav_msgs.msg import Odometry, Path as PathMsg
-from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.time import Time
@@ -56,10 +54,32 @@ from std_msgs.msg import ColorRGBA, String
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
+from deepracer_common.nodes.params import ParameterError, Spec, declare
+
 from ..config import SimConfig, SimConfigError
 from ..randomization import RandomizationConfig
 from ..sim_session import FrameStatus, SessionError, SimSession
-from .ros_params import descriptor
+
+SPECS = [
+    Spec("track", "reinvent2018_like", "built-in track name or a DeepRacer .npy path"),
+    Spec("rate_hz", 15.0, "frames per wall-clock second in timer mode (15 = real time); "
+                          "sim time per frame stays 1/15 s", range=(0.1, 1000.0), unit="Hz"),
+    Spec("step_on_command", False, "lockstep: one frame per /sim/cmd_vel message, no timer"),
+    Spec("randomize", False, "every domain randomization option on (default strengths)"),
+    Spec("sim_config_file", "", "YAML of SimConfig options (dynamics, color, randomization...)"),
+    Spec("color", False, "publish rgb8 at the camera's sensor size instead of mono8 160x120"),
+    Spec("seed", 0, "simulator random seed", range=(0, 2**31 - 1)),
+    Spec("start_waypoint", 0, "waypoint index of the start line (driven direction)", range=(0, 100_000)),
+    Spec("reverse", False, "drive the track in the opposite direction"),
+    Spec("start_advance_fraction", 0.0, "each reset starts this fraction of a lap further "
+                                        "(0.05 = AWS training round robin)", range=(0.0, 0.999)),
+    Spec("reset_on_off_track", True, "put the car back at the start after it leaves the track"),
+    Spec("odom_frame", "odom", "frame of /odom, /sim/path and /sim/track_markers"),
+    Spec("base_frame", "base_link", "child frame of /odom"),
+    Spec("camera_frame", "camera", "frame_id of the camera images"),
+    Spec("path_every_n_frames", 5, "publish /sim/path every N frames", range=(1, 10_000)),
+    Spec("path_max_poses", 2000, "poses kept in /sim/path (oldest dropped)", range=(2, 1_000_000)),
+]
 
 #: Reliable, transient local, depth 1: late subscribers (rviz) get the track markers ("latched").
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -76,20 +96,11 @@ def yaw_quaternion(yaw_rad: float) -> Quaternion:
 
 def load_sim_config(path: str, randomize: bool) -> SimConfig:
     """SimConfig from a YAML file ("" = defaults); ``randomize`` turns every randomization on."""
-    data: dict[str, Any] = {}
-    if path:
-        import yaml
-
-        try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise SimStartupError(f"parameter sim_config_file: cannot read {path}: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise SimStartupError(f"parameter sim_config_file: {path} is not valid YAML: {exc}") from None
     try:
-        config = SimConfig.from_dict(data)
+        config = SimConfig.load(path or None)
     except SimConfigError as exc:
-        raise SimStartupError(f"sim_config_file {path}: {exc}") from None
+        msg = str(exc)
+        raise SimStartupError(msg if msg.startswith("config file") else f"sim_config_file {path}: {msg}") from None
     if randomize:
         config.randomization = RandomizationConfig.everything()
     return config
@@ -108,36 +119,10 @@ class SimNode(Node):
 
     # -- start-up ----------------------------------------------------------------------------------
     def _declare(self) -> dict[str, Any]:
-        specs = [
-            ("track", "reinvent2018_like", descriptor("built-in track name or a DeepRacer .npy path")),
-            ("rate_hz", 15.0, descriptor("frames per wall-clock second in timer mode (15 = real time); "
-                                          "sim time per frame stays 1/15 s", float_range=(0.1, 1000.0))),
-            ("step_on_command", False, descriptor("lockstep: one frame per /sim/cmd_vel message, no timer")),
-            ("randomize", False, descriptor("every domain randomization option on (default strengths)")),
-            ("sim_config_file", "", descriptor("YAML of SimConfig options (dynamics, color, randomization...)")),
-            ("color", False, descriptor("publish rgb8 at the camera's sensor size instead of mono8 160x120")),
-            ("seed", 0, descriptor("simulator random seed", int_range=(0, 2**31 - 1))),
-            ("start_waypoint", 0, descriptor("waypoint index of the start line (driven direction)",
-                                              int_range=(0, 100_000))),
-            ("reverse", False, descriptor("drive the track in the opposite direction")),
-            ("start_advance_fraction", 0.0, descriptor("each reset starts this fraction of a lap further "
-                                                        "(0.05 = AWS training round robin)",
-                                                        float_range=(0.0, 0.999))),
-            ("reset_on_off_track", True, descriptor("put the car back at the start after it leaves the track")),
-            ("odom_frame", "odom", descriptor("frame of /odom, /sim/path and /sim/track_markers")),
-            ("base_frame", "base_link", descriptor("child frame of /odom")),
-            ("camera_frame", "camera", descriptor("frame_id of the camera images")),
-            ("path_every_n_frames", 5, descriptor("publish /sim/path every N frames", int_range=(1, 10_000))),
-            ("path_max_poses", 2000, descriptor("poses kept in /sim/path (oldest dropped)",
-                                                 int_range=(2, 1_000_000))),
-        ]
-        values = {}
-        for name, default, desc in specs:
-            try:
-                values[name] = self.declare_parameter(name, default, desc).value
-            except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
-                raise SimStartupError(f"parameter {name}: {exc}") from None
-        return values
+        try:
+            return declare(self, SPECS)
+        except ParameterError as exc:
+            raise SimStartupError(str(exc)) from None
 
     def _start(self) -> None:
         from deepracer_tracks.library import load_track
