@@ -43,37 +43,38 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
-import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
-import yaml
+from deepracer_common import options as _options
+from deepracer_common.fileio import atomic_write_yaml
+from deepracer_common.options import Options, OptionsError, did_you_mean, option
 
 #: Folder of the YAML configs shipped with the package (``default.yaml``, ``demo.yaml``, ...).
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
+__all__ = ["ConfigError", "TrainConfig", "load_config", "check_inputs", "apply_overrides", "parse_override",
+           "read_yaml", "shipped_config", "save_yaml", "describe", "did_you_mean", "CONFIG_DIR"]
 
-class ConfigError(ValueError):
+
+class ConfigError(OptionsError):
     """A configuration problem; the message starts with the dotted key (or the file) at fault."""
 
 
-def _opt(default: Any = dataclasses.MISSING, *, kind: Any = float, lo: float | None = None,
-         hi: float | None = None, lo_open: bool = False, choices: tuple | None = None,
-         allow_none: bool = False, doc: str = "", default_factory: Any = dataclasses.MISSING) -> Any:
-    """A dataclass field with its validation rules (kind: bool, int, float, str, a section class,
-    or ``"auto_int"`` for an integer that may also be the string ``"auto"``)."""
-    meta = dict(kind=kind, lo=lo, hi=hi, lo_open=lo_open, choices=choices, allow_none=allow_none, doc=doc)
-    if default_factory is not dataclasses.MISSING:
-        return field(default_factory=default_factory, metadata=meta)
-    return field(default=default, metadata=meta)
+class _Section(Options):
+    """A section of the training config (deepracer_common's schema, raising ConfigError)."""
+
+    error = ConfigError
+
+
+_opt = option  # the field declaration of deepracer_common.options (kind, lo, hi, choices, unit, doc)
 
 
 # ------------------------------------------------------------------------------------ sections
 @dataclass
-class Hyperparameters:
+class Hyperparameters(_Section):
     """AWS DeepRacer ``hyperparameters.json`` names and defaults (see the module docstring)."""
 
     batch_size: int = _opt(64, kind=int, lo=2, hi=65536, doc="PPO minibatch size")
@@ -97,10 +98,10 @@ class Hyperparameters:
 
 
 @dataclass
-class PPOSettings:
+class PPOSettings(_Section):
     """PPO settings DeepRacer does not expose (its fixed values are the defaults)."""
 
-    n_steps: Any = _opt("auto", kind="auto_int", lo=1, hi=1_000_000,
+    n_steps: Any = _opt("auto", kind=int, also=("auto",), lo=1, hi=1_000_000,
                         doc="steps per car per rollout, or auto (from num_episodes_between_training)")
     first_episode_steps: int = _opt(30, kind=int, lo=1, doc="auto: episode length guess for iteration 1")
     min_n_steps: int = _opt(16, kind=int, lo=1, doc="auto: lower clamp of steps per car")
@@ -113,7 +114,7 @@ class PPOSettings:
 
 
 @dataclass
-class Regularisation:
+class Regularisation(_Section):
     """The paper's Table II (the entropy bonus is ``hyperparameters.beta_entropy``)."""
 
     l2: float = _opt(0.0, lo=0.0, doc="L2 weight decay (Adam weight_decay)")
@@ -124,7 +125,7 @@ class Regularisation:
 
 
 @dataclass
-class StopConditions:
+class StopConditions(_Section):
     """Training stops at the first condition met (all off = run until interrupted)."""
 
     max_wall_time_s: float | None = _opt(None, lo=0.0, lo_open=True, allow_none=True,
@@ -138,7 +139,7 @@ class StopConditions:
 
 
 @dataclass
-class TrainEvaluation:
+class TrainEvaluation(_Section):
     """The quick robust evaluation run during training (for ``stop.target_eval_completion``)."""
 
     every_iterations: int = _opt(1, kind=int, lo=1, doc="evaluate the latest checkpoint every K iterations")
@@ -151,7 +152,7 @@ class TrainEvaluation:
 
 
 @dataclass
-class CheckpointSettings:
+class CheckpointSettings(_Section):
     """Checkpoint retention. A DEEP_CONVOLUTIONAL_NETWORK_SHALLOW checkpoint (separate policy and
     value networks + Adam state) is ~140 MB, so long runs may want to keep only the latest few."""
 
@@ -159,164 +160,7 @@ class CheckpointSettings:
                                  doc="keep only the newest N checkpoints (null: keep all)")
 
 
-@dataclass
-class TrainConfig:
-    """Everything ``deepracer train`` needs. Build with :func:`load_config` / :meth:`from_dict`."""
-
-    track: str = _opt("reinvent2018_like", kind=str, doc="built-in track name or .npy path")
-    train_tracks: list | None = _opt(None, kind="str_list", allow_none=True,
-                                     doc="train on these tracks in turn, one per iteration (null: track); "
-                                         "track stays the evaluation track")
-    reward_file: str = _opt("centerline", kind=str,
-                            doc="reward .py path or a shipped example name (deepracer_agent/rewards)")
-    reward_timeout_s: float | None = _opt(3.0, lo=0.0, hi=3600.0, lo_open=True, allow_none=True,
-                                          doc="a reward call running longer (s) stops training with an error "
-                                              "(null: no limit)")
-    model_metadata: Any = _opt(None, kind="metadata", allow_none=True,
-                               doc="AWS model_metadata.json content (mapping; keys left out come from the default) or a path; null: the paper's 10 actions")
-    hyperparameters: Hyperparameters = _opt(kind=Hyperparameters, default_factory=Hyperparameters)
-    ppo: PPOSettings = _opt(kind=PPOSettings, default_factory=PPOSettings)
-    regularisation: Regularisation = _opt(kind=Regularisation, default_factory=Regularisation)
-    episode: dict = _opt(kind="episode", default_factory=dict,
-                         doc="deepracer_sim.episode.EpisodeConfig options")
-    sim: dict = _opt(kind="sim", default_factory=dict, doc="deepracer_sim SimConfig options (randomization...)")
-    n_envs: int = _opt(4, kind=int, lo=1, hi=4096, doc="cars in the batched simulator")
-    seed: int = _opt(0, kind=int, lo=0, doc="seeds the simulator, PPO and evaluation")
-    device: str = _opt("cpu", kind=str, choices=("cpu", "cuda", "auto"), doc="torch device for PPO")
-    torch_threads: int | None = _opt(None, kind=int, lo=1, allow_none=True, doc="torch CPU threads (null: torch's choice)")
-    stop: StopConditions = _opt(kind=StopConditions, default_factory=StopConditions)
-    evaluation: TrainEvaluation = _opt(kind=TrainEvaluation, default_factory=TrainEvaluation)
-    checkpoints: CheckpointSettings = _opt(kind=CheckpointSettings, default_factory=CheckpointSettings)
-
-    # -------------------------------------------------------------------- construction
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None, source: str = "config") -> "TrainConfig":
-        """Validate a nested mapping; errors name the dotted key (and ``source`` for unknown sections)."""
-        return _build(cls, {} if data is None else data, "")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain nested dict (round-trips through :meth:`from_dict`; model_metadata fully expanded)."""
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = _section_to_dict(value) if dataclasses.is_dataclass(value) else copy.deepcopy(value)
-        return out
-
-    # -------------------------------------------------------------------- derived objects
-    def metadata(self):
-        """The validated :class:`~deepracer_inference.metadata.ModelMetadata`."""
-        from deepracer_inference.metadata import ModelMetadata
-
-        if self.model_metadata is None:
-            return ModelMetadata.default()
-        return ModelMetadata.from_dict(self.model_metadata, source="model_metadata")
-
-    def episode_config(self):
-        from deepracer_sim.episode import EpisodeConfig
-
-        return EpisodeConfig.from_dict(self.episode, source="episode")
-
-    def sim_config(self):
-        from deepracer_sim.config import SimConfig
-
-        return SimConfig.from_dict(self.sim)
-
-    def network_options(self):
-        from .networks import NetworkOptions
-
-        r = self.regularisation
-        return NetworkOptions(dropout=r.dropout, batch_norm=r.batch_norm, l2_weight_decay=r.l2)
-
-
-def _section_to_dict(section: Any) -> dict[str, Any]:
-    return {f.name: (_section_to_dict(v) if dataclasses.is_dataclass(v := getattr(section, f.name))
-                     else copy.deepcopy(v)) for f in dataclasses.fields(section)}
-
-
 # ------------------------------------------------------------------------------------ validation
-def did_you_mean(key: str, known: list[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest known key, or ''."""
-    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def _unknown(name: str, key: str, known: list[str]) -> ConfigError:
-    return ConfigError(f"{name}: unknown key{did_you_mean(key, known)}; known keys here: {', '.join(sorted(known))}")
-
-
-def _build(cls: type, data: Any, prefix: str) -> Any:
-    where = prefix.rstrip(".") or "config"
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where}: expected a mapping of keys, got {type(data).__name__} {data!r}")
-    fields_ = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if key not in fields_:
-            raise _unknown(name, str(key), list(fields_))
-        kwargs[key] = _check(name, value, fields_[key].metadata)
-    return cls(**kwargs)
-
-
-def _check(name: str, value: Any, meta: Mapping[str, Any]) -> Any:
-    """One value against its rules; returns the normalised value or raises ConfigError naming ``name``."""
-    kind = meta["kind"]
-    if value is None:
-        if meta["allow_none"]:
-            return None
-        raise ConfigError(f"{name}: a value is required, got null")
-    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
-        return _build(kind, value, f"{name}.")
-    if kind == "metadata":
-        return _check_metadata(name, value)
-    if kind in ("episode", "sim"):
-        return _check_owned_section(name, kind, value)
-    if kind == "str_list":
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{name}: expected a non-empty list of track names/paths, got {value!r}")
-        return list(value)
-    if kind == "auto_int":
-        if value == "auto":
-            return value
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{name}: expected an integer or 'auto', got {value!r}")
-    elif kind is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{name}: expected true or false, got {value!r}")
-        return value
-    elif kind is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{name}: expected a string, got {value!r}")
-    elif kind is int:
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{name}: expected an integer, got {value!r}")
-    elif kind is float:
-        if isinstance(value, str):  # YAML 1.1 reads "3e-4" (no dot) as a string
-            try:
-                value = float(value)
-            except ValueError:
-                raise ConfigError(f"{name}: expected a number, got {value!r}") from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{name}: expected a number, got {value!r}")
-        value = float(value)
-        if math.isnan(value):
-            raise ConfigError(f"{name}: expected a number, got NaN")
-    choices = meta["choices"]
-    if choices is not None and value not in choices:
-        raise ConfigError(f"{name}: must be one of {', '.join(map(repr, choices))}, got {value!r}"
-                          + did_you_mean(value, list(choices)))
-    lo, hi = meta["lo"], meta["hi"]
-    if lo is not None and (not value > lo if meta["lo_open"] else not value >= lo):
-        raise ConfigError(f"{name}: must be {'>' if meta['lo_open'] else '>='} {lo}, got {value!r}")
-    if hi is not None and not value <= hi:
-        raise ConfigError(f"{name}: must be <= {hi}, got {value!r}")
-    return value
-
-
 def _check_metadata(name: str, value: Any) -> dict[str, Any]:
     """model_metadata: a mapping in the AWS format or a path to a model_metadata.json; returns the
     validated mapping (so the resolved config is self-contained)."""
@@ -338,95 +182,112 @@ def _check_metadata(name: str, value: Any) -> dict[str, Any]:
     return meta.to_dict()
 
 
-def _known_tree(cls: type) -> dict[str, Any]:
-    """Field names of a dataclass, nested dataclass fields expanded (for did-you-mean)."""
+def _given(built: Options, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys the user gave, with the normalised values of ``built`` (``"6e2"`` -> 600.0)."""
     out: dict[str, Any] = {}
-    instance = cls()
-    for f in dataclasses.fields(cls):
-        value = getattr(instance, f.name)
-        out[f.name] = _known_tree(type(value)) if dataclasses.is_dataclass(value) else None
+    for key, value in data.items():
+        normalised = getattr(built, key)
+        if isinstance(normalised, Options) and isinstance(value, Mapping):
+            out[key] = _given(normalised, value)
+        else:
+            out[key] = copy.deepcopy(normalised)
     return out
 
 
-def _check_keys(name: str, value: Any, tree: Mapping[str, Any]) -> None:
+def _check_episode(name: str, value: Any) -> dict[str, Any]:
+    """``episode``: validated by :class:`deepracer_sim.episode.EpisodeConfig` (kept as the given keys)."""
+    from deepracer_sim.episode import EpisodeConfig
+
     if not isinstance(value, Mapping):
         raise ConfigError(f"{name}: expected a mapping of keys, got {type(value).__name__} {value!r}")
-    for key, sub in value.items():
-        if key not in tree:
-            raise _unknown(f"{name}.{key}", str(key), list(tree))
-        if tree[key] is not None and sub is not None:
-            _check_keys(f"{name}.{key}", sub, tree[key])
+    return _given(EpisodeConfig.from_dict(value, prefix=name, error=ConfigError), value)
 
 
-def _check_owned_section(name: str, kind: str, value: Any) -> dict[str, Any]:
-    """``episode`` / ``sim``: keys checked here (did-you-mean), values by the owning package."""
-    if kind == "episode":
-        from deepracer_sim.episode import EpisodeConfig, EpisodeConfigError as Error
+def _check_sim(name: str, value: Any) -> dict[str, Any]:
+    """``sim``: validated by :class:`deepracer_sim.config.SimConfig` (kept as the given keys)."""
+    from deepracer_sim.config import SimConfig
 
-        _check_keys(name, value, _known_tree(EpisodeConfig))
-        build = lambda: EpisodeConfig.from_dict(value, source=name)  # noqa: E731
-    else:
-        from deepracer_sim.config import SimConfig, SimConfigError as Error
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{name}: expected a mapping of keys, got {type(value).__name__} {value!r}")
+    return _given(SimConfig.from_dict(value, prefix=name, error=ConfigError), value)
 
-        _check_keys(name, value, _known_tree(SimConfig))
-        build = lambda: SimConfig.from_dict(value, prefix=name)  # noqa: E731
-    try:
-        build()
-    except Error as exc:
-        msg = str(exc)
-        raise ConfigError(msg if msg.startswith(name) else f"{name}.{msg}") from None
-    return copy.deepcopy(dict(value))
+
+@dataclass
+class TrainConfig(_Section):
+    """Everything ``deepracer train`` needs. Build with :func:`load_config` / :meth:`from_dict`."""
+
+    track: str = _opt("reinvent2018_like", kind=str, doc="built-in track name or .npy path")
+    train_tracks: list | None = _opt(None, kind=list, item=str, allow_none=True,
+                                     doc="train on these tracks in turn, one per iteration (null: track); "
+                                         "track stays the evaluation track")
+    reward_file: str = _opt("centerline", kind=str,
+                            doc="reward .py path or a shipped example name (deepracer_agent/rewards)")
+    reward_timeout_s: float | None = _opt(3.0, lo=0.0, hi=3600.0, lo_open=True, allow_none=True,
+                                          doc="a reward call running longer (s) stops training with an error "
+                                              "(null: no limit)")
+    model_metadata: Any = _opt(None, kind=_check_metadata, allow_none=True,
+                               doc="AWS model_metadata.json content (mapping; keys left out come from the default) or a path; null: the paper's 10 actions")
+    hyperparameters: Hyperparameters = _opt(kind=Hyperparameters, default_factory=Hyperparameters)
+    ppo: PPOSettings = _opt(kind=PPOSettings, default_factory=PPOSettings)
+    regularisation: Regularisation = _opt(kind=Regularisation, default_factory=Regularisation)
+    episode: dict = _opt(kind=_check_episode, default_factory=dict,
+                         doc="deepracer_sim.episode.EpisodeConfig options")
+    sim: dict = _opt(kind=_check_sim, default_factory=dict, doc="deepracer_sim SimConfig options (randomization...)")
+    n_envs: int = _opt(4, kind=int, lo=1, hi=4096, doc="cars in the batched simulator")
+    seed: int = _opt(0, kind=int, lo=0, doc="seeds the simulator, PPO and evaluation")
+    device: str = _opt("cpu", kind=str, choices=("cpu", "cuda", "auto"), doc="torch device for PPO")
+    torch_threads: int | None = _opt(None, kind=int, lo=1, allow_none=True, doc="torch CPU threads (null: torch's choice)")
+    stop: StopConditions = _opt(kind=StopConditions, default_factory=StopConditions)
+    evaluation: TrainEvaluation = _opt(kind=TrainEvaluation, default_factory=TrainEvaluation)
+    checkpoints: CheckpointSettings = _opt(kind=CheckpointSettings, default_factory=CheckpointSettings)
+
+    # -------------------------------------------------------------------- construction
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None, prefix: str = "", *,
+                  error: type[OptionsError] | None = None) -> "TrainConfig":
+        """Validate a nested mapping; errors (:class:`ConfigError`) name the dotted key."""
+        return super().from_dict(data, prefix, error=error)
+
+    # -------------------------------------------------------------------- derived objects
+    def metadata(self):
+        """The validated :class:`~deepracer_inference.metadata.ModelMetadata`."""
+        from deepracer_inference.metadata import ModelMetadata
+
+        if self.model_metadata is None:
+            return ModelMetadata.default()
+        return ModelMetadata.from_dict(self.model_metadata, source="model_metadata")
+
+    def episode_config(self):
+        from deepracer_sim.episode import EpisodeConfig
+
+        return EpisodeConfig.from_dict(self.episode, prefix="episode")
+
+    def sim_config(self):
+        from deepracer_sim.config import SimConfig
+
+        return SimConfig.from_dict(self.sim)
+
+    def network_options(self):
+        from .networks import NetworkOptions
+
+        r = self.regularisation
+        return NetworkOptions(dropout=r.dropout, batch_norm=r.batch_norm, l2_weight_decay=r.l2)
 
 
 # ------------------------------------------------------------------------------------ loading
 def parse_override(text: str) -> tuple[list[str], Any]:
     """``"hyperparameters.lr=1e-3"`` -> (["hyperparameters", "lr"], 0.001). Values are YAML."""
-    key, sep, raw = text.partition("=")
-    key = key.strip()
-    if not sep or not key or any(not part for part in key.split(".")):
-        raise ConfigError(f"override {text!r}: expected key.sub=value (e.g. hyperparameters.lr=0.001)")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"override {text!r}: value is not valid YAML: {exc}") from None
-    return key.split("."), value
+    return _options.parse_override(text, ConfigError)
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
     """A deep copy of ``data`` with each ``key.sub=value`` set (sections created as needed)."""
-    data = copy.deepcopy(data)
-    for text in overrides:
-        path, value = parse_override(text)
-        node = data
-        for i, part in enumerate(path[:-1]):
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                raise ConfigError(f"override {text!r}: {'.'.join(path[:i + 1])} is not a section")
-            node = child
-        node[path[-1]] = value
-    return data
+    return _options.apply_overrides(data, overrides, ConfigError)
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """A YAML mapping from a file; ConfigError naming the file when missing or malformed."""
-    path = Path(path).expanduser()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path}: not found") from None
-    except OSError as exc:
-        raise ConfigError(f"config file {path}: cannot read: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path}: not valid YAML: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path}: expected a mapping of keys at the top, got {type(data).__name__}")
-    return data
+    return _options.read_yaml(path, ConfigError)
 
 
 def shipped_config(name: str) -> Path:
@@ -503,28 +364,10 @@ def check_inputs(cfg: TrainConfig) -> tuple[Any, Any]:
 
 
 def save_yaml(data: Mapping[str, Any], path: str | Path) -> None:
-    """Write YAML atomically (temp file in the same folder, then os.replace)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        yaml.safe_dump(dict(data), fh, sort_keys=False, default_flow_style=None)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Write YAML atomically (deepracer_common.fileio)."""
+    atomic_write_yaml(path, dict(data), default_flow_style=None)
 
 
 def describe() -> list[tuple[str, Any, str]]:
     """(dotted key, default, doc) for every option of :class:`TrainConfig` (for the README table)."""
-    rows: list[tuple[str, Any, str]] = []
-
-    def walk(cls: type, prefix: str) -> None:
-        inst = cls()
-        for f in dataclasses.fields(cls):
-            value = getattr(inst, f.name)
-            if dataclasses.is_dataclass(value):
-                walk(type(value), f"{prefix}{f.name}.")
-            else:
-                rows.append((f"{prefix}{f.name}", value, f.metadata.get("doc", "")))
-
-    walk(TrainConfig, "")
-    return rows
+    return [(name, default, doc) for name, default, _unit, doc in TrainConfig.describe()]

@@ -124,3 +124,35 @@ def test_decoupled_cli_flags_are_validated_before_anything_starts(tmp_path, caps
     assert main(["--decoupled", "--run-dir", str(tmp_path / "run"), "hyperparameters.lrr=1"]) == 2
     assert "did you mean 'lr'" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()   # nothing was started or written
+
+
+def test_numbers_in_any_yaml_form_behave_the_same_in_every_section(tmp_path):
+    # one schema (deepracer_common.options) under hyperparameters.*, sim.*, episode.*, stop.*
+    f = tmp_path / "c.yaml"
+    f.write_text("hyperparameters:\n  lr: 3e-1\n  num_epochs: 1e1\nstop:\n  max_wall_time_s: 6e2\n  max_steps: 1_000\n"
+                 "sim:\n  throttle_time_constant_s: 5e-2\n  randomization:\n    lighting:\n      gamma: 3e-1\n"
+                 "episode:\n  max_steps: 6e2\n  start_advance_fraction: 5e-2\n")
+    cfg = load_config(f, ["sim.mass_kg=2", "episode.immobilized_distance_m=3e-4"])
+    assert cfg.hyperparameters.lr == 0.3 and cfg.hyperparameters.num_epochs == 10
+    assert cfg.stop.max_wall_time_s == 600.0 and cfg.stop.max_steps == 1000
+    assert cfg.sim_config().throttle_time_constant_s == 0.05 and cfg.sim_config().mass_kg == 2.0
+    assert cfg.sim_config().randomization.lighting.gamma == 0.3
+    ep = cfg.episode_config()
+    assert (ep.max_steps, ep.start_advance_fraction, ep.immobilized_distance_m) == (600, 0.05, 3e-4)
+    # the resolved config keeps numbers, not the strings PyYAML 1.1 would have kept
+    assert cfg.to_dict()["episode"] == {"max_steps": 600, "start_advance_fraction": 0.05,
+                                        "immobilized_distance_m": 3e-4}
+    assert cfg.to_dict()["sim"]["randomization"] == {"lighting": {"gamma": 0.3}}
+    # Python callers passing a YAML-1.1 string get the same value
+    assert TrainConfig.from_dict({"hyperparameters": {"lr": "3e-1"}, "sim": {"mass_kg": "1.5e0"}}).sim["mass_kg"] == 1.5
+
+
+def test_bad_config_file_content_is_one_line_naming_the_file(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_bytes(b"hyperparameters:\n  lr: \xff\n")
+    with pytest.raises(ConfigError, match=r"config file .*c.yaml: not UTF-8 text") as err:
+        load_config(f)
+    assert "\n" not in str(err.value)
+    f.write_text("sim:\n  randomization:\n    shadow: {darkness_min: 0.9, darkness_max: 0.1}\n")
+    with pytest.raises(ConfigError, match=r"^sim.randomization.shadow.darkness_min: must be <= darkness_max \(in "):
+        load_config(f)

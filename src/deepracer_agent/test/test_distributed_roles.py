@@ -123,18 +123,35 @@ def test_evaluator_scores_each_version_and_skips_corrupt(tmp_path, redis_server,
 def test_config_errors_name_the_key(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text("num_episodes_between_trainin: 5\n")
-    with pytest.raises(ConfigError, match="unknown key.*num_episodes_between_trainin"):
+    with pytest.raises(ConfigError, match=r"^num_episodes_between_trainin: unknown key \(did you mean "
+                                          r"'num_episodes_between_training'\?\).*\(in .*c.yaml\)$"):
         load_config(p)
     p.write_text("max_policy_lag: -1\n")
-    with pytest.raises(ConfigError, match="'max_policy_lag'"):
+    with pytest.raises(ConfigError, match=r"^max_policy_lag: must be >= 0, got -1"):
         load_config(p)
     p.write_text("redis_url: redis://user:hunter2@host:6379/0\n")
     with pytest.raises(ConfigError, match="must not contain a password") as exc:
         load_config(p)
     assert "hunter2" not in str(exc.value)
     p.write_text("num_episodes_between_training: ten\n")
-    with pytest.raises(ConfigError, match="'num_episodes_between_training' has the wrong type"):
+    with pytest.raises(ConfigError, match=r"^num_episodes_between_training: expected an integer, got 'ten'"):
         load_config(p)
+    p.write_text("workers:\n  - {worker_id: a, seeed: 1}\n")
+    with pytest.raises(ConfigError, match=r"^workers\[0\].seeed: unknown key \(did you mean 'seed'\?\)"):
+        load_config(p)
+
+
+def test_numbers_in_any_yaml_form(tmp_path):
+    # the same schema as every other config: 6e2 is 600 s here too, not the string '6e2'
+    p = tmp_path / "c.yaml"
+    p.write_text("max_wall_time_s: 6e2\nnum_episodes_between_training: 2e1\nmax_backlog: 1_000\n"
+                 "training:\n  hyperparameters:\n    lr: 3e-1\n")
+    cfg = load_config(p)
+    assert cfg.max_wall_time_s == 600.0 and isinstance(cfg.max_wall_time_s, float)
+    assert cfg.num_episodes_between_training == 20 and cfg.max_backlog == 1000
+    assert cfg.training["hyperparameters"]["lr"] == 0.3      # the published training config: a number
+    assert load_config(None, {"max_wall_time_s": 6e2}).max_wall_time_s == 600.0
+    assert load_config(None, {"max_wall_time_s": "6e2"}).max_wall_time_s == 600.0
 
 
 def test_real_deepracer_env_end_to_end(tmp_path, redis_server, monkeypatch):

@@ -11,59 +11,102 @@ import argparse
 import os
 import signal
 import threading
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .runtime import DEFAULT_RUNTIME, WorkerSettings
+from deepracer_common.options import Options, OptionsError, option, read_yaml
+
 from .transport import RedisSettings
 
+#: The runtime a training config names when it names none (see :mod:`.runtime`).
+DEFAULT_RUNTIME = "deepracer_agent.distributed.runtime:DeepRacerRuntime"
 
-class ConfigError(ValueError):
-    """A bad decoupled-training setting; the message names the file and the key."""
+
+class ConfigError(OptionsError):
+    """A bad decoupled-training setting; the message names the key (and the file)."""
+
+
+def _mapping(name: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name}: expected a mapping of keys, got {type(value).__name__} {value!r}")
+    return value
 
 
 @dataclass
-class DistributedConfig:
-    redis_url: str = "redis://127.0.0.1:6379/0"     # rediss:// for TLS; no password in the URL
-    redis_username: str | None = None               # ACL user
-    redis_password_env: str = "REDIS_PASSWORD"      # env var holding the password
-    redis_ssl_ca_certs: str | None = None
-    redis_ssl_certfile: str | None = None
-    redis_ssl_keyfile: str | None = None
-    store: str = "runs/decoupled/store"             # folder, or s3://bucket/prefix
-    store_endpoint_url: str | None = None           # MinIO / moto / other S3 API; None = AWS
-    run_dir: str = "runs/decoupled"                 # metrics and logs of this machine's roles
-    num_episodes_between_training: int = 20
-    max_policy_lag: int = 1                         # drop episodes from versions older than latest - lag
-    max_versions: int | None = None                 # trainer: stop after publishing this version
-    max_wall_time_s: float | None = None            # trainer/worker/evaluator: stop after this long
-    trainer_device: str = "cpu"                     # torch device of the PPO update (cpu, cuda, auto)
-    max_backlog: int = 200                          # worker: wait while more entries are queued
-    compression: str = "zlib"                       # experience frames on the wire: none | zlib | lz4
-    runtime: str = DEFAULT_RUNTIME
-    training: dict[str, Any] | str = field(default_factory=dict)   # training config or a YAML path
-    workers: list[dict[str, Any]] = field(default_factory=list)    # per-worker settings by index
-    evaluation: dict[str, Any] = field(default_factory=dict)       # evaluator options
+class WorkerSettings(Options):
+    """A worker's own simulation settings; ``None`` keeps the training config's value."""
 
-    def validate(self, source: str = "config") -> None:
-        for name, lo in (("num_episodes_between_training", 1), ("max_policy_lag", 0), ("max_backlog", 1)):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-                raise ConfigError(f"{source}: '{name}' must be an integer >= {lo}, got {v!r}")
-        if self.compression not in ("none", "zlib", "lz4"):
-            raise ConfigError(f"{source}: 'compression' must be none, zlib or lz4, got {self.compression!r}")
-        if not self.redis_url.startswith(("redis://", "rediss://")):
-            raise ConfigError(f"{source}: 'redis_url' must start with redis:// or rediss://")
-        if "@" in self.redis_url.split("//", 1)[1].split("/", 1)[0] and ":" in self.redis_url.split("//", 1)[1].split("@")[0]:
-            raise ConfigError(f"{source}: 'redis_url' must not contain a password; set the environment "
-                              f"variable named by 'redis_password_env' ({self.redis_password_env}) instead")
-        for i, w in enumerate(self.workers):
-            if not isinstance(w, dict):
-                raise ConfigError(f"{source}: 'workers[{i}]' must be a mapping")
-            unknown = set(w) - {f.name for f in fields(WorkerSettings)}
-            if unknown:
-                raise ConfigError(f"{source}: 'workers[{i}]' has unknown keys {sorted(unknown)}")
+    error = ConfigError
+
+    worker_id: str = option("worker-0", kind=str, doc="name in logs, metrics and experiences")
+    track: str | None = option(None, kind=str, allow_none=True, doc="built-in track name or .npy path")
+    seed: int | None = option(None, kind=int, lo=0, allow_none=True, doc="this worker's simulator seed")
+    randomization: dict[str, Any] | None = option(None, kind=_mapping, allow_none=True,
+                                                  doc="SimConfig randomization options")
+    overrides: dict[str, Any] = option(kind=_mapping, default_factory=dict,
+                                       doc="other training-config keys (dotted)")
+
+    def to_json(self) -> dict[str, Any]:
+        return self.to_dict()
+
+
+def _training(name: str, value: Any) -> dict[str, Any] | str:
+    if isinstance(value, str):
+        return value
+    return _mapping(name, value)
+
+
+def _workers(name: str, value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{name}: expected a list of per-worker settings, got {value!r}")
+    for i, w in enumerate(value):
+        WorkerSettings.from_dict(w, prefix=f"{name}[{i}]", error=ConfigError)   # keys and values checked
+    return value
+
+
+def _redis_url(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith(("redis://", "rediss://")):
+        raise ConfigError(f"{name}: must start with redis:// or rediss://")
+    netloc = value.split("//", 1)[1].split("/", 1)[0]
+    if "@" in netloc and ":" in netloc.split("@")[0]:
+        raise ConfigError(f"{name}: must not contain a password; set the environment variable named by "
+                          f"'redis_password_env' instead")
+    return value
+
+
+@dataclass
+class DistributedConfig(Options):
+    """Settings of the decoupled-training roles (one YAML file, flags override it)."""
+
+    error = ConfigError
+
+    redis_url: str = option("redis://127.0.0.1:6379/0", kind=_redis_url,
+                            doc="redis:// or rediss:// (TLS); no password in the URL")
+    redis_username: str | None = option(None, kind=str, allow_none=True, doc="ACL user")
+    redis_password_env: str = option("REDIS_PASSWORD", kind=str, doc="environment variable holding the password")
+    redis_ssl_ca_certs: str | None = option(None, kind=str, allow_none=True)
+    redis_ssl_certfile: str | None = option(None, kind=str, allow_none=True)
+    redis_ssl_keyfile: str | None = option(None, kind=str, allow_none=True)
+    store: str = option("runs/decoupled/store", kind=str, doc="folder, or s3://bucket/prefix")
+    store_endpoint_url: str | None = option(None, kind=str, allow_none=True,
+                                            doc="MinIO / moto / other S3 API; None = AWS")
+    run_dir: str = option("runs/decoupled", kind=str, doc="metrics and logs of this machine's roles")
+    num_episodes_between_training: int = option(20, kind=int, lo=1, doc="K: episodes per PPO update")
+    max_policy_lag: int = option(1, kind=int, lo=0, doc="drop episodes from versions older than latest - lag")
+    max_versions: int | None = option(None, kind=int, lo=0, allow_none=True,
+                                      doc="trainer: stop after publishing this version")
+    max_wall_time_s: float | None = option(None, lo=0.0, lo_open=True, allow_none=True, unit="s",
+                                           doc="trainer/worker/evaluator: stop after this long")
+    trainer_device: str = option("cpu", kind=str, doc="torch device of the PPO update (cpu, cuda, auto)")
+    max_backlog: int = option(200, kind=int, lo=1, doc="worker: wait while more entries are queued")
+    compression: str = option("zlib", kind=str, choices=("none", "zlib", "lz4"),
+                              doc="experience frames on the wire")
+    runtime: str = option(DEFAULT_RUNTIME, kind=str, doc="module:Class building env, model and metadata")
+    training: dict[str, Any] | str = option(kind=_training, default_factory=dict,
+                                            doc="training config (mapping) or a YAML path")
+    workers: list[dict[str, Any]] = option(kind=_workers, default_factory=list, doc="per-worker settings by index")
+    evaluation: dict[str, Any] = option(kind=_mapping, default_factory=dict, doc="evaluator options")
 
     # -- derived ---------------------------------------------------------------------------------
     def redis_settings(self) -> RedisSettings:
@@ -76,16 +119,7 @@ class DistributedConfig:
         """{"runtime": ..., "config": training dict} as published in training_config.json."""
         training = self.training
         if isinstance(training, str):
-            import yaml
-            path = Path(training)
-            try:
-                training = yaml.safe_load(path.read_text()) or {}
-            except OSError as exc:
-                raise ConfigError(f"training config {path}: cannot read it ({exc.strerror})") from exc
-            except yaml.YAMLError as exc:
-                raise ConfigError(f"training config {path}: not valid YAML ({exc})") from exc
-            if not isinstance(training, dict):
-                raise ConfigError(f"training config {path}: must be a mapping")
+            training = read_yaml(training, ConfigError, what="training config")
         return {"runtime": self.runtime, "config": training}
 
     def worker_settings(self, index: int, worker_id: str | None = None) -> WorkerSettings:
@@ -93,43 +127,17 @@ class DistributedConfig:
         base.setdefault("worker_id", worker_id or f"worker-{index}")
         if worker_id:
             base["worker_id"] = worker_id
-        return WorkerSettings(**base)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return WorkerSettings.from_dict(base, prefix=f"workers[{index}]")
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> DistributedConfig:
     """Read a YAML file (or nothing) and apply ``overrides`` (None values are ignored)."""
-    data: dict[str, Any] = {}
-    source = str(path) if path else "command line"
-    if path:
-        import yaml
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read the config ({exc.strerror})") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: the config must be a mapping of keys to values")
+    data: dict[str, Any] = read_yaml(path, ConfigError) if path else {}
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    known = {f.name: f for f in fields(DistributedConfig)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ConfigError(f"{source}: unknown key(s) {unknown}; known keys: {sorted(known)}")
-    cfg = DistributedConfig(**data)
-    for name, f in known.items():  # shallow type check against the defaults
-        v, default = getattr(cfg, name), (f.default if f.default is not MISSING else f.default_factory())  # type: ignore[misc]
-        if v is None or default is None:
-            continue
-        if isinstance(default, bool) != isinstance(v, bool) or (
-                isinstance(default, (int, float)) and not isinstance(v, (int, float))) or (
-                isinstance(default, str) and not isinstance(v, str) and name != "training"):
-            raise ConfigError(f"{source}: '{name}' has the wrong type ({type(v).__name__}, expected "
-                              f"{type(default).__name__})")
-    cfg.validate(source)
-    return cfg
+    try:
+        return DistributedConfig.from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (in {path or 'command line'})") from None
 
 
 def common_arguments(parser: argparse.ArgumentParser) -> None:

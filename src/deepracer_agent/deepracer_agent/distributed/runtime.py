@@ -13,28 +13,14 @@ applied on top by each worker, the paper's "different simulation settings for ea
 from __future__ import annotations
 
 import importlib
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
-DEFAULT_RUNTIME = "deepracer_agent.distributed.runtime:DeepRacerRuntime"
+from .config import DEFAULT_RUNTIME, WorkerSettings
+
 
 
 class RuntimeError_(ValueError):
     """The runtime named in a training config cannot be loaded; the message says why."""
-
-
-@dataclass
-class WorkerSettings:
-    """A worker's own simulation settings; ``None`` keeps the training config's value."""
-
-    worker_id: str = "worker-0"
-    track: str | None = None                     # built-in track name or .npy path
-    seed: int | None = None
-    randomization: dict[str, Any] | None = None  # SimConfig randomization options
-    overrides: dict[str, Any] = field(default_factory=dict)   # other training-config keys (dotted)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class Runtime:
