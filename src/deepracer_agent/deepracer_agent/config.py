@@ -42,7 +42,6 @@ fixes the rollout length instead.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path

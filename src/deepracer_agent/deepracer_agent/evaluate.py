@@ -46,7 +46,6 @@ import io
 import json
 import math
 import multiprocessing
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -54,6 +53,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
+
+from deepracer_common.fileio import atomic_write_text
 
 TRIAL_FIELDS = ("checkpoint", "iteration", "mode", "track", "trial", "start_fraction", "direction",
                 "action_noise", "completion_percentage", "elapsed_time_in_milliseconds", "episode_status",
@@ -421,12 +422,6 @@ def read_trials(path: Path) -> list[dict[str, Any]]:
         return list(csv.DictReader(fh))
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_outputs(out_dir: Path, rows: list[dict[str, Any]], window: int = 3,
                   errors: Sequence[str] = ()) -> dict[str, Any]:
     """evaluation.csv / .md / .png and the selection; returns {"summary": [...], "selection": ...}."""
@@ -438,7 +433,7 @@ def write_outputs(out_dir: Path, rows: list[dict[str, Any]], window: int = 3,
     w.writeheader()
     for row in rows:
         w.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in TRIAL_FIELDS})
-    _atomic_text(out_dir / EVAL_CSV, buf.getvalue())
+    atomic_write_text(out_dir / EVAL_CSV, buf.getvalue())
 
     summary = summary_rows(rows)
     scores = []
@@ -456,7 +451,7 @@ def write_outputs(out_dir: Path, rows: list[dict[str, Any]], window: int = 3,
     selection = select_checkpoint(scores, window=window) if scores else None
     if selection is not None:
         write_selection(out_dir, selection)
-    _atomic_text(out_dir / EVAL_MD, markdown_table(summary, selection, errors))
+    atomic_write_text(out_dir / EVAL_MD, markdown_table(summary, selection, errors))
     try:
         plot_evaluation(summary, out_dir / EVAL_PNG, title=f"{out_dir.name}: naive vs robust evaluation")
     except Exception as exc:  # noqa: BLE001 - the table matters more than the plot

@@ -34,7 +34,6 @@ import platform
 import shutil
 import sys
 import tarfile
-import tempfile
 import warnings
 from contextlib import redirect_stdout
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from deepracer_common.fileio import commit_temp, make_temp_dir, replace_directory, temp_path_for
 from deepracer_inference.artifact import (ARTIFACT_FORMAT, ARTIFACT_FORMAT_VERSION, INPUT_NAME, IR_BIN_NAME,
                                           IR_FP16_BIN_NAME, IR_FP16_XML_NAME, IR_XML_NAME, MANIFEST_NAME,
                                           METADATA_NAME, ONNX_NAME, expected_input_shape, expected_output,
@@ -275,8 +275,8 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path | None = None, met
     module = exportable_policy(policy, meta.is_discrete)
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    tmp_archive = out.parent / f".{archive.name}.tmp-{os.getpid()}"
+    tmp = make_temp_dir(out)
+    tmp_archive = temp_path_for(archive)
     try:
         exporter = export_onnx(module, input_shape, output_name, tmp / ONNX_NAME)
         ov_model = ov.convert_model(str(tmp / ONNX_NAME))
@@ -314,8 +314,8 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path | None = None, met
             for path in sorted(tmp.iterdir()):
                 tar.add(path, arcname=f"{out.name}/{path.name}", recursive=False)
         _make_readable(tmp_archive)
-        _replace(tmp, out)
-        os.replace(tmp_archive, archive)
+        replace_directory(tmp, out)
+        commit_temp(tmp_archive, archive)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp_archive.unlink(missing_ok=True)
@@ -329,21 +329,6 @@ def _make_readable(*paths: Path) -> None:
     os.umask(umask)
     for path in paths:
         os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~umask)
-
-
-def _replace(new_dir: Path, dest: Path) -> None:
-    """Rename ``new_dir`` to ``dest``; an existing ``dest`` is moved aside first and deleted after."""
-    if not dest.exists():
-        os.replace(new_dir, dest)
-        return
-    old = dest.parent / f".{dest.name}.old-{os.getpid()}"
-    os.replace(dest, old)
-    try:
-        os.replace(new_dir, dest)
-    except BaseException:
-        os.replace(old, dest)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:

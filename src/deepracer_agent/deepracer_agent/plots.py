@@ -1,12 +1,13 @@
 """Plots of a run: progress against wall time (the paper's Fig. 5) and success per checkpoint,
 naive against robust evaluation (the paper's Fig. 6). Matplotlib with the Agg backend (no display);
-files are written atomically (temp file, then os.replace).
+files are written atomically (deepracer_common.fileio).
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
+
+from deepracer_common.fileio import atomic_path
 
 
 def _figure():
@@ -19,10 +20,8 @@ def _figure():
 
 
 def _save(fig: Any, path: Path) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
 
 
 def _floats(rows: Sequence[Mapping[str, Any]], key: str) -> list[float]:

@@ -15,13 +15,13 @@ model artifact (``model_metadata.json`` is beside it in the run folder).
 """
 from __future__ import annotations
 
-import json
 import math
-import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
+
+from deepracer_common.fileio import atomic_path, atomic_write_json
 
 SELECTED_JSON = "selected_checkpoint.json"
 BEST_ZIP = "best.zip"
@@ -90,13 +90,8 @@ def write_selection(run_dir: str | Path, selection: Selection) -> Path:
     best = run_dir / BEST_ZIP
     src = Path(selection.path)
     if src.is_file() and src.resolve() != best.resolve():
-        tmp = best.with_name(f".{best.name}.tmp-{os.getpid()}")
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, best)
+        with atomic_path(best) as tmp:
+            shutil.copyfile(src, tmp)
     data = asdict(selection) | {"best_zip": str(best)}
     data["window"] = list(selection.window)
-    path = run_dir / SELECTED_JSON
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_json(run_dir / SELECTED_JSON, data)

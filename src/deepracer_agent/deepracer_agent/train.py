@@ -47,6 +47,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from deepracer_common.fileio import atomic_open, atomic_path, atomic_write_json
+
 from .config import ConfigError, TrainConfig, check_inputs, load_config, save_yaml
 from .reward import RewardFunctionError
 
@@ -190,14 +192,8 @@ def _sha256(path: Path) -> str:
 
 
 def write_json_atomic(data: Any, path: Path) -> None:
-    """JSON to ``path`` through a temp file in the same folder and ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """JSON to ``path`` atomically (deepracer_common.fileio)."""
+    atomic_write_json(path, data)
 
 
 def checkpoint_path(run_dir: Path, iteration: int) -> Path:
@@ -263,11 +259,8 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
 def _rewrite_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
     """Rewrite metrics.csv / metrics.jsonl from ``rows`` atomically (used on resume)."""
     for name, writer in ((METRICS_JSONL, _write_jsonl), (METRICS_CSV, _write_csv)):
-        path = Path(run_dir) / name
-        tmp = path.with_name(f".{name}.tmp-{os.getpid()}")
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        with atomic_open(Path(run_dir) / name, "w", newline="") as fh:
             writer(fh, rows)
-        os.replace(tmp, path)
 
 
 def _write_jsonl(fh: Any, rows: list[dict[str, Any]]) -> None:
@@ -416,9 +409,7 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress_bar: bool, lo
         if log:
             log(msg)
     save_yaml(cfg.to_dict(), run_dir / RESOLVED_CONFIG)
-    meta_tmp = run_dir / f".{METADATA_FILE}.tmp-{os.getpid()}"
-    metadata.save(meta_tmp)
-    os.replace(meta_tmp, run_dir / METADATA_FILE)
+    metadata.save(run_dir / METADATA_FILE)      # atomic
     from .aws_logs import TrainingLogs, write_model_files
 
     from .drfc import hyperparameters_json

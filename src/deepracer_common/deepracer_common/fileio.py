@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import IO, Any
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_write_yaml",
-           "atomic_open", "atomic_path", "fsync_dir", "temp_path_for", "is_temp_name", "clean_stale_temps"]
+           "atomic_open", "atomic_path", "commit_temp", "make_temp_dir", "replace_directory", "fsync_dir",
+           "temp_path_for", "is_temp_name", "clean_stale_temps"]
 
 _TEMP_RE = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>\d+)-(?P<token>[0-9a-f]{8})(?P<suffix>\.[^.]*)?$")
 
@@ -87,25 +88,65 @@ def atomic_path(path: str | os.PathLike[str], *, mkdir: bool = True) -> Iterator
         yield tmp
         if not tmp.exists():
             raise FileNotFoundError(f"{path}: the writer did not create {tmp.name}")
-        _fsync_file(tmp)
-        os.replace(tmp, path)
+        commit_temp(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    fsync_dir(path.parent)
+
+
+def commit_temp(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
+    """Make a finished temp file (from :func:`temp_path_for`) the file ``path``: fsync it,
+    ``os.replace`` it over ``path``, fsync the folder. For writers that manage the temp name themselves."""
+    _fsync_file(Path(tmp))
+    os.replace(tmp, path)
+    fsync_dir(Path(path).parent)
+
+
+def make_temp_dir(path: str | os.PathLike[str]) -> Path:
+    """A fresh empty temp folder beside ``path`` (to build a folder, then :func:`replace_directory`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path_for(path)
+    tmp.mkdir()
+    return tmp
+
+
+def replace_directory(new_dir: str | os.PathLike[str], dest: str | os.PathLike[str]) -> None:
+    """Rename the finished folder ``new_dir`` to ``dest``. An existing ``dest`` is renamed aside first
+    and deleted after, so ``dest`` is always either the old or the new folder, never a mix
+    (there is a moment with no ``dest`` at all: folders cannot be swapped atomically on Linux)."""
+    new_dir, dest = Path(new_dir), Path(dest)
+    for entry in new_dir.rglob("*"):
+        if entry.is_file() and not entry.is_symlink():
+            _fsync_file(entry)
+    fsync_dir(new_dir)
+    if not dest.exists():
+        os.replace(new_dir, dest)
+        fsync_dir(dest.parent)
+        return
+    old = temp_path_for(dest)
+    os.replace(dest, old)
+    try:
+        os.replace(new_dir, dest)
+    except BaseException:
+        os.replace(old, dest)
+        raise
+    fsync_dir(dest.parent)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "w", *, encoding: str | None = "utf-8",
-                mkdir: bool = True) -> Iterator[IO[Any]]:
+                newline: str | None = None, mkdir: bool = True) -> Iterator[IO[Any]]:
     """Open a temp file beside ``path`` for writing (``"w"`` or ``"wb"``); replace ``path`` on a clean exit."""
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open: mode must be 'w' or 'wb', got {mode!r}")
     with atomic_path(path, mkdir=mkdir) as tmp:
         # O_EXCL: never write through someone else's file; 0o666 & umask: normal permissions
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with open(fd, mode, encoding=None if "b" in mode else encoding) as fh:
+        text = "b" not in mode
+        with open(fd, mode, encoding=encoding if text else None, newline=newline if text else None) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())

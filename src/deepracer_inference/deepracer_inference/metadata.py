@@ -34,13 +34,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 import numpy as np
+
+from deepracer_common.fileio import atomic_write_json
 
 ACTION_SPACE_TYPES = ("discrete", "continuous")
 SUPPORTED_SENSORS = ("FRONT_FACING_CAMERA",)
@@ -261,18 +261,8 @@ class ModelMetadata:
         return out
 
     def save(self, path: str | Path) -> None:
-        """Write the JSON atomically (temp file in the same folder, then ``os.replace``)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(self.to_dict(), fh, indent=2)
-                fh.write("\n")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        """Write the JSON atomically (deepracer_common.fileio)."""
+        atomic_write_json(path, self.to_dict())
 
     # ------------------------------------------------------------------ action mapping
     @property

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from deepracer_common.fileio import atomic_path
 
 COMMAND_HELP = "simulator tools: snapshot gallery"  # `deepracer --help`
 
@@ -31,15 +31,8 @@ def _save_png(image, path: Path) -> None:
     from PIL import Image
 
     img = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image))
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         img.save(tmp, format="PNG", optimize=True)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _camera_image(sim, car_pose, scale: int):

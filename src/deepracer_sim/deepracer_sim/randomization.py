@@ -71,9 +71,9 @@ class ShadowOption(ConfigBase):
 
     def check(self) -> None:
         if self.darkness_min > self.darkness_max:
-            raise SimConfigError(f"darkness_min: must be <= darkness_max")
+            raise SimConfigError("darkness_min: must be <= darkness_max")
         if self.period_min_m > self.period_max_m:
-            raise SimConfigError(f"period_min_m: must be <= period_max_m")
+            raise SimConfigError("period_min_m: must be <= period_max_m")
 
 
 @dataclass

@@ -189,20 +189,11 @@ class Track:
         return arr
 
     def to_npy(self, path: str | Path) -> None:
-        """Write the DeepRacer ``.npy`` file atomically (temp file, then os.replace)."""
-        import os
-        import tempfile
+        """Write the DeepRacer ``.npy`` file atomically (deepracer_common.fileio)."""
+        from deepracer_common.fileio import atomic_open
 
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, self.to_array())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(path, "wb") as f:
+            np.save(f, self.to_array())
 
     def reversed(self) -> "Track":
         """The same track driven the other way: all polylines reversed, inner stays the inner border.

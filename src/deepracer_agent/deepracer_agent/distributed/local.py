@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import yaml
+from deepracer_common.fileio import atomic_write_yaml
 
 from .config import DistributedConfig
 from .redis_server import RedisServerProcess
@@ -48,7 +48,7 @@ class LocalCluster:
             self.env[PASSWORD_ENV] = self.redis.password   # children get it through the environment only
         self.trainer_env = dict(self.env, **(trainer_env or {}))   # e.g. more torch threads for the trainer
         self.config_path = self.run_dir / "decoupled_config.yaml"
-        self.config_path.write_text(yaml.safe_dump(self.cfg.to_dict(), sort_keys=False))
+        atomic_write_yaml(self.config_path, self.cfg.to_dict())
         self.trainer: subprocess.Popen | None = None
         self.workers: dict[int, subprocess.Popen] = {}
         self.evaluator_proc: subprocess.Popen | None = None

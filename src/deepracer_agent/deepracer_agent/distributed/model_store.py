@@ -24,13 +24,14 @@ import json
 import logging
 import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from deepracer_common.fileio import atomic_write_bytes
 
 from ..checkpoint import dump_npz, load_npz  # noqa: F401  (re-exported: the store's .npz objects)
 
@@ -171,7 +172,7 @@ class ModelStore:
 
 
 class LocalFolderStore(ModelStore):
-    """A folder on disk; every write is temp file + ``os.replace`` (atomic on one filesystem)."""
+    """A folder on disk; every write is atomic (deepracer_common.fileio: temp file, fsync, ``os.replace``)."""
 
     def __init__(self, root: str | Path):
         self.root = Path(root).expanduser().resolve()
@@ -185,18 +186,7 @@ class LocalFolderStore(ModelStore):
         return p
 
     def _put(self, key: str, data: bytes) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_bytes(self._path(key), data)
 
     def _get(self, key: str) -> bytes | None:
         try:
