@@ -47,7 +47,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from deepracer_common.fileio import atomic_open, atomic_path, atomic_write_json
+from deepracer_common.fileio import atomic_open, atomic_write_json
 
 from .config import ConfigError, TrainConfig, check_inputs, load_config, save_yaml
 from .reward import RewardFunctionError

@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 from typing import IO, Any
 
-from deepracer_common.fileio import clean_stale_temps, fsync_dir, temp_path_for
+from deepracer_common.fileio import clean_stale_temps, commit_temp, temp_path_for
 from deepracer_inference.artifact import TAR_SUFFIXES, ArtifactError, list_artifacts, load_artifact
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -104,8 +104,7 @@ class ModelStore:
             if (self.folder / name).is_dir():
                 raise ModelStoreError(f"model {name!r} already exists as a folder in {self.folder}; "
                                       "rename the upload", status=409)
-            os.replace(tmp, final)
-            fsync_dir(self.folder)
+            commit_temp(tmp, final)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
