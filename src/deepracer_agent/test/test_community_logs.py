@@ -189,3 +189,30 @@ def test_deepracer_runs_list_show_compare(run_dir, tmp_path, capsys):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["show", str(tmp_path)]) == 2
     assert "not a run folder" in capsys.readouterr().err
+
+
+@pytest.mark.slow   # two short trainings
+def test_resume_drops_logs_after_the_checkpoint_and_continues_episodes(tmp_path):
+    run = tmp_path / "run"
+    args = RUN_ARGS[:-2] + ["stop.max_iterations=2", "torch_threads=1"]
+    train(load_config(None, args), run, progress_bar=False, log=None)
+    # killed after iteration 2's logs, before its checkpoint: the last complete checkpoint is 1
+    (run / "checkpoints" / "iter_000002.json").unlink()
+    (run / "checkpoints" / "iter_000002.zip").unlink()
+    stale = (run / "training-simtrace" / "1-iteration.csv").read_text()
+    train(load_config(run / "config.resolved.yaml", ["stop.max_iterations=3"]), run, resume=True,
+          progress_bar=False, log=None)
+    rows = read_metrics(run)
+    assert [r["iteration"] for r in rows] == [1, 2, 3]
+    assert sorted(p.name for p in (run / "training-simtrace").iterdir()) == [
+        "0-iteration.csv", "1-iteration.csv", "2-iteration.csv"]
+    assert (run / "training-simtrace" / "1-iteration.csv").read_text() != stale
+    log = DeepRacerLog(str(run))
+    log.load_training_trace()
+    df = log.dataframe()
+    episodes = sorted(df["episode"].unique())
+    assert episodes == list(range(rows[-1]["episodes_total"]))          # numbered on across the resume
+    for row in rows:
+        assert df[df["iteration"] == row["iteration"] - 1]["episode"].nunique() == row["episodes"]
+    metrics = read_metrics_json(training_metrics_path(run))
+    assert [m["episode"] for m in metrics] == [e + 1 for e in episodes]
