@@ -14,7 +14,9 @@ model folder (``DRFC_MODEL_SINGLE_WORKERS``)::
 A decoupled run (``deepracer train --decoupled``) is a DRfC multi-worker folder
 (``DRFC_MODEL_MULTIPLE_WORKERS``): worker ``i`` writes ``run_dir/<i>/training-simtrace/`` and
 ``run_dir/metrics/TrainingMetrics_<i>.json`` (deepracer-utils reads single-character worker folders:
-workers 0-9). Formats: :mod:`deepracer_agent.simtrace`.
+workers 0-9), the trainer writes ``model/`` and ``ip/``, and the evaluator writes one
+``evaluation-<stamp>/`` per policy version it scores (``info.json`` names the version).
+Formats: :mod:`deepracer_agent.simtrace`.
 
 Iteration ``k`` of ``metrics.jsonl`` (1-based) is ``<k-1>-iteration.csv``. Every iteration's
 episodes are complete in its file; ``episode`` numbers and the TrainingMetrics ``episode`` count

@@ -181,9 +181,12 @@ def summarize(trials: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "mean_lap_time_s": float(np.mean([t["lap_time_s"] for t in laps])) if laps else None}
 
 
-def quick_robust_eval(model: Any, cfg: Any, track: Any, seed: int = 0) -> dict[str, Any]:
+def quick_robust_eval(model: Any, cfg: Any, track: Any, seed: int = 0, trace: Any = None,
+                      trials_out: list | None = None) -> dict[str, Any]:
     """In-process robust evaluation of a model being trained (``cfg.evaluation`` settings); the
-    policy is put in eval mode for the trials and back in train mode afterwards."""
+    policy is put in eval mode for the trials and back in train mode afterwards. ``trace``: a
+    :class:`~deepracer_agent.simtrace.SimtraceLog` for the trials' simtrace; ``trials_out``: a list
+    that receives the per-trial metrics."""
     ev = cfg.evaluation
     policy = model.policy
     was_training = policy.training
@@ -191,9 +194,12 @@ def quick_robust_eval(model: Any, cfg: Any, track: Any, seed: int = 0) -> dict[s
     try:
         trials = run_trials(policy_actor(policy), robust_trials(ev.trials, ev.action_noise, ev.both_directions),
                             track, cfg.metadata(), sim_config=cfg.sim_config(), episode=cfg.episode,
-                            frame_stack=cfg.hyperparameters.stack_size, seed=seed, max_steps=ev.max_steps)
+                            frame_stack=cfg.hyperparameters.stack_size, seed=seed, max_steps=ev.max_steps,
+                            trace=trace)
     finally:
         policy.set_training_mode(was_training)
+    if trials_out is not None:
+        trials_out.extend(trials)
     return summarize(trials)
 
 

@@ -212,6 +212,19 @@ def test_real_runtime_evaluator_uses_robust_evaluation(tmp_path, redis_server, m
     assert Evaluator(cfg, max_evaluations=1).run() == 0
     row = json.loads((tmp_path / "run" / "evaluations.jsonl").read_text().splitlines()[0])
     assert row["version"] == 0 and row["trials"] == 2 and 0.0 <= row["success_rate"] <= 1.0
+    # the evaluation's simtrace and metrics JSON, and the trainer's DRfC model files
+    run = tmp_path / "run"
+    (folder,) = run.glob("evaluation-*")
+    assert json.loads((folder / "info.json").read_text())["policy_version"] == 0
+    metrics_rows = json.loads((run / "metrics" / "evaluation" / f"{folder.name}.json").read_text())["metrics"]
+    assert [m["trial"] for m in metrics_rows] == [1, 2]
+    assert json.loads((run / "model" / "model_metadata.json").read_text())["action_space_type"] == "discrete"
+    dr_logs = pytest.importorskip("deepracer.logs")
+    log = dr_logs.DeepRacerLog(str(run))
+    log.load_evaluation_trace()
+    last = log.dataframe().groupby("episode").last()
+    assert len(last) == 2
+    assert list(last["progress"].astype(int)) == [m["completion_percentage"] for m in metrics_rows]
 
 
 def test_run_local_accepts_the_train_config(tmp_path):

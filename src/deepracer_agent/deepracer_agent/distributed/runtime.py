@@ -133,8 +133,19 @@ class DeepRacerRuntime(Runtime):
         from deepracer_agent.config import check_inputs
         from deepracer_agent.evaluate import quick_robust_eval
 
+        from pathlib import Path
+
+        from deepracer_agent.aws_logs import evaluation_stamps, write_evaluation
+        from deepracer_agent.simtrace import SimtraceLog
+
         track, _ = check_inputs(self.cfg)
-        return quick_robust_eval(model, self.cfg, track, seed=self.cfg.seed)
+        trace, trials = SimtraceLog(None), []
+        summary = quick_robust_eval(model, self.cfg, track, seed=self.cfg.seed, trace=trace, trials_out=trials)
+        run_dir = Path(store_dir).parent       # the evaluator's run folder: evaluation-<stamp>/ beside the workers'
+        write_evaluation(run_dir, evaluation_stamps(run_dir, 1)[0], trace, trials,
+                         {"policy_version": int(version), "mode": "robust", "track": self.cfg.track,
+                          "seed": self.cfg.seed, "trials": len(trials)})
+        return summary
 
 
 class SmokeRuntime(Runtime):

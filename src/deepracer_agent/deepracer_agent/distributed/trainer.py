@@ -94,6 +94,12 @@ class Trainer:
                 self.seen[eid] = None
             log.info("restarted from version %d (%d timesteps, %d remembered episode ids)",
                      self.version, self.model.num_timesteps, len(self.seen))
+        cfg = getattr(self.runtime, "cfg", None)        # DeepRacer runtimes: the DRfC model files beside
+        if cfg is not None:                              # the workers' simtraces (deepracer_agent.aws_logs)
+            from ..aws_logs import write_model_files
+            from ..drfc import hyperparameters_json
+
+            write_model_files(self.run_dir, self.runtime.model_metadata(), hyperparameters_json(cfg))
         self.stream.ensure_group()
         for entry in self.stream.reclaim(min_idle_ms=0):
             self._accept(entry)
