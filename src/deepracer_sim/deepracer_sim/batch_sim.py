@@ -145,12 +145,23 @@ class BatchSim:
         ground = _ground_texture(self.texture)
         pts = np.vstack([track.centre, track.inner, track.outer])
         lo, hi = pts.min(axis=0) - config.barrier_margin_m, pts.max(axis=0) + config.barrier_margin_m
-        self.world = World.build((lo[0], hi[0], lo[1], hi[1]), config.barrier_height_m, seed=0)
+        aws = getattr(track, "world", None)          # an imported AWS world: its own walls (or none)
+        walls = aws.wall_box() if aws is not None else None
+        if aws is not None:
+            box, wall_h = walls if walls is not None else ((lo[0], hi[0], lo[1], hi[1]), 0.0)
+        else:
+            box, wall_h = (lo[0], hi[0], lo[1], hi[1]), config.barrier_height_m
+        self.world = World.build(box, wall_h, seed=0)
         self.base_rays: CameraRays = self._rays()
         jitter = config.randomization.camera_pose.enabled
         self.renderer = Renderer(ground, self.world, self.base_rays, n_tables=n if jitter else 1)
         self._cam_index = np.arange(n, dtype=np.int64) if jitter else np.zeros(n, dtype=np.int64)
-        self.base_palette = config.scene.apply(default_palette(self.texture.style))
+        palette = default_palette(self.texture.style)
+        if aws is not None:                          # walls and backdrop in the world's colours
+            if walls is not None:
+                palette[4] = palette[5] = aws.wall_rgb()
+            palette[6] = palette[7] = aws.background_rgb
+        self.base_palette = config.scene.apply(palette)
         im = config.imaging
         self._fixed_lut = (None if im.brightness == 1.0 and im.contrast == 1.0
                            else lighting_lut(im.brightness, im.contrast, 1.0))

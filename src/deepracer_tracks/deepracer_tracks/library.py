@@ -164,12 +164,21 @@ def list_tracks() -> list[TrackInfo]:
 def load_track(name_or_path: str | Path) -> Track:
     """THE way to get a track: a built-in name (see `list_tracks`) or a path to a DeepRacer ``.npy`` file.
 
-    A ``.obj`` mesh path is accepted too (waypoints extracted from the mesh, see `mesh`).
+    A ``.obj`` mesh path is accepted too (waypoints extracted from the mesh, see `mesh`), and
+    ``aws:NAME`` an official AWS world of the deepracer-simapp checkout in ${DEEPRACER_SIMAPP_DIR}
+    (its route, with the world's meshes attached for the renderer, see `aws_world`).
     Unknown names raise TrackError listing the available names.
     """
     if isinstance(name_or_path, Track):
         return name_or_path
     text = str(name_or_path)
+    if text.startswith("aws:"):
+        from .aws_world import WorldError, load_aws_track
+
+        try:
+            return load_aws_track(text)
+        except WorldError as exc:
+            raise TrackError(str(exc)) from None
     if text in _DESIGNS:
         return _builtin(text)
     path = Path(text).expanduser()

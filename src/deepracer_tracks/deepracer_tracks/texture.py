@@ -109,8 +109,13 @@ def render_texture(track: Track, metres_per_pixel: float = 0.01, style: TextureS
 
     Results are cached per (track object, resolution, style, margin); the returned arrays are
     read-only (copy before editing). A 20 x 20 m track at 1 cm takes about a second.
+
+    A track with an imported AWS world (``track.world``, see `aws_world`) gets its world's ground
+    surfaces baked top-down instead of the synthetic lines, in the world's colours unless ``style``
+    is given.
     """
-    style = style or TextureStyle()
+    world = getattr(track, "world", None)
+    style = style or (world.style() if world is not None else TextureStyle())
     if not isinstance(style, TextureStyle):
         raise TextureStyleError(f"style: expected a TextureStyle, got {type(style).__name__}")
     m = metres_per_pixel
@@ -131,6 +136,9 @@ def render_texture(track: Track, metres_per_pixel: float = 0.01, style: TextureS
     if width * height > _MAX_PIXELS:
         raise TextureStyleError(f"metres_per_pixel: {m} m gives {width} x {height} pixels for track "
                                 f"{track.name!r}; use a coarser resolution (limit {_MAX_PIXELS} pixels)")
+    if world is not None:
+        labels = world.bake_labels(lo, m, width, height)
+        return _finish(track, per_track, key, labels, lo, m, style)
     road = _road_mask(track, lo, m, width, height)
     # PIL's fill is only good to about a pixel: redo the pixels near a border with the exact test
     near = np.zeros_like(road)
@@ -151,6 +159,11 @@ def render_texture(track: Track, metres_per_pixel: float = 0.01, style: TextureS
     dash = _near_polyline(road.shape, track.centre, track.closed, lo, m, 0.5 * style.centre_width_m,
                           dash=(style.dash_length_m, style.gap_length_m))
     labels[dash & road] = CENTRE
+    return _finish(track, per_track, key, labels, lo, m, style)
+
+
+def _finish(track: Track, per_track: dict, key, labels: np.ndarray, lo: np.ndarray, m: float,
+            style: TextureStyle) -> TrackTexture:
     labels.setflags(write=False)
     image = style.palette()[labels]
     image.setflags(write=False)

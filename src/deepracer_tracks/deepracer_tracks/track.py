@@ -115,6 +115,8 @@ class Track:
         self._bands = None
         self._border_table: _BorderNearest | None = None
         self._reversed: Track | None = None
+        #: the imported AWS world this route belongs to (deepracer_tracks.aws_world.AwsWorld), or None
+        self.world = None
 
     # ------------------------------------------------------------------ construction / IO
     def _where(self) -> str:
@@ -211,6 +213,7 @@ class Track:
         t = Track(self.centre[order], self.inner[order], self.outer[order], closed=self.closed,
                   name=self.name, source=self.source, validate=False)
         t.warnings = list(self.warnings)
+        t.world = self.world
         t._reversed = self
         self._reversed = t
         return t
