@@ -45,7 +45,8 @@ from .collada import ColladaError, read_collada
 from .track import Track, TrackError
 
 __all__ = ["AwsWorld", "Surface", "WorldError", "SIMAPP_ENV", "AWS_PREFIX", "load_world", "bundle_dir",
-           "resolve_simapp_dir", "load_aws_track", "classify", "GROUND_MAX_Z_M"]
+           "resolve_simapp_dir", "load_aws_track", "classify", "GROUND_MAX_Z_M", "RouteComparison",
+           "compare_with_route", "world_names"]
 
 #: Environment variable naming the deepracer-simapp checkout (or a folder with its ``bundle/``).
 SIMAPP_ENV = "DEEPRACER_SIMAPP_DIR"
@@ -497,3 +498,56 @@ def load_aws_track(spec: str, simapp_dir: str | Path | None = None) -> Track:
     track = world.route
     track.world = world
     return track
+
+
+# ---------------------------------------------------------------------------------- waypoints from the mesh
+@dataclass
+class RouteComparison:
+    """The paper's waypoints extracted from a world's road mesh against its official route (metres)."""
+
+    world: str
+    extracted: Track
+    max_distance_m: float          # symmetric: farthest centre point of either line from the other line
+    mean_distance_m: float         # mean distance of the extracted waypoints from the official centre line
+    length_difference_m: float     # extracted length - official length
+    border_max_distance_m: float   # symmetric, over both borders (open roads: sides paired the nearer way)
+    official_width_m: float        # median border-to-border width of the official route
+
+    HEADER = ("| world | shape | waypoints | centre max (mm) | centre mean (mm) | length diff (mm) | "
+              "border max (mm) | width mesh / route (m) |\n|---|---|---|---|---|---|---|---|")
+
+    def row(self) -> str:
+        e = self.extracted
+        return (f"| {self.world} | {'loop' if e.closed else 'open'} | {e.n_waypoints} | {self.max_distance_m * 1e3:.4f} | "
+                f"{self.mean_distance_m * 1e3:.4f} | {self.length_difference_m * 1e3:+.4f} | "
+                f"{self.border_max_distance_m * 1e3:.1f} | {e.width_m:.3f} / {self.official_width_m:.3f} |")
+
+
+def _line_distance(p: np.ndarray, line: np.ndarray, closed: bool) -> np.ndarray:
+    from . import geometry as geo
+
+    a, b = geo.segments(line, closed)
+    return geo.point_segment_distance(p[:, None, :], a[None], b[None]).min(axis=1)
+
+
+def compare_with_route(world: AwsWorld) -> RouteComparison:
+    """Run `mesh.waypoints_from_mesh` on the world's ROAD surfaces and measure it against the route."""
+    from .mesh import waypoints_from_mesh
+
+    v, f = world.road_mesh()
+    try:
+        got = waypoints_from_mesh(v, f, name=f"{AWS_PREFIX}{world.name} road mesh")
+    except TrackError as exc:
+        raise WorldError(str(exc)) from None
+    off = world.route
+    d1 = _line_distance(got.centre, off.centre, off.closed)
+    d2 = _line_distance(off.centre, got.centre, got.closed)
+
+    def sym(p, q) -> float:
+        return float(max(_line_distance(p, q, off.closed).max(), _line_distance(q, p, got.closed).max()))
+
+    border = min(max(sym(got.inner, off.inner), sym(got.outer, off.outer)),
+                 max(sym(got.inner, off.outer), sym(got.outer, off.inner)) if not off.closed else np.inf)
+    return RouteComparison(world=world.name, extracted=got, max_distance_m=float(max(d1.max(), d2.max())),
+                           mean_distance_m=float(d1.mean()), length_difference_m=got.length_m - off.length_m,
+                           border_max_distance_m=border, official_width_m=off.width_m)

@@ -14,8 +14,9 @@ an SDF model folder whose visuals paint each group in the embedded renderer's co
    distance as the cost, pairs them; 4. the waypoints are the midpoints of the matched pairs,
    ordered along the inner loop (counter-clockwise, starting at the lowest-numbered inner vertex).
 
-Only loops are supported for extraction (an open road has one border loop). The mesh is read in the
-x-y plane (z, the height, is ignored).
+An open road (one border loop) is split at its four sharpest corners into two sides and two end
+caps (see `waypoints_from_mesh` for the fixes real meshes need). The mesh is read in the x-y plane
+(z, the height, is ignored).
 """
 from __future__ import annotations
 
@@ -166,7 +167,15 @@ def read_obj(path: str | Path) -> TrackMesh:
 
 
 def waypoints_from_mesh(vertices: np.ndarray, faces: np.ndarray, name: str = "mesh") -> Track:
-    """The paper's waypoint extraction from a road mesh (see the module docstring) -> a validated Track."""
+    """The paper's waypoint extraction from a road mesh (see the module docstring) -> a validated Track.
+
+    Robust to what real (AWS) meshes do: per-face duplicate vertices (merged by position, 1 um),
+    a road made of several pieces (merged where they share positions), T-junctions (a piece's
+    vertex lying inside another piece's edge: that edge is split there, so seams inside the road
+    are not borders), slivers (border loops under 10 % of the second-longest loop's length are
+    dropped) and open roads (one border loop: split at its 4 sharpest corners into two sides and
+    two end caps; waypoints then run from one cap to the other).
+    """
     v = np.asarray(vertices, dtype=np.float64)[:, :2]
     f = np.asarray(faces, dtype=np.int64)
     if f.ndim != 2 or f.shape[1] != 3 or len(f) == 0:
@@ -180,10 +189,8 @@ def waypoints_from_mesh(vertices: np.ndarray, faces: np.ndarray, name: str = "me
     v = v[first[by_first]]
     f = rank[inverse.reshape(-1)][f]
     f = f[(f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])]   # drop degenerate triangles
-    # 1. border edges: in exactly one triangle
-    edges = np.sort(np.vstack([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
-    uniq, counts = np.unique(edges, axis=0, return_counts=True)
-    border = uniq[counts == 1]
+    # 1. border edges: in exactly one triangle (after splitting edges at T-junction vertices)
+    border = _border_edges(v, f)
     if len(border) == 0:
         raise TrackError(f"{name}: the mesh has no border edges (a closed surface, not a road)")
     # 2. connected components of the border-edge graph -> loops
@@ -195,28 +202,106 @@ def waypoints_from_mesh(vertices: np.ndarray, faces: np.ndarray, name: str = "me
     n_comp, comp = connected_components(graph, directed=False)
     used = np.unique(border)
     loops = [np.intersect1d(np.flatnonzero(comp == c), used) for c in np.unique(comp[used])]
-    if len(loops) != 2:
-        raise TrackError(f"{name}: the road mesh has {len(loops)} border loop(s); a loop track has exactly 2 "
-                         f"(inner and outer). Open tracks cannot be extracted from a mesh")
     ordered = [_walk_loop(loop, border, name) for loop in loops]
+    perim = [geo.polyline_length(v[o], True) for o in ordered]
+    keep = np.argsort(perim)[::-1]
+    if len(keep) > 2 and perim[keep[2]] < 0.1 * perim[keep[1]]:
+        keep = [k for k in keep if perim[k] >= 0.1 * perim[keep[1]]]
+    elif len(keep) == 2 and perim[keep[1]] < 0.1 * perim[keep[0]]:
+        keep = keep[:1]
+    ordered = [ordered[k] for k in keep]
+    if len(ordered) == 1:
+        return _open_strip(v, ordered[0], name)
+    if len(ordered) != 2:
+        raise TrackError(f"{name}: the road mesh has {len(ordered)} border loop(s); a loop track has exactly 2 "
+                         f"(inner and outer), an open road 1")
     areas = [abs(geo.signed_area(v[o])) for o in ordered]
     inner_idx, outer_idx = (ordered[0], ordered[1]) if areas[0] < areas[1] else (ordered[1], ordered[0])
     # the inner loop counter-clockwise, starting at its lowest vertex number
     if geo.signed_area(v[inner_idx]) < 0:
         inner_idx = inner_idx[::-1]
     inner_idx = np.roll(inner_idx, -int(np.argmin(inner_idx)))
-    # 3. linear sum assignment between the two vertex sets, Euclidean cost
-    from scipy.optimize import linear_sum_assignment
-
-    pi, po = v[inner_idx], v[outer_idx]
-    cost = np.hypot(pi[:, None, 0] - po[None, :, 0], pi[:, None, 1] - po[None, :, 1])
-    rows, cols = linear_sum_assignment(cost)
-    order = np.argsort(rows)                  # along the inner loop
-    inner = pi[rows[order]]
-    outer = po[cols[order]]
+    inner, outer = _match(v[inner_idx], v[outer_idx])
     # 4. waypoints: midpoints of the matched pairs
     centre = 0.5 * (inner + outer)
     return Track(centre, inner, outer, closed=True, name=name, source=None)
+
+
+def _match(pi: np.ndarray, po: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """3. linear sum assignment between two vertex sets (Euclidean cost), in the order of ``pi``."""
+    from scipy.optimize import linear_sum_assignment
+
+    cost = np.hypot(pi[:, None, 0] - po[None, :, 0], pi[:, None, 1] - po[None, :, 1])
+    rows, cols = linear_sum_assignment(cost)
+    order = np.argsort(rows)
+    return pi[rows[order]], po[cols[order]]
+
+
+def _border_edges(v: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """(E, 2) edges in exactly one triangle, edges first split at vertices lying inside them (T-junctions)."""
+    edges = np.sort(np.vstack([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
+    uniq, counts = np.unique(edges, axis=0, return_counts=True)
+    border = uniq[counts == 1]
+    if len(border) == 0:
+        return border
+    # T-junctions: a border vertex strictly inside another border edge splits it
+    cand = np.unique(border)
+    split: list[np.ndarray] = []
+    changed = False
+    tol = 1e-6
+    for a, b in border:
+        pa, pb = v[a], v[b]
+        d = pb - pa
+        L2 = float(d @ d)
+        q = v[cand] - pa
+        t = (q @ d) / max(L2, 1e-300)
+        off = np.abs(q[:, 0] * d[1] - q[:, 1] * d[0]) / max(np.sqrt(L2), 1e-300)
+        on = (t > 1e-9) & (t < 1 - 1e-9) & (off < tol)
+        if on.any():
+            changed = True
+            inner = cand[on][np.argsort(t[on])]
+            chain = np.concatenate([[a], inner, [b]])
+            split.append(np.column_stack([chain[:-1], chain[1:]]))
+        else:
+            split.append(np.array([[a, b]]))
+    if not changed:
+        return border
+    pieces = np.sort(np.vstack(split), axis=1)
+    uniq, counts = np.unique(pieces, axis=0, return_counts=True)
+    return uniq[counts == 1]
+
+
+def _open_strip(v: np.ndarray, loop: np.ndarray, name: str) -> Track:
+    """Waypoints of an open road from its single border loop: the 4 sharpest corners delimit two
+    sides (the two longest arcs between corners) and two end caps; the sides are matched (linear sum
+    assignment) and the midpoints run from one cap to the other along the first side; the inner
+    border is the left one (of that driving direction)."""
+    p = v[loop]
+    m = len(p)
+    if m < 4:
+        raise TrackError(f"{name}: the open road's border has {m} vertices; need at least 4")
+    a = p - np.roll(p, 1, axis=0)
+    b = np.roll(p, -1, axis=0) - p
+    turn = np.abs(np.arctan2(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0], (a * b).sum(1)))
+    corners = np.sort(np.argsort(turn)[-4:])
+    arcs = [(corners[i], corners[(i + 1) % 4]) for i in range(4)]
+
+    def arc(i0: int, i1: int) -> np.ndarray:
+        return np.arange(i0, i1 + 1) if i1 > i0 else np.concatenate([np.arange(i0, m), np.arange(0, i1 + 1)])
+
+    lengths = [geo.polyline_length(p[arc(*ab)], False) for ab in arcs]
+    s = int(np.argmax([lengths[0] + lengths[2], lengths[1] + lengths[3]]))
+    side_a, side_b = arc(*arcs[s]), arc(*arcs[s + 2])[::-1]
+    if turn[corners].min() < np.radians(30):
+        raise TrackError(f"{name}: the road mesh has 1 border loop without 4 clear corners (an open road needs "
+                         f"two end caps); cannot extract waypoints")
+    left, right = _match(p[side_a], p[side_b])
+    centre = 0.5 * (left + right)
+    # inner = left of the driving direction (as offset_borders); drive from side_a's first end
+    tangent = centre[-1] - centre[0]
+    if (tangent[0] * (left - centre)[:, 1].mean() - tangent[1] * (left - centre)[:, 0].mean()) < 0:
+        left, right = right, left
+    return Track(centre, left, right, closed=False, name=name, source=None)
 
 
 def _walk_loop(loop_vertices: np.ndarray, border: np.ndarray, name: str) -> np.ndarray:
