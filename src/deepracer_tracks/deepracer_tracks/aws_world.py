@@ -338,7 +338,7 @@ class _Loader:
         for link in model.findall("link"):
             lm = m @ _pose(link.find("pose"), f"{where} link {link.get('name')!r}")
             for vis in link.findall("visual"):
-                self.visual(vis, lm, f"{where} visual {vis.get('name')!r}")
+                self.visual(vis, lm, f"{where} link {link.get('name')!r} visual {vis.get('name')!r}")
 
     def visual(self, vis: ET.Element, parent: np.ndarray, where: str) -> None:
         m = parent @ _pose(vis.find("pose"), where)

@@ -6,6 +6,10 @@
     deepracer tracks export NAME --out FILE.npy
     deepracer tracks mesh NAME_OR_PATH --out FILE.obj [--gazebo-model FOLDER]
     deepracer tracks texture NAME_OR_PATH --out FILE.png [--metres-per-pixel 0.01]
+    deepracer tracks import-world SIMAPP_DIR NAME [NAME ...] [--texture-dir DIR]
+                                                read an official AWS world (SDF + Collada) and report what
+                                                the embedded renderer gets; then `track: aws:NAME` with
+                                                DEEPRACER_SIMAPP_DIR=SIMAPP_DIR
 
 Errors in user input (unknown name, bad file) print one line naming the problem and exit with 2.
 """
@@ -41,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("texture", help="write a track's top-down texture as a PNG (north up)")
     s.add_argument("track")
     s.add_argument("--out", type=Path, required=True)
+    s.add_argument("--metres-per-pixel", type=float, default=0.01)
+    s = sub.add_parser("import-world", help="read official AWS worlds (deepracer-simapp bundle/) for the embedded renderer")
+    s.add_argument("simapp_dir", type=Path, help="a deepracer-simapp checkout or a folder with its bundle/ layout")
+    s.add_argument("names", nargs="+", help="world names (bundle/worlds/NAME.world), e.g. reinvent_base")
+    s.add_argument("--texture-dir", type=Path, default=None, help="also write each baked ground texture here (PNG, north up)")
     s.add_argument("--metres-per-pixel", type=float, default=0.01)
     return p
 
@@ -171,7 +180,51 @@ def _show(args) -> int:
     return 0
 
 
-_COMMANDS = {"list": _list, "show": _show, "import": _import, "export": _export, "mesh": _mesh,
+def _import_world(args) -> int:
+    from .aws_world import SIMAPP_ENV, RouteComparison, WorldError, bundle_dir, compare_with_route, load_world
+
+    try:
+        bundle = bundle_dir(args.simapp_dir)
+        rows = []
+        for name in args.names:
+            w = load_world(args.simapp_dir, name)
+            t = w.route
+            print(f"world {name}: {bundle / 'worlds' / (name + '.world')}")
+            print("  " + _stats(t).replace("\n", "\n  "))
+            for kind in ("floor", "road", "border", "centre", "wall"):
+                surf = [s for s in w.surfaces if s.kind == kind]
+                if surf:
+                    rgb = w.wall_rgb() if kind == "wall" else w.class_rgb(kind)
+                    print(f"  {kind:7s} {sum(len(s.triangles) for s in surf):6d} triangles  lit colour {rgb}  "
+                          f"({', '.join(sorted({s.name for s in surf}))})")
+            box = w.wall_box()
+            print(f"  walls:   " + (f"x {box[0][0]:.2f}..{box[0][1]:.2f} m, y {box[0][2]:.2f}..{box[0][3]:.2f} m, "
+                                    f"{box[1]:.2f} m high" if box else "none (the floor runs to the horizon)"))
+            print(f"  light:   ambient {tuple(round(float(c), 3) for c in w.ambient)}, {len(w.sun)} directional; "
+                  f"background {w.background_rgb}")
+            cmp = compare_with_route(w)
+            rows.append(cmp.row())
+            if args.texture_dir is not None:
+                from PIL import Image
+
+                from .texture import render_texture
+
+                tex = render_texture(t, metres_per_pixel=args.metres_per_pixel)
+                args.texture_dir.mkdir(parents=True, exist_ok=True)
+                out = args.texture_dir / f"{name}.png"
+                Image.fromarray(np.ascontiguousarray(tex.image[::-1])).save(out)
+                print(f"  wrote {out}")
+    except WorldError as exc:
+        print(f"deepracer tracks import-world: {exc}", file=sys.stderr)
+        return 2
+    print("\nwaypoints from the road mesh (paper IV-E) vs the official route:")
+    print(RouteComparison.HEADER)
+    print("\n".join(rows))
+    print(f"\nuse: export {SIMAPP_ENV}={args.simapp_dir}   then   track: aws:{args.names[0]}")
+    return 0
+
+
+_COMMANDS = {"import-world": _import_world, "list": _list, "show": _show, "import": _import, "export": _export, "mesh": _mesh,
              "texture": _texture}
 
 if __name__ == "__main__":
