@@ -215,7 +215,7 @@ def _check_sim(name: str, value: Any) -> dict[str, Any]:
 class TrainConfig(_Section):
     """Everything ``deepracer train`` needs. Build with :func:`load_config` / :meth:`from_dict`."""
 
-    track: str = _opt("reinvent2018_like", kind=str, doc="built-in track name or .npy path")
+    track: str = _opt("reinvent2018_like", kind=str, doc="built-in track name, .npy path or aws:NAME (an AWS world of $DEEPRACER_SIMAPP_DIR)")
     train_tracks: list | None = _opt(None, kind=list, item=str, allow_none=True,
                                      doc="train on these tracks in turn, one per iteration (null: track); "
                                          "track stays the evaluation track")

@@ -36,3 +36,27 @@ def test_train_without_the_simapp_dir_says_what_to_set(tmp_path):
                         "track=aws:reinvent_base"], capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 2 and "DEEPRACER_SIMAPP_DIR" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "run" / "iter_000001.zip").exists()
+
+
+@pytest.mark.parametrize("name", ["reinvent_base", "Oval_track", "Bowtie_track", "AWS_track", "Straight_track"])
+def test_training_env_steps_on_every_shared_world(name, monkeypatch):
+    """The env `deepracer train` builds runs on each world: images of the world, rewards, episode ends."""
+    import warnings
+
+    import numpy as np
+
+    from deepracer_agent.batch import DeepRacerBatch
+
+    monkeypatch.setenv("DEEPRACER_SIMAPP_DIR", str(_aws_worlds()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        env = DeepRacerBatch(track=f"aws:{name}", n_cars=2, seed=0)
+    assert env.track.world is not None and env.sim.texture.style == env.track.world.style()
+    obs = env.reset_all()
+    rng = np.random.default_rng(0)
+    n_actions = len(env.metadata.actions) if hasattr(env.metadata, "actions") else 5
+    rewards = []
+    for _ in range(40):
+        obs, reward, done, *_ = env.step(rng.integers(0, n_actions, 2))
+        rewards.append(reward)
+    assert np.isfinite(np.array(rewards)).all() and obs.dtype == np.uint8 and obs.std() > 5
