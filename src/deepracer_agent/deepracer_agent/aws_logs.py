@@ -149,11 +149,11 @@ def write_evaluation(run_dir: str | Path, stamp: str, log: SimtraceLog, trials: 
     rows = []
     for k, t in enumerate(trials):
         ep = by_trial.get(k)
-        start = ep.start_wall if ep else time.time()
-        end = ep.end_wall if ep else start
+        start = ep.start_tstamp if ep else 0.0
+        end = ep.end_tstamp if ep else start
         rows.append(evaluation_metric_row(k + 1, float(t["completion_percentage"]),
                                           int(t["elapsed_time_in_milliseconds"]), str(t["episode_status"]), start, end))
-    write_metrics_json(run_dir / METRICS_DIR / "evaluation" / f"evaluation-{stamp}.json", rows)
+    write_metrics_json(run_dir / METRICS_DIR / "evaluation" / f"evaluation-{stamp}.json", rows, training=False)
     atomic_write_text(folder / "info.json", json.dumps(info, indent=2) + "\n")
     return folder
 

@@ -145,6 +145,7 @@ class DeepRacerBatch:
         self._speed = np.zeros(self.n_cars)
         #: optional :class:`~deepracer_agent.simtrace.CarRecorder`: per-step simtrace rows
         self.recorder: Any = None
+        self._centres = (np.asarray(self.tracks[0].centre), np.asarray(self.tracks[1].centre))
 
     # ------------------------------------------------------------------ seeding and resets
     def seed(self, seed: int | None) -> None:
@@ -180,9 +181,12 @@ class DeepRacerBatch:
         if self.recorder is not None:
             x, y, yaw = (np.array(self.sim.x)[ids], np.array(self.sim.y)[ids], np.array(self.sim.yaw)[ids])
             ref = reference_point(x, y, yaw)
-            query, _ = query_progress(self.tracks, ref, self.rules.is_reversed[ids], self.rules.start_s_m[ids])
+            from .simtrace import nearest_waypoint
+
+            rev = self.rules.is_reversed[ids]
+            query, _ = query_progress(self.tracks, ref, rev, self.rules.start_s_m[ids])
             self.recorder.start(ids, ref[:, 0], ref[:, 1], yaw, self.rules.progress_pct[ids],
-                                query.closest_waypoints[:, 0])
+                                nearest_waypoint(ref, query.closest_waypoints, self._centres, rev))
         self.timing["reset"] += time.perf_counter() - start
         return self.obs
 
@@ -229,10 +233,13 @@ class DeepRacerBatch:
         self.obs[..., -1] = frames
         t5 = clock()
         if self.recorder is not None:
+            from .simtrace import nearest_waypoint
+
             self.recorder.step(ref[:, 0], ref[:, 1], yaw, steer_deg, speed,
                                actions if self.metadata.is_discrete else None, rewards,
                                outcome.terminated | outcome.truncated, wheels_on.all(axis=1), outcome.progress_pct,
-                               outcome.steps, query.closest_waypoints[:, 0],
+                               outcome.steps, nearest_waypoint(ref, query.closest_waypoints, self._centres,
+                                                               rules.is_reversed),
                                [EPISODE_STATUS[r] for r in outcome.reasons])
             self.timing["simtrace"] += clock() - t5
         timing = self.timing

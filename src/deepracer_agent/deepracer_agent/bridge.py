@@ -231,6 +231,7 @@ class BridgeEnv(gym.Env):
         #: optional :class:`~deepracer_agent.simtrace.CarRecorder` (``simtrace.attach(env, log)``):
         #: one simtrace row per step, ``tstamp`` = the sim's episode time (``lap_time_s``)
         self.recorder: Any = None
+        self._centres = (np.asarray(self.tracks[0].centre), np.asarray(self.tracks[1].centre))
 
     # ---------------------------------------------------------------------------------- gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -245,9 +246,13 @@ class BridgeEnv(gym.Env):
         if self.recorder is not None:
             x, y, yaw = np.array([status["x"]]), np.array([status["y"]]), np.array([status["yaw"]])
             ref = reference_point(x, y, yaw)
-            query = self.tracks[int(bool(status["is_reversed"]))].query(ref)
+            from .simtrace import nearest_waypoint
+
+            rev = np.array([bool(status["is_reversed"])])
+            query = self.tracks[int(rev[0])].query(ref)
             self.recorder.start([0], ref[:, 0], ref[:, 1], yaw, np.array([float(status["progress"])]),
-                                query.closest_waypoints[:, 0], tstamp_s=np.zeros(1))
+                                nearest_waypoint(ref, query.closest_waypoints, self._centres, rev),
+                                tstamp_s=np.zeros(1))
         info = {"progress": float(status["progress"]), "lap_time_s": 0.0, "steps": 0,
                 "episode_status": "in_progress", "termination_reason": None,
                 "is_reversed": bool(status["is_reversed"]), "stamp_ns": frame.stamp_ns,
@@ -284,13 +289,17 @@ class BridgeEnv(gym.Env):
         reason = None if episode_status == "in_progress" else (
             "step_limit" if truncated else episode_status)
         if self.recorder is not None:
+            from .simtrace import nearest_waypoint
+
             p = self.last_params
             self.recorder.step(np.array([p["x"]]), np.array([p["y"]]), np.radians([p["heading"]]),
                                np.array([steer_deg]), np.array([speed]),
                                np.asarray(action).reshape(1) if self.model_metadata.is_discrete else None,
                                np.array([reward]), np.array([terminated or truncated]),
                                np.array([bool(status["all_wheels_on_track"])]), np.array([float(status["progress"])]),
-                               np.array([int(status["steps"])]), np.array([p["closest_waypoints"][0]]),
+                               np.array([int(status["steps"])]),
+                               nearest_waypoint(np.array([[p["x"], p["y"]]]), self._last_query.closest_waypoints,
+                                                self._centres, np.array([bool(status["is_reversed"])])),
                                [episode_status], tstamp_s=np.array([float(status["lap_time_s"])]))
         info = {"progress": float(status["progress"]), "lap_time_s": float(status["lap_time_s"]),
                 "steps": int(status["steps"]), "episode_status": episode_status, "termination_reason": reason,
@@ -304,6 +313,7 @@ class BridgeEnv(gym.Env):
         rev = bool(status["is_reversed"])
         ref = reference_point(x, y, yaw)
         query = self.tracks[int(rev)].query(ref)
+        self._last_query = query
         car = CarState(xy=ref, yaw_rad=yaw, steering_deg=np.array([steer_deg]), speed_m_s=np.array([speed]),
                        progress_pct=np.array([status["progress"]]), steps=np.array([status["steps"]]),
                        all_wheels_on_track=np.array([status["all_wheels_on_track"]]),

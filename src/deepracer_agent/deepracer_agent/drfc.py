@@ -23,10 +23,13 @@ model_metadata.json
     - ``sensor``: ``STEREO_CAMERAS``, ``LIDAR``, ``SECTOR_LIDAR``, ``DISCRETIZED_SECTOR_LIDAR`` are
       not built -> warning; the model is trained on ``FRONT_FACING_CAMERA`` (what the run's
       model_metadata.json then says, so a car never receives a model for sensors it was not trained on);
-    - ``version`` (simapp reads it as a number; missing = 1): below 2, simapp ignores ``sensor`` and
-      ``neural_network`` (a legacy model: front camera, DEEP_CONVOLUTIONAL_NETWORK_SHALLOW) and so
-      does this; below 3, simapp drives its pre-3 car physics, which is not built here -> warning,
-      the version-3+ car (wheel radius 0.035 m) is simulated; the version is kept in the run's file.
+    - ``version``, as simapp's ``ModelMetadata.parse_model_metadata`` applies it: read as a number;
+      missing = 2 when ``sensor`` is given, else 1. Below 2, ``sensor`` is ignored (simapp's legacy
+      ``observation`` input: the front camera); ``neural_network`` is read at every version
+      (missing: DEEP_CONVOLUTIONAL_NETWORK_SHALLOW). Below 3 simapp drives its older car physics
+      (``get_speed_factor``: 3.5 for version 2, 1.0 for version 1, 2.77 from 3 on), which is not built
+      here -> warning, the version-3+ car is simulated; the run's file keeps the version given.
+      (Where simapp would stop -- version >= 2 without ``sensor`` -- the front camera is assumed.)
 
 A file that is not JSON, or a value that cannot be a number, is a one-line error naming the file
 and key.
@@ -94,7 +97,8 @@ def hyperparameter_overrides(data: Mapping[str, Any], source: str = "hyperparame
         if key not in fields:
             warn(f"warning: {where}: not a DeepRacer hyperparameter{did_you_mean(key, list(fields))}; ignored")
             continue
-        kind = fields[key].metadata["kind"]
+        meta = fields[key].metadata
+        kind = meta["rule"].kind if "rule" in meta else meta.get("kind")      # deepracer_common.options rule
         if value is None:
             out[key] = None
         elif kind is str:
@@ -110,7 +114,7 @@ def model_metadata_dict(data: Mapping[str, Any], source: str = "model_metadata.j
     """A DRfC/console model_metadata mapping in the form :class:`ModelMetadata` validates (see the
     module docstring for every decision)."""
     meta = dict(data)
-    raw_version = meta.get("version", "1")
+    raw_version = meta.get("version", "2" if "sensor" in meta else "1")
     version = _number(raw_version, f"{source}: version")
     meta["version"] = str(raw_version).strip()
     space = meta.get("action_space")
@@ -126,14 +130,14 @@ def model_metadata_dict(data: Mapping[str, Any], source: str = "model_metadata.j
             name: ({k: _number(v, f"{source}: action_space.{name}.{k}") if k in ("low", "high") else v
                     for k, v in rng.items()} if isinstance(rng, Mapping) else rng) for name, rng in space.items()}
     if version < 2:
-        if "sensor" in meta or "neural_network" in meta:
-            warn(f"warning: {source}: version {meta['version']} < 2: sensor and neural_network are ignored, "
-                 "as simapp does (front camera, DEEP_CONVOLUTIONAL_NETWORK_SHALLOW)")
+        if "sensor" in meta:
+            warn(f"warning: {source}: version {meta['version']} < 2: sensor is ignored, as simapp does "
+                 "(a legacy model: the front camera)")
         meta.pop("sensor", None)
-        meta.pop("neural_network", None)
     if version < 3:
-        warn(f"warning: {source}: version {meta['version']} < 3 selects simapp's pre-3 car physics, which is "
-             "not built here; training simulates the version-3+ car (wheel radius 0.035 m)")
+        warn(f"warning: {source}: version {meta['version']} < 3 selects simapp's older car physics (speed factor "
+             f"{3.5 if version >= 2 else 1.0} instead of 2.77), which is not built here; training simulates the "
+             "version-3+ car")
     if "neural_network" in meta and isinstance(meta["neural_network"], str):
         meta["neural_network"] = meta["neural_network"].strip().upper()
     algo = meta.get("training_algorithm")

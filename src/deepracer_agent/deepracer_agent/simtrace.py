@@ -13,8 +13,8 @@ the decoupled rollout workers (one simtrace per worker) and the ROS Gym bridge
 - ``X``, ``Y`` (m): the reward's reference point (params ``x``/``y``, 0.14 m ahead of base_link);
   ``yaw`` (deg): heading; ``steer`` (deg) and ``throttle`` (m/s): the commanded action;
   ``action``: the discrete action index (-1 for a continuous space);
-- ``progress`` 0-100 (%), ``closest_waypoint``: the waypoint the car's centre-line segment starts at
-  (``closest_waypoints[0]``, on the driven track), ``track_len`` (m);
+- ``progress`` 0-100 (%), ``closest_waypoint``: the nearer of the two ``closest_waypoints``
+  (previous / next, on the driven track) as simapp picks it, ``track_len`` (m);
 - ``tstamp`` (s): simulated time of the car (continuous across its episodes), ``wall_clock`` (s since
   the epoch); ``pause_duration`` 0 (nothing pauses here), ``obstacle_crash_counter`` 0 (no obstacles);
 - ``episode_status``: simapp's step labels ``prepare`` (the start pose, one row per episode with
@@ -28,13 +28,16 @@ order of completion, unique per worker. Files are written once per iteration, at
 
 **Metrics JSON** (simapp's ``TrainingMetrics`` / ``EvaluationMetrics`` S3 files)::
 
-    {"metrics": [{"episode", "trial", "phase", "reward_score", "completion_percentage", "metric_time",
-                  "start_time", "elapsed_time_in_milliseconds", "episode_status", "crash_count",
-                  "immobilized_count", "off_track_count", "reversed_count", "reset_count"}, ...],
-     "version": "2", "best_model_metric": "progress"}
+    {"metrics": [{"reward_score", "metric_time", "start_time", "elapsed_time_in_milliseconds",
+                  "episode", "trial", "phase", "completion_percentage", "episode_status"}, ...],
+     "version": 2.0, "best_model_metric": "progress"}
 
-with AWS's episode labels ("Lap complete", "Off track", ...); evaluation rows carry no
-``episode``/``phase``/``reward_score``. Times are integer milliseconds.
+as simapp's ``s3_metrics.py`` writes them: training rows ``reward_score, metric_time, start_time,
+elapsed_time_in_milliseconds, episode, trial, phase, completion_percentage, episode_status``;
+evaluation rows ``completion_percentage, metric_time, start_time, elapsed_time_in_milliseconds,
+episode_status, crash_count, immobilized_count, off_track_count, reversed_count, reset_count,
+trial`` in ``{"metrics": [...]}`` without ``version``. Labels are simapp's ("Lap complete", "Off
+track", "Time Up", ...); times are integer milliseconds of simulated time.
 """
 from __future__ import annotations
 
@@ -56,10 +59,10 @@ SIMTRACE_COLUMNS = ("episode", "steps", "X", "Y", "yaw", "steer", "throttle", "a
 
 #: simapp's ``EpisodeStatus`` labels of the metrics JSON, keyed by the simtrace (step) label.
 AWS_EPISODE_STATUS = {"in_progress": "In progress", "lap_complete": "Lap complete", "off_track": "Off track",
-                      "immobilized": "Immobilized", "reversed": "Reversed", "time_up": "Time up",
-                      "crashed": "Crashed", "prepare": "Prepare", "pause": "Pause"}
+                      "immobilized": "Immobilized", "reversed": "Reversed", "time_up": "Time Up",
+                      "crashed": "Crashed", "prepare": "Prepare", "pause": "Pause", "park": "Park"}
 
-METRICS_VERSION = "2"
+METRICS_VERSION = 2.0
 BEST_MODEL_METRIC = "progress"
 SIMTRACE_SUFFIX = "-iteration.csv"
 
@@ -83,6 +86,8 @@ class EpisodeSummary:
     elapsed_s: float             # simulated seconds
     start_wall: float            # wall clock at the start (s since the epoch)
     end_wall: float
+    start_tstamp: float = 0.0    # simulated time (s) at the start and at the end (the tstamp column)
+    end_tstamp: float = 0.0
 
 
 # Columns of the per-step buffers (one float64 row per step and car); see SimtraceLog.rows for the CSV order.
@@ -118,7 +123,7 @@ class SimtraceLog:
         summary = EpisodeSummary(n, int(cols[-1, _C_STEPS]), float(cols[1:, _C_REWARD].sum()),
                                  float(cols[-1, _C_PROGRESS]), status,
                                  float(cols[-1, _C_T] - cols[0, _C_T]), float(cols[0, _C_WALL]),
-                                 float(cols[-1, _C_WALL]))
+                                 float(cols[-1, _C_WALL]), float(cols[0, _C_T]), float(cols[-1, _C_T]))
         self.episodes.append(summary)
         return summary
 
@@ -268,27 +273,34 @@ def _status_counts(status: str) -> dict[str, int]:
 
 
 def training_metric_row(ep: EpisodeSummary, trial: int, phase: str = "training") -> dict[str, Any]:
-    """simapp's training metrics row for one episode (``episode`` 1-based, ``trial`` 1-based within
-    its iteration)."""
-    return {"reward_score": int(round(ep.reward)), "metric_time": int(round(ep.end_wall * 1000)),
-            "start_time": int(round(ep.start_wall * 1000)),
+    """simapp's ``TrainingMetrics`` row for one episode (``episode`` 1-based, ``trial`` 1-based
+    within its iteration; times in milliseconds of simulated time, as simapp's sim clock)."""
+    return {"reward_score": int(round(ep.reward)), "metric_time": int(round(ep.end_tstamp * 1000)),
+            "start_time": int(round(ep.start_tstamp * 1000)),
             "elapsed_time_in_milliseconds": int(round(ep.elapsed_s * 1000)), "episode": ep.episode + 1,
             "trial": int(trial), "phase": phase, "completion_percentage": int(min(max(ep.progress, 0.0), 100.0)),
-            "episode_status": AWS_EPISODE_STATUS.get(ep.status, ep.status), **_status_counts(ep.status)}
+            "episode_status": AWS_EPISODE_STATUS.get(ep.status, ep.status)}
 
 
 def evaluation_metric_row(trial: int, completion_pct: float, elapsed_ms: int, status: str,
-                          start_wall: float, end_wall: float) -> dict[str, Any]:
-    """simapp's evaluation metrics row for one trial (``trial`` 1-based)."""
+                          start_s: float, end_s: float) -> dict[str, Any]:
+    """simapp's ``EvalMetrics`` row for one trial (``trial`` 1-based; ``start_s``/``end_s``:
+    simulated time in seconds). One trial per episode here, so ``reset_count`` is the sum of the
+    0/1 counts of the status that ended it."""
+    counts = _status_counts(status)
+    counts["reset_count"] = sum(v for k, v in counts.items() if k != "reset_count")
     return {"completion_percentage": int(min(max(completion_pct, 0.0), 100.0)),
-            "metric_time": int(round(end_wall * 1000)), "start_time": int(round(start_wall * 1000)),
-            "elapsed_time_in_milliseconds": int(elapsed_ms), "trial": int(trial),
-            "episode_status": AWS_EPISODE_STATUS.get(status, status), **_status_counts(status)}
+            "metric_time": int(round(end_s * 1000)), "start_time": int(round(start_s * 1000)),
+            "elapsed_time_in_milliseconds": int(elapsed_ms),
+            "episode_status": AWS_EPISODE_STATUS.get(status, status), **counts, "trial": int(trial)}
 
 
-def write_metrics_json(path: str | Path, rows: list[dict[str, Any]]) -> None:
-    """``{"metrics": rows, "version", "best_model_metric"}`` to ``path``, atomically."""
-    data = {"metrics": rows, "version": METRICS_VERSION, "best_model_metric": BEST_MODEL_METRIC}
+def write_metrics_json(path: str | Path, rows: list[dict[str, Any]], training: bool = True) -> None:
+    """Training: ``{"metrics": rows, "version": 2.0, "best_model_metric": "progress"}``;
+    evaluation: ``{"metrics": rows}`` (simapp leaves the version out there); atomically."""
+    data: dict[str, Any] = {"metrics": rows}
+    if training:
+        data.update(version=METRICS_VERSION, best_model_metric=BEST_MODEL_METRIC)
     atomic_write_text(Path(path), json.dumps(data) + "\n")
 
 
@@ -300,6 +312,17 @@ def read_metrics_json(path: str | Path) -> list[dict[str, Any]]:
         return []
     rows = data.get("metrics") if isinstance(data, dict) else None
     return rows if isinstance(rows, list) else []
+
+
+def nearest_waypoint(ref_xy: np.ndarray, prev_next: np.ndarray, centres: Sequence[np.ndarray],
+                     is_reversed: np.ndarray) -> np.ndarray:
+    """simapp's simtrace ``closest_waypoint``: of each car's [previous, next] waypoint indices (on
+    its driven track; ``centres[int(reversed)]`` holds that track's centre line), the nearer one."""
+    prev_next = np.asarray(prev_next, dtype=np.int64)
+    rev = np.asarray(is_reversed, dtype=bool)
+    pts = np.where(rev[:, None, None], centres[1][prev_next], centres[0][prev_next])    # (N, 2, 2)
+    d = np.hypot(pts[..., 0] - ref_xy[:, None, 0], pts[..., 1] - ref_xy[:, None, 1])
+    return np.where(d[:, 1] < d[:, 0], prev_next[:, 1], prev_next[:, 0])
 
 
 def attach(env: Any, log: SimtraceLog) -> CarRecorder:

@@ -91,8 +91,13 @@ def test_training_metrics_json_loads_and_agrees(run_dir):
     per_episode = df.dataframe().groupby("episode")
     assert list(training["reward"]) == [int(round(r)) for r in per_episode["reward"].sum()]
     assert list(training["completion"]) == [int(p) for p in per_episode["progress"].last()]
+    assert data["version"] == 2.0 and data["best_model_metric"] == "progress"
     assert set(r["episode_status"] for r in data["metrics"]) <= {"Lap complete", "Off track", "Immobilized",
-                                                                   "Reversed", "Time up"}
+                                                                   "Reversed", "Time Up"}
+    assert list(data["metrics"][0]) == ["reward_score", "metric_time", "start_time", "elapsed_time_in_milliseconds",
+                                        "episode", "trial", "phase", "completion_percentage", "episode_status"]
+    for m in data["metrics"]:                       # simulated milliseconds, as simapp's sim clock
+        assert abs(m["metric_time"] - m["start_time"] - m["elapsed_time_in_milliseconds"]) <= 1
 
 
 @pytest.mark.slow   # the module's run folder: ~20 s of training and evaluation
@@ -114,7 +119,9 @@ def test_deepracer_utils_reads_the_evaluation_traces(run_dir):
         assert list(last["progress"].round(2)) == pytest.approx([float(t["completion_percentage"]) for t in mine],
                                                                  abs=0.01)
         assert list((stream["time"] * 1000).round()) == [int(t["elapsed_time_in_milliseconds"]) for t in mine]
-        metrics = read_metrics_json(run_dir / "metrics" / "evaluation" / f"{folder.name}.json")
+        data = json.loads((run_dir / "metrics" / "evaluation" / f"{folder.name}.json").read_text())
+        assert set(data) == {"metrics"}                       # simapp writes no version for evaluations
+        metrics = data["metrics"]
         assert [m["trial"] for m in metrics] == list(range(1, len(mine) + 1))
         assert [m["elapsed_time_in_milliseconds"] for m in metrics] == [int(t["elapsed_time_in_milliseconds"])
                                                                          for t in mine]

@@ -48,14 +48,14 @@ def test_each_model_metadata_file_is_accepted(path):
     meta = ModelMetadata.from_dict(model_metadata_dict(raw, source=path.name, warn=warnings.append))
     sensors = [s.upper() for s in raw.get("sensor", [])]
     unbuilt = {"STEREO_CAMERAS", "LIDAR", "SECTOR_LIDAR"} & set(sensors)
-    version = float(raw.get("version", 1))
+    version = float(raw.get("version", 2 if "sensor" in raw else 1))
     # one line per thing not built, naming it
     assert any("sac" in w for w in warnings) == (str(raw.get("training_algorithm", "")).lower() == "sac")
     for s in unbuilt:
         assert any(s in w for w in warnings)
     assert any("physics" in w for w in warnings) == (version < 3)
-    assert len(warnings) == (bool(unbuilt) + (str(raw.get("training_algorithm", "")).lower() == "sac")
-                             + (version < 3) + (version < 2 and ("sensor" in raw or "neural_network" in raw)))
+    assert len(warnings) == (bool(unbuilt and version >= 2) + (str(raw.get("training_algorithm", "")).lower() == "sac")
+                             + (version < 3) + (version < 2 and "sensor" in raw))
     # what is trained is what the run's file says
     assert meta.sensor == ("FRONT_FACING_CAMERA",) and meta.training_algorithm == "clipped_ppo"
     space = raw["action_space"]
@@ -66,10 +66,10 @@ def test_each_model_metadata_file_is_accepted(path):
     else:
         assert not meta.is_discrete
         assert meta.speed_range_m_s == (float(space["speed"]["low"]), float(space["speed"]["high"]))
-    if version < 2:
-        assert meta.neural_network == "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW"
-    elif "neural_network" in raw:
+    if "neural_network" in raw:                 # read at every version, as simapp does
         assert meta.neural_network == raw["neural_network"].upper()
+    else:
+        assert meta.neural_network == "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW"
 
 
 def test_a_broken_file_is_one_clear_line(tmp_path):
