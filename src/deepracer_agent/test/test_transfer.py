@@ -103,3 +103,20 @@ def test_suite_accepts_an_exported_artifact(run_dir, tmp_path):
                     workers=1, log=None, out_dir=tmp_path / "out2")
     # the artifact drives like its checkpoint (same argmax actions up to float rounding)
     assert [r["steps"] for r in res["rows"]] == [r["steps"] for r in ckpt["rows"]]
+
+
+def test_shipped_demo_and_sim2real_train_on_what_the_suite_varies():
+    import math as m
+
+    from deepracer_agent.config import shipped_config
+
+    for name in ("demo", "sim2real"):
+        sim = load_config(shipped_config(name)).sim_config()
+        r = sim.randomization
+        assert sim.camera_mount.attitude == "resting", name
+        assert r.camera_pose.enabled and m.degrees(r.camera_pose.pitch_rad) >= 5.0 - 1e-3 and r.camera_pose.height_m >= 0.02
+        assert r.camera_pose.fov_rad >= 0.1 * 1.13 - 1e-3 and r.camera_pose.fisheye_probability > 0
+        assert r.lighting.enabled and r.lighting.brightness >= 0.4 and r.lighting.contrast >= 0.4
+        assert r.latency.enabled and (r.latency.min_frames, r.latency.frames) == (0, 2)
+        assert r.actuation.enabled and r.actuation.speed_scale >= 0.2 and m.degrees(r.actuation.steering_bias_rad) >= 3
+        assert r.colors.enabled

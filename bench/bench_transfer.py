@@ -1,0 +1,140 @@
+"""Transfer benchmarks (issue 16): the demo on the reality-gap suite, and the paper's Table II in sim2sim.
+
+    python bench/bench_transfer.py demo [--before] [--run-dir DIR] [--time-cap-s 600] [--trials 6]
+    python bench/bench_transfer.py table2 [--rows baseline,action_noise,...] [--steps 4096] [--trials 6]
+                                          [--cells CELL ...]
+    python bench/bench_transfer.py correlate RUN_DIR [--trials 6]
+
+1. demo: ``deepracer demo`` (today's config; ``--before``: the same with ``sim={}``, i.e. the
+   config before issue 16's randomization and resting attitude), its wall time, then
+   ``deepracer transfer`` on the selected checkpoint (25 cells x 6 trials). Target: >= 5/6 in every
+   cell, demo wall time <= 1.5x the ``--before`` one.
+2. table2: each row of the paper's Table II trained with the same fixed step budget (no early stop,
+   no in-training evaluation) from the demo's learning settings with no randomization and forward
+   driving, then the transfer suite on its last checkpoint. Rows: see ``ROWS``.
+3. correlate: ``deepracer transfer RUN --correlate --robust-randomize`` (Fig. 6).
+
+Results are printed and written as JSON next to the run folders (``runs/bench-transfer-*``).
+Run ONE at a time on a shared machine, with ``nice -n 10``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: The paper's Table II rows as overrides of the Table II base (see BASE).
+ROWS: dict[str, list[str]] = {
+    "baseline": [],
+    "action_noise": ["sim.randomization.action_noise.enabled=true"],
+    "reverse": ["episode.direction=alternate"],
+    "both": ["sim.randomization.action_noise.enabled=true", "episode.direction=alternate"],
+    "l2": ["regularisation.l2=1.0e-4"],
+    "dropout": ["regularisation.dropout=0.3"],
+    **{name: ["sim.randomization.augmentation.enabled=true"]
+       + [f"sim.randomization.augmentation.{a}={'true' if a == flag else 'false'}"
+          for a in ("random_color", "translation", "shadow", "sharpen", "salt_and_pepper")]
+       for name, flag in (("colour_aug", "random_color"), ("translation", "translation"), ("shadow", "shadow"),
+                          ("sharpen", "sharpen"), ("pepper", "salt_and_pepper"))},
+    "all_image_aug": ["sim.randomization.augmentation.enabled=true"],
+    "best_combo": ["sim.randomization.action_noise.enabled=true", "episode.direction=alternate",
+                   "sim.randomization.augmentation.enabled=true", "sim.randomization.augmentation.random_color=true"],
+}
+#: Table II base: the demo's learning settings, no randomization, level camera, forward driving,
+#: a fixed budget and no early stop or in-training evaluation.
+BASE = ["sim={}", "episode.direction=forward", "stop.max_wall_time_s=null", "stop.target_eval_completion=null",
+        "evaluation.start_after_steps=100000000", "checkpoints.keep_last=2"]
+
+
+def _suite(target: Path, trials: int, cells: list[str] | None, out: Path | None = None) -> dict:
+    from deepracer_agent.transfer import suite_cells, transfer
+
+    grid = suite_cells()
+    if cells:
+        grid = [c for c in grid if c.name in cells]
+    t0 = time.perf_counter()
+    res = transfer([target], grid, trials=trials, workers=2, seed=0, out_dir=out, log=None)
+    table = res["table"][0] if res["table"] else {"cells": {}, "laps": 0, "trials": 0}
+    return {"suite_s": round(time.perf_counter() - t0, 1), "laps": table["laps"], "trials": table["trials"],
+            "cells": {k: f"{a}/{b}" for k, (a, b) in table["cells"].items()},
+            "cells_at_least_5_of_6": sum(a * 6 >= 5 * b for a, b in table["cells"].values()),
+            "n_cells": len(table["cells"]), "errors": res["errors"]}
+
+
+def bench_demo(args: argparse.Namespace) -> dict:
+    from deepracer_common.cli import main as deepracer
+
+    name = "before" if args.before else "after"
+    run = Path(args.run_dir or REPO / "runs" / f"bench-transfer-demo-{name}")
+    argv = ["demo", "--run-dir", str(run), "--time-cap-s", str(args.time_cap_s)]
+    if args.before:
+        argv += ["sim={}"]
+    t0 = time.perf_counter()
+    rc = deepracer(argv)
+    wall = time.perf_counter() - t0
+    status = json.loads((run / "status.json").read_text()) if (run / "status.json").is_file() else {}
+    result = {"config": name, "demo_rc": rc, "demo_wall_s": round(wall, 1), "status": status,
+              "load_average_after": os.getloadavg()}
+    result |= _suite(run, args.trials, None)
+    return result
+
+
+def bench_table2(args: argparse.Namespace) -> dict:
+    from deepracer_agent.config import load_config, shipped_config
+    from deepracer_agent.train import complete_checkpoints, train
+
+    rows = args.rows.split(",") if args.rows else list(ROWS)
+    unknown = [r for r in rows if r not in ROWS]
+    if unknown:
+        raise SystemExit(f"bench_transfer: unknown rows {unknown}; known: {', '.join(ROWS)}")
+    out = {}
+    for row in rows:
+        run = REPO / "runs" / f"bench-transfer-table2-{row}"
+        cfg = load_config(shipped_config("demo"), BASE + [f"stop.max_steps={args.steps}"] + ROWS[row])
+        t0 = time.perf_counter()
+        train(cfg, run, progress_bar=False, log=None)
+        train_s = time.perf_counter() - t0
+        last = complete_checkpoints(run, verify=False)[-1][0]
+        out[row] = {"overrides": ROWS[row], "steps": args.steps, "train_s": round(train_s, 1),
+                    "checkpoint": str(last), "load_average": os.getloadavg()} | _suite(last, args.trials, args.cells, run)
+        print(json.dumps({row: out[row]}), flush=True)
+    return out
+
+
+def bench_correlate(args: argparse.Namespace) -> dict:
+    from deepracer_agent.transfer import main as transfer_main
+
+    rc = transfer_main([str(args.run), "--correlate", "--robust-randomize", "--trials", str(args.trials)])
+    return {"rc": rc, "report": (Path(args.run) / "transfer_correlation.md").read_text()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="what", required=True)
+    d = sub.add_parser("demo")
+    d.add_argument("--before", action="store_true")
+    d.add_argument("--run-dir")
+    d.add_argument("--time-cap-s", type=float, default=600.0)
+    d.add_argument("--trials", type=int, default=6)
+    t = sub.add_parser("table2")
+    t.add_argument("--rows")
+    t.add_argument("--steps", type=int, default=4096)
+    t.add_argument("--trials", type=int, default=6)
+    t.add_argument("--cells", nargs="+")
+    c = sub.add_parser("correlate")
+    c.add_argument("run")
+    c.add_argument("--trials", type=int, default=6)
+    args = p.parse_args(argv)
+    result = {"demo": bench_demo, "table2": bench_table2, "correlate": bench_correlate}[args.what](args)
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
