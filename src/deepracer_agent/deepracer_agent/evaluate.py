@@ -1,6 +1,6 @@
 """``deepracer evaluate``: naive and robust evaluation of checkpoints, DeepRacer's per-trial metrics.
 
-    deepracer evaluate RUN_DIR_OR_CHECKPOINTS... [--trials 10] [--naive-only] [--no-naive]
+    deepracer evaluate RUN_DIR_OR_CHECKPOINTS_OR_MODELS... [--trials 10] [--naive-only] [--no-naive]
                        [--tracks NAME_OR_NPY ...] [--randomize] [--action-noise 0.1]
                        [--workers 2] [--seed 0] [--watch] [--out DIR] [--window 3]
 
@@ -37,6 +37,12 @@ thread. The result of a trial depends only on the checkpoint, the trial and ``--
 number of workers). A checkpoint that cannot be loaded is reported by path and skipped.
 ``--watch`` keeps running beside a training run and scores each new complete checkpoint as it
 appears, until the run's ``status.json`` says finished (and everything is scored) or ``--idle-timeout``.
+
+Exported models are evaluated too: a model artifact (folder or .tar.gz of ``deepracer export``) or
+an AWS/DRfC model (``model.pb`` + ``model_metadata.json``, e.g. ``pb-only-model.tar.gz``), run on
+OpenVINO f32 with the model's own action space and frame stack; the rest of the settings come from
+the ``config.resolved.yaml`` beside it, if any, else the defaults. Models are scored in the tables
+but take no part in the checkpoint selection.
 """
 from __future__ import annotations
 
@@ -229,37 +235,6 @@ def _load_policy(path: str) -> Any:
     return make_policy(path, device="cpu")
 
 
-def is_artifact(path: str | Path) -> bool:
-    """An exported model artifact: a folder with model_metadata.json + model.onnx, or a .tar.gz."""
-    path = Path(path)
-    return (path.is_dir() and (path / "model_metadata.json").is_file() and (path / "model.onnx").is_file()) or \
-        (path.is_file() and path.name.endswith(".tar.gz"))
-
-
-def artifact_actor(path: str) -> Callable[[np.ndarray], np.ndarray]:
-    """Deterministic actions of an exported artifact (ONNX Runtime, one thread), for channel-last
-    observations: argmax for discrete action spaces, the normalised mean for continuous ones."""
-    from deepracer_inference.artifact import load_artifact
-    from deepracer_inference.engine import create_engine
-
-    artifact = load_artifact(path)
-    try:
-        engine = create_engine(artifact, "onnxruntime", num_threads=1)
-    finally:
-        artifact.close()
-    discrete = artifact.metadata.is_discrete
-    frame = np.zeros(artifact.input_shape, dtype=np.float32)
-
-    def act(obs: np.ndarray) -> np.ndarray:
-        out = []
-        for o in obs:
-            frame[0] = np.moveaxis(o, -1, 0)
-            y = np.asarray(engine.infer(frame)).reshape(-1)
-            out.append(int(np.argmax(y)) if discrete else np.clip(y[:2], -1.0, 1.0))
-        return np.array(out)
-    return act
-
-
 def deep_merge(base: dict, over: dict) -> dict:
     """A copy of ``base`` with ``over`` merged in (nested mappings merged, other values replaced)."""
     import copy
@@ -276,6 +251,29 @@ def deep_merge(base: dict, over: dict) -> dict:
 _POLICY_CACHE: dict[str, Any] = {}
 
 
+def is_artifact(path: str | Path) -> bool:
+    """True for an exported model (artifact folder/.tar.gz, or an AWS/DRfC model.pb folder/archive),
+    False for an SB3 checkpoint .zip."""
+    from deepracer_inference.artifact import is_artifact_path
+
+    return is_artifact_path(path)
+
+
+class ArtifactActor:
+    """An exported model (ours or AWS's) as the deterministic actor of :func:`run_trials`, on
+    OpenVINO f32 (one thread): argmax for discrete spaces, the normalised mean for continuous ones."""
+
+    def __init__(self, path: str | Path) -> None:
+        from deepracer_inference.engine import Policy
+
+        self.policy = Policy.from_path(path, engine="openvino", num_threads=1)
+        self.metadata = self.policy.metadata
+        self.frame_stack = self.policy.artifact.frame_stack
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        return self.policy.act_stacked(obs)
+
+
 def run_unit(unit: WorkUnit) -> dict[str, Any]:
     """Worker entry point: ``{"unit": ..., "trials": [...]}`` or ``{"unit": ..., "error": "..."}``."""
     import torch
@@ -285,14 +283,17 @@ def run_unit(unit: WorkUnit) -> dict[str, Any]:
     from .config import TrainConfig
 
     torch.set_num_threads(1)
+    artifact = is_artifact(unit.checkpoint)
     try:
         act = _POLICY_CACHE.get(unit.checkpoint)
         if act is None:
             _POLICY_CACHE.clear()
-            act = _POLICY_CACHE[unit.checkpoint] = (artifact_actor(unit.checkpoint) if is_artifact(unit.checkpoint)
+            act = _POLICY_CACHE[unit.checkpoint] = (ArtifactActor(unit.checkpoint) if artifact
                                                     else policy_actor(_load_policy(unit.checkpoint)))
     except Exception as exc:  # noqa: BLE001 - a corrupt checkpoint is reported, not fatal
-        return {"unit": unit, "error": f"{unit.checkpoint}: cannot load checkpoint ({type(exc).__name__}: {exc})"}
+        what = "model" if artifact else "checkpoint"
+        detail = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+        return {"unit": unit, "error": f"{unit.checkpoint}: cannot load {what} ({detail})"}
     cfg = TrainConfig.from_dict(unit.config)
     sim = cfg.sim_config()
     if unit.sim_overrides:
@@ -301,13 +302,17 @@ def run_unit(unit: WorkUnit) -> dict[str, Any]:
         sim = SimConfig.from_dict(deep_merge(cfg.sim, unit.sim_overrides))
     if unit.randomize:
         sim = _randomized(sim)
+    if artifact:  # the model's own action space and frame stack, whatever the config says
+        metadata, frame_stack = act.metadata, act.frame_stack
+    else:
+        metadata, frame_stack = cfg.metadata(), cfg.hyperparameters.stack_size
     try:
         from .simtrace import SimtraceLog
 
         track = load_track(unit.track)
         trace = SimtraceLog(None) if unit.trace_root else None
-        trials = run_trials(act, unit.specs, track, cfg.metadata(), sim_config=sim,
-                            episode=cfg.episode, frame_stack=cfg.hyperparameters.stack_size, seed=unit.seed,
+        trials = run_trials(act, unit.specs, track, metadata, sim_config=sim,
+                            episode=cfg.episode, frame_stack=frame_stack, seed=unit.seed,
                             max_steps=unit.max_steps, trace=trace)
         if trace is not None:
             from .aws_logs import write_evaluation
@@ -374,7 +379,10 @@ def find_checkpoints(targets: Sequence[str | Path]) -> tuple[Path, list[Path]]:
     ckpts: list[Path] = []
     for target in targets:
         path = Path(target).expanduser()
-        if path.is_dir():
+        if path.exists() and is_artifact(path):   # an exported model: ours or AWS's
+            ckpts.append(path)
+            out_dir = out_dir or path.parent
+        elif path.is_dir():
             found = [p for p, _ in complete_checkpoints(path, verify=False)]
             if not found:  # a folder of zips without sidecars (e.g. copied checkpoints)
                 folder = path / CHECKPOINT_DIR if (path / CHECKPOINT_DIR).is_dir() else path
@@ -445,7 +453,7 @@ def write_outputs(out_dir: Path, rows: list[dict[str, Any]], window: int = 3,
     scores = []
     for ckpt in dict.fromkeys(r["checkpoint"] for r in summary):
         robust = [r for r in summary if r["checkpoint"] == ckpt and r["mode"] == "robust"]
-        if not robust:
+        if not robust or is_artifact(ckpt):   # selection picks training checkpoints (best.zip)
             continue
         trials = sum(r["trials"] for r in robust)
         laps = sum(r["laps"] for r in robust)
@@ -520,7 +528,10 @@ def evaluate(targets: Sequence[str | Path], trials: int = 10, naive: bool = True
     done = {(r["checkpoint"], r["mode"], r["track"]) for r in existing}
     units: list[WorkUnit] = []
     for ckpt in ckpts:
-        cfg = run_config_for(ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent, ckpt)
+        if is_artifact(ckpt):  # the folder's run config if any (track, episode), else defaults
+            cfg = run_config_for(ckpt.parent)
+        else:
+            cfg = run_config_for(ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent, ckpt)
         for track in (tracks or [cfg["track"]]):
             for mode, specs in (("naive", naive_trials() if naive else []),
                                 ("robust", robust_trials(trials, action_noise, both_directions) if robust else [])):
@@ -597,7 +608,8 @@ def watch(run_dir: str | Path, poll_s: float = 2.0, idle_timeout_s: float = 600.
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="deepracer evaluate",
                                 description="Naive and robust evaluation of training checkpoints.")
-    p.add_argument("targets", nargs="+", metavar="RUN_DIR_OR_CHECKPOINT")
+    p.add_argument("targets", nargs="+", metavar="RUN_DIR_OR_CHECKPOINT_OR_MODEL",
+                   help="run folders, SB3 checkpoints (.zip), model artifacts or AWS/DRfC models (folder or .tar.gz)")
     p.add_argument("--trials", type=int, default=10, help="robust trials per checkpoint and track (default 10)")
     p.add_argument("--naive-only", action="store_true", help="only the naive evaluation")
     p.add_argument("--no-naive", action="store_true", help="skip the naive evaluation")

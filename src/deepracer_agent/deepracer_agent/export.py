@@ -21,6 +21,15 @@ this module is the only producer. Steps:
 5. ``manifest.json`` (sha256 of every file, versions, input/output, self-check), then the folder and
    ``<folder>.tar.gz`` appear atomically: everything is built in hidden temp paths beside the
    destination and renamed at the end, so an interrupted export leaves no half artifact.
+6. The AWS car files, beside the artifact (skip with ``--no-aws``; single-frame policies only):
+   ``model.pb``, a TF frozen graph with AWS's tensor names and NHWC raw 0-255 input, written from the
+   torch weights by :mod:`deepracer_agent.frozen_graph` (no TensorFlow needed) and checked like the
+   stock car loads it (OpenVINO's TF frontend, AWS's input name, [1, 120, 160, 1]) against torch on
+   the same 40 frames (argmax equal, probabilities within 1e-5), packed as ``pb-only-model.tar.gz``
+   (model_metadata.json + model.pb: the stock car), ``openvino-model.tar.gz`` (+ model.xml/.bin,
+   IR v11, NHWC input: custom cars) and the console/DRfC folder ``<out>_aws_model/``
+   (model_metadata.json + agent/model.pb). ``rpi-model.tar.gz`` (model.tflite) is not written: no
+   TFLite writer short of TensorFlow itself is a sensible dependency here.
 """
 from __future__ import annotations
 
@@ -36,22 +45,28 @@ import sys
 import tarfile
 import warnings
 from contextlib import redirect_stdout
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from deepracer_common.fileio import commit_temp, make_temp_dir, replace_directory, temp_path_for
-from deepracer_inference.artifact import (ARTIFACT_FORMAT, ARTIFACT_FORMAT_VERSION, INPUT_NAME, IR_BIN_NAME,
-                                          IR_FP16_BIN_NAME, IR_FP16_XML_NAME, IR_XML_NAME, MANIFEST_NAME,
-                                          METADATA_NAME, ONNX_NAME, expected_input_shape, expected_output,
-                                          file_checksums, frame_stack_of, sha256_file)
+from deepracer_inference.artifact import (ARTIFACT_FORMAT, ARTIFACT_FORMAT_VERSION, AWS_AGENT_DIR, AWS_INPUT_NAME,
+                                          AWS_OUTPUT_NAME, INPUT_NAME, IR_BIN_NAME, IR_FP16_BIN_NAME, IR_FP16_XML_NAME, IR_XML_NAME,
+                                          MANIFEST_NAME, METADATA_NAME, ONNX_NAME, TF_PB_NAME, expected_input_shape,
+                                          expected_output, file_checksums, frame_stack_of, sha256_file)
 from deepracer_inference.metadata import MetadataError, ModelMetadata
 from deepracer_inference.preprocess import NETWORK_HEIGHT_PX, NETWORK_WIDTH_PX
 
 OPSET = 18
 CONTINUOUS_TOLERANCE = 1e-4
+PB_TOLERANCE = 1e-5          # the frozen graph vs torch: probabilities (discrete) / mean (continuous)
+
+#: The car archives DeepRacer-on-AWS writes (shared/REFERENCE.md), and the console/DRfC folder suffix.
+PB_ONLY_ARCHIVE = "pb-only-model.tar.gz"
+OPENVINO_ARCHIVE = "openvino-model.tar.gz"
+AWS_FOLDER_SUFFIX = "_aws_model"
 
 
 class ExportError(RuntimeError):
@@ -60,9 +75,20 @@ class ExportError(RuntimeError):
 
 @dataclass
 class ExportResult:
+    """folder / archive: the model artifact; aws: the AWS car files (``pb_only``, ``openvino``,
+    ``folder``), empty when they were not written (``aws_skipped`` says why)."""
+
     folder: Path
     archive: Path
     manifest: dict[str, Any]
+    aws: dict[str, Path] = field(default_factory=dict)
+    aws_skipped: str | None = None
+
+
+def aws_outputs(out: Path) -> dict[str, Path]:
+    """Where the AWS car files of the artifact ``out`` go: beside it."""
+    return {"pb_only": out.parent / PB_ONLY_ARCHIVE, "openvino": out.parent / OPENVINO_ARCHIVE,
+            "folder": out.parent / f"{out.name}{AWS_FOLDER_SUFFIX}"}
 
 
 # ---------------------------------------------------------------------------------------- inputs
@@ -232,6 +258,106 @@ def self_check(folder: Path, module: Any, frames: np.ndarray, discrete: bool, fp
     return result
 
 
+# ---------------------------------------------------------------------------------------- AWS car files
+def layers_from_policy(policy: Any) -> list:
+    """The actor path of an SB3 policy with a DeepRacer network as :class:`frozen_graph.Layer` s
+    (numpy): convs (batch norm folded in, eval statistics), flatten, dense layers, the action head.
+
+    Raises :class:`ExportError` for a layer the frozen-graph writer does not know.
+    """
+    from torch import nn
+
+    from .frozen_graph import Layer, fold_batch_norm
+
+    def arr(t: Any) -> np.ndarray:
+        return t.detach().cpu().numpy().astype(np.float32)
+
+    features = policy.pi_features_extractor
+    modules: list[Any] = []
+    for part in (getattr(features, "cnn", None), getattr(features, "linear", None)):
+        if part is None:
+            raise ExportError(f"the policy's feature extractor {type(features).__name__} is not a DeepRacer "
+                              "network (no cnn/linear); cannot write it as a TF frozen graph")
+        modules += list(part)
+    modules += list(policy.mlp_extractor.policy_net) + [policy.action_net]
+    layers: list[Any] = []
+    i = 0
+    while i < len(modules):
+        m = modules[i]
+        if isinstance(m, nn.Conv2d):
+            if m.padding not in ((0, 0), "valid") or m.stride[0] != m.stride[1] or m.dilation != (1, 1) or m.groups != 1:
+                raise ExportError(f"convolution {m}: only VALID padding, square strides, no dilation or groups")
+            weight, bias = arr(m.weight), (arr(m.bias) if m.bias is not None else np.zeros(m.out_channels, np.float32))
+            if i + 1 < len(modules) and isinstance(modules[i + 1], nn.BatchNorm2d):
+                bn = modules[i + 1]
+                weight, bias = fold_batch_norm(weight, bias, arr(bn.weight), arr(bn.bias), arr(bn.running_mean),
+                                               arr(bn.running_var), float(bn.eps))
+                i += 1
+            layers.append(Layer("conv", weight, bias, int(m.stride[0])))
+        elif isinstance(m, nn.Linear):
+            bias = arr(m.bias) if m.bias is not None else np.zeros(m.out_features, np.float32)
+            layers.append(Layer("dense", arr(m.weight), bias))
+        elif isinstance(m, nn.ReLU):
+            layers.append(Layer("relu"))
+        elif isinstance(m, nn.Tanh):
+            layers.append(Layer("tanh"))
+        elif isinstance(m, nn.Flatten):
+            layers.append(Layer("flatten"))
+        elif isinstance(m, (nn.Dropout, nn.Identity)):
+            pass  # eval mode: identity
+        else:
+            raise ExportError(f"layer {type(m).__name__} cannot be written as a TF frozen graph")
+        i += 1
+    return layers
+
+
+def _pb_runner(pb: Path, frame_stack: int) -> Any:
+    """The frozen graph as the stock car loads it: OpenVINO's TF frontend with AWS's input name and
+    the fixed NHWC shape, compiled f32; returns ``run(nchw (1, C, 120, 160)) -> (A,)``."""
+    import openvino as ov
+
+    model = ov.convert_model(str(pb), input=[(f"{AWS_INPUT_NAME}:0", [1, NETWORK_HEIGHT_PX, NETWORK_WIDTH_PX,
+                                                                       frame_stack])])
+    compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    return model, lambda x: compiled(np.ascontiguousarray(np.transpose(x, (0, 2, 3, 1))))[0][0]
+
+
+def write_aws_files(folder: Path, policy: Any, meta: ModelMetadata, module: Any, frames: np.ndarray,
+                    frame_stack: int) -> dict[str, Any]:
+    """Write ``model.pb`` (AWS tensor names, NHWC, raw 0-255 input) and its OpenVINO IR (``model.xml``
+    / ``.bin``, input NHWC [1, 120, 160, C]) into ``folder`` with ``model_metadata.json``, after checking
+    the graph against torch on ``frames``; returns the check (``max_abs_diff``, ``argmax_agree``)."""
+    import openvino as ov
+
+    from .frozen_graph import write_frozen_graph
+
+    divisor = 255.0 * (255.0 if getattr(policy, "normalize_images", False) else 1.0)
+    write_frozen_graph(folder / TF_PB_NAME, layers_from_policy(policy), in_channels=frame_stack,
+                       discrete=meta.is_discrete, input_scale_divisor=divisor)
+    model, run = _pb_runner(folder / TF_PB_NAME, frame_stack)
+    reference = _torch_outputs(module, frames)
+    outputs = np.stack([np.asarray(run(f[None])) for f in frames])
+    max_diff = float(np.max(np.abs(outputs - reference)))
+    check: dict[str, Any] = {"frames": int(len(frames)), "max_abs_diff": max_diff}
+    ok = max_diff <= PB_TOLERANCE
+    if meta.is_discrete:
+        check["argmax_agree"] = int(np.sum(np.argmax(outputs, axis=1) == np.argmax(reference, axis=1)))
+        ok = ok and check["argmax_agree"] == len(frames)
+    check["ok"] = bool(ok)
+    if not ok:
+        raise ExportError(f"the TF frozen graph disagrees with torch: {json.dumps(check)}")
+    ov.save_model(model, str(folder / IR_XML_NAME), compress_to_fp16=False)
+    meta.save(folder / METADATA_NAME)
+    return check
+
+
+def _tar(path: Path, folder: Path, names: list[str]) -> None:
+    """A .tar.gz of ``folder``'s ``names`` at the top of the archive (as DeepRacer-on-AWS packs them)."""
+    with tarfile.open(path, "w:gz") as tar:
+        for name in names:
+            tar.add(folder / name, arcname=name, recursive=False)
+
+
 # ---------------------------------------------------------------------------------------- artifact
 def _versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
@@ -244,11 +370,14 @@ def _versions() -> dict[str, str]:
 
 
 def export_checkpoint(checkpoint: str | Path, out: str | Path | None = None, metadata: str | Path | None = None,
-                      fp16: bool = False, force: bool = False, seed: int = 0) -> ExportResult:
+                      fp16: bool = False, force: bool = False, seed: int = 0, aws: bool = True) -> ExportResult:
     """Export ``checkpoint`` to the artifact folder ``out`` and ``out.tar.gz`` (see the module docstring).
 
     ``out`` defaults to ``<checkpoint folder>/<checkpoint stem>_artifact``. An existing destination is
     an error unless ``force`` (then it is replaced only after the new artifact is complete).
+    With ``aws`` (and a single-frame policy: the stock car feeds one frame) the AWS car files are
+    written beside ``out`` too (:func:`aws_outputs`): ``pb-only-model.tar.gz``,
+    ``openvino-model.tar.gz`` and the console/DRfC folder ``<out>_aws_model/`` (``agent/model.pb``).
     """
     import openvino as ov
 
@@ -257,8 +386,11 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path | None = None, met
         raise ExportError(f"{checkpoint}: checkpoint not found (expected a .zip written by 'deepracer train')")
     out = Path(out).expanduser() if out is not None else checkpoint.parent / f"{checkpoint.stem}_artifact"
     archive = out.parent / f"{out.name}.tar.gz"
-    if not force and (out.exists() or archive.exists()):
-        raise ExportError(f"{out}: already exists (or {archive.name}); pass --force to replace it")
+    targets = aws_outputs(out) if aws else {}
+    if not force:
+        existing = [p for p in (out, archive, *targets.values()) if p.exists()]
+        if existing:
+            raise ExportError(f"{existing[0]}: already exists; pass --force to replace it")
     metadata_path = find_metadata(checkpoint, metadata)
     ckpt, policy = load_checkpoint(checkpoint)
     try:
@@ -274,9 +406,16 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path | None = None, met
     output_name, output_shape = expected_output(meta)
     module = exportable_policy(policy, meta.is_discrete)
 
+    aws_skipped = None
+    if aws and c != 1:
+        aws_skipped = (f"the policy sees {c} stacked frames; the stock car feeds one [1, 120, 160, 1] frame, "
+                       "so no AWS car files were written")
+        targets = {}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = make_temp_dir(out)
     tmp_archive = temp_path_for(archive)
+    tmp_aws = make_temp_dir(out.parent / f"{out.name}.aws") if targets else None
+    staged: dict[str, Path] = {}
     try:
         exporter = export_onnx(module, input_shape, output_name, tmp / ONNX_NAME)
         ov_model = ov.convert_model(str(tmp / ONNX_NAME))
@@ -284,10 +423,17 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path | None = None, met
         if fp16:
             ov.save_model(ov.convert_model(str(tmp / ONNX_NAME)), str(tmp / IR_FP16_XML_NAME), compress_to_fp16=True)
         meta.save(tmp / METADATA_NAME)
-        check = self_check(tmp, module, self_check_frames(c, seed=seed), meta.is_discrete, fp16)
+        frames = self_check_frames(c, seed=seed)
+        check = self_check(tmp, module, frames, meta.is_discrete, fp16)
         if not check["passed"]:
             raise ExportError(f"{checkpoint}: self-check failed, the engines disagree with torch: "
                               f"{json.dumps(check['engines'])}")
+        aws_check = None
+        if tmp_aws is not None:
+            try:
+                aws_check = write_aws_files(tmp_aws, policy, meta, module, frames, c)
+            except ExportError as exc:
+                raise ExportError(f"{checkpoint}: {exc}") from None
         manifest = {
             "format": ARTIFACT_FORMAT,
             "format_version": ARTIFACT_FORMAT_VERSION,
@@ -306,6 +452,11 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path | None = None, met
             "self_check": check,
             "files": file_checksums(tmp),
         }
+        if aws_check is not None:
+            manifest["aws_model_pb"] = {"input": {"name": AWS_INPUT_NAME, "layout": "NHWC",
+                                                  "shape": [1, NETWORK_HEIGHT_PX, NETWORK_WIDTH_PX, c]},
+                                        "output": {"name": AWS_OUTPUT_NAME}, "self_check": aws_check,
+                                        "sha256": sha256_file(tmp_aws / TF_PB_NAME)}
         with open(tmp / MANIFEST_NAME, "w", encoding="utf-8") as fh:
             json.dump(manifest, fh, indent=2)
             fh.write("\n")
@@ -314,13 +465,40 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path | None = None, met
             for path in sorted(tmp.iterdir()):
                 tar.add(path, arcname=f"{out.name}/{path.name}", recursive=False)
         _make_readable(tmp_archive)
+        if tmp_aws is not None:
+            _stage_aws(tmp_aws, targets, staged)
         replace_directory(tmp, out)
         commit_temp(tmp_archive, archive)
+        for key, path in staged.items():
+            if path.is_dir():
+                replace_directory(path, targets[key])
+            else:
+                commit_temp(path, targets[key])
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp_archive.unlink(missing_ok=True)
+        for path in staged.values():
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
         raise
-    return ExportResult(out, archive, manifest)
+    finally:
+        if tmp_aws is not None:
+            shutil.rmtree(tmp_aws, ignore_errors=True)
+    return ExportResult(out, archive, manifest, aws=targets, aws_skipped=aws_skipped)
+
+
+def _stage_aws(files: Path, targets: dict[str, Path], staged: dict[str, Path]) -> None:
+    """Hidden temp copies of the AWS car files beside their destinations, recorded in ``staged`` as
+    they are made (the caller renames them into place last, or removes them on failure)."""
+    pb_only = staged["pb_only"] = temp_path_for(targets["pb_only"])
+    _tar(pb_only, files, [METADATA_NAME, TF_PB_NAME])
+    ov_archive = staged["openvino"] = temp_path_for(targets["openvino"])
+    _tar(ov_archive, files, [METADATA_NAME, TF_PB_NAME, IR_XML_NAME, IR_BIN_NAME])
+    folder = staged["folder"] = make_temp_dir(targets["folder"])
+    (folder / AWS_AGENT_DIR).mkdir()
+    shutil.copyfile(files / METADATA_NAME, folder / METADATA_NAME)
+    shutil.copyfile(files / TF_PB_NAME, folder / AWS_AGENT_DIR / TF_PB_NAME)
+    _make_readable(pb_only, ov_archive, folder, folder / AWS_AGENT_DIR, folder / METADATA_NAME,
+                   folder / AWS_AGENT_DIR / TF_PB_NAME)
 
 
 def _make_readable(*paths: Path) -> None:
@@ -344,9 +522,13 @@ def main(argv: list[str] | None = None) -> int:
                                            "else the checkpoint's own)")
     parser.add_argument("--fp16", action="store_true", help="also write an FP16-compressed OpenVINO IR")
     parser.add_argument("--force", action="store_true", help="replace an existing artifact")
+    parser.add_argument("--no-aws", action="store_true",
+                        help="do not write the AWS car files (pb-only-model.tar.gz, openvino-model.tar.gz, "
+                             "<out>_aws_model/agent/model.pb)")
     args = parser.parse_args(argv)
     try:
-        result = export_checkpoint(args.checkpoint, args.out, args.metadata, fp16=args.fp16, force=args.force)
+        result = export_checkpoint(args.checkpoint, args.out, args.metadata, fp16=args.fp16, force=args.force,
+                                   aws=not args.no_aws)
     except (ExportError, MetadataError) as exc:
         print(f"deepracer export: {exc}", file=sys.stderr)
         return 1
@@ -355,6 +537,16 @@ def main(argv: list[str] | None = None) -> int:
     for name, entry in check["engines"].items():
         agree = f", argmax agrees on {entry['argmax_agree']}/{check['frames']}" if "argmax_agree" in entry else ""
         print(f"  self-check {name}: max |diff| {entry['max_abs_diff']:.3g}{agree}")
+    if result.aws:
+        pb = result.manifest["aws_model_pb"]["self_check"]
+        agree = f", argmax agrees on {pb['argmax_agree']}/{pb['frames']}" if "argmax_agree" in pb else ""
+        print(f"stock AWS car (upload in its web console): {result.aws['pb_only']}\n"
+              f"custom car (OpenVINO IR, NHWC):             {result.aws['openvino']}\n"
+              f"console/DRfC model folder:                   {result.aws['folder']}\n"
+              f"  self-check model.pb (OpenVINO TF frontend, AWS input name): max |diff| "
+              f"{pb['max_abs_diff']:.3g}{agree}")
+    elif result.aws_skipped:
+        print(f"note: {result.aws_skipped}")
     return 0
 
 

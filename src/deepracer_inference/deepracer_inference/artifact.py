@@ -18,8 +18,15 @@ Frame stack: AWS's ``model_metadata.json`` has no such field; this workspace sto
 optional top-level key ``frame_stack`` (default 1, kept in ``ModelMetadata.extra``), read by
 :func:`frame_stack_of`.
 
-Loading never unpickles anything: JSON, ONNX protobuf and OpenVINO IR only. A ``.tar.gz`` is
-extracted into a private temporary folder with path-traversal, link and device entries refused.
+An AWS/DRfC model loads too (``Artifact.kind == "aws"``): a folder or .tar.gz holding
+``model_metadata.json`` and the TF frozen graph ``model.pb`` (at the top or as ``agent/model.pb``),
+AWS's tensor names (:data:`AWS_INPUT_NAME`, :data:`AWS_OUTPUT_NAME`) and NHWC ``(1, 120, 160, C)``
+input; the engine reads the graph through OpenVINO's TensorFlow frontend.
+
+Loading never unpickles anything: JSON, ONNX / TF protobuf and OpenVINO IR only. A ``.tar.gz`` is
+checked from its headers before anything is written (:func:`safe_extract`: no path traversal, links
+or devices; size limits; only the files the manifest lists, or AWS's known file names) and then
+extracted into a private temporary folder.
 """
 from __future__ import annotations
 
@@ -27,6 +34,7 @@ import hashlib
 import json
 import tarfile
 import tempfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -49,6 +57,24 @@ OUTPUT_DISCRETE = "action_probabilities"
 OUTPUT_CONTINUOUS = "action_mean"
 TAR_SUFFIXES = (".tar.gz", ".tgz")
 
+#: AWS's car contract (shared/REFERENCE.md): a TF frozen graph ``model.pb``, NHWC [1, 120, 160, 1]
+#: raw 0-255 input and the policy output under these tensor names.
+TF_PB_NAME = "model.pb"
+AWS_AGENT_DIR = "agent"
+AWS_INPUT_NAME = "main_level/agent/main/online/network_0/FRONT_FACING_CAMERA/FRONT_FACING_CAMERA"
+AWS_OUTPUT_NAME = "main_level/agent/main/online/network_1/ppo_head_0/policy"
+#: Files an AWS/DRfC model archive (no manifest) may hold: the car archives DeepRacer-on-AWS writes
+#: (pb-only / openvino / rpi), the stock car's checksum, and what a console download adds.
+AWS_MEMBER_NAMES = frozenset({TF_PB_NAME, METADATA_NAME, IR_XML_NAME, IR_BIN_NAME, "model.tflite", "checksum.txt",
+                              "hyperparameters.json", "reward_function.py", "training_params.yaml"})
+
+#: Limits checked on the archive's headers before anything is extracted (a SHALLOW model is ~23 MB
+#: per graph file; an artifact with ONNX + IR + FP16 IR ~80 MB).
+MAX_ARCHIVE_MEMBERS = 64
+MAX_MEMBER_BYTES = 256 << 20
+MAX_ARCHIVE_BYTES = 1 << 30
+MAX_MANIFEST_BYTES = 1 << 20
+
 
 class ArtifactError(ValueError):
     """An artifact that cannot be used; the message starts with the artifact path and names the problem."""
@@ -62,9 +88,25 @@ def frame_stack_of(metadata: ModelMetadata) -> int:
     return value
 
 
-def expected_input_shape(metadata: ModelMetadata) -> tuple[int, int, int, int]:
-    """``(1, C, 120, 160)``: the network input shape ``metadata`` implies."""
-    return (1, frame_stack_of(metadata), NETWORK_HEIGHT_PX, NETWORK_WIDTH_PX)
+def expected_input_shape(metadata: ModelMetadata, layout: str = "NCHW") -> tuple[int, int, int, int]:
+    """``(1, C, 120, 160)`` (NCHW, this workspace's graphs) or ``(1, 120, 160, C)`` (NHWC, AWS's):
+    the network input shape ``metadata`` implies."""
+    c = frame_stack_of(metadata)
+    if layout == "NHWC":
+        return (1, NETWORK_HEIGHT_PX, NETWORK_WIDTH_PX, c)
+    return (1, c, NETWORK_HEIGHT_PX, NETWORK_WIDTH_PX)
+
+
+def layout_of(shape: tuple[int, ...] | list[int]) -> str | None:
+    """"NCHW" for ``(1, C, 120, 160)``, "NHWC" for ``(1, 120, 160, C)``, None for anything else."""
+    shape = tuple(shape)
+    if len(shape) != 4 or shape[0] != 1:
+        return None
+    if shape[2:] == (NETWORK_HEIGHT_PX, NETWORK_WIDTH_PX):
+        return "NCHW"
+    if shape[1:3] == (NETWORK_HEIGHT_PX, NETWORK_WIDTH_PX):
+        return "NHWC"
+    return None
 
 
 def expected_output(metadata: ModelMetadata) -> tuple[str, tuple[int, int]]:
@@ -93,7 +135,12 @@ def file_checksums(folder: str | Path) -> dict[str, dict[str, Any]]:
 @dataclass
 class Artifact:
     """A loaded, checksum-verified artifact. ``folder`` holds the files (a temp folder for a .tar.gz,
-    removed by :meth:`close` or when the object is garbage-collected)."""
+    removed by :meth:`close` or when the object is garbage-collected).
+
+    ``kind``: "artifact" (this workspace's format, with a manifest) or "aws" (an AWS/DRfC model:
+    ``model.pb`` + ``model_metadata.json``, no manifest; ``pb_path`` is its frozen graph, read by
+    OpenVINO's TensorFlow frontend). ``input_shape`` gives the layout (NCHW or NHWC, :func:`layout_of`).
+    """
 
     source: Path
     folder: Path
@@ -103,6 +150,9 @@ class Artifact:
     output_name: str
     output_shape: tuple[int, ...]
     _tmp: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
+    kind: str = "artifact"
+    input_name: str = INPUT_NAME
+    pb_path: Path | None = None
 
     @property
     def name(self) -> str:
@@ -110,8 +160,13 @@ class Artifact:
         return _display_name(self.source)
 
     @property
+    def layout(self) -> str:
+        """"NCHW" or "NHWC": where the frame-stack channel sits in :attr:`input_shape`."""
+        return layout_of(self.input_shape) or "NCHW"
+
+    @property
     def frame_stack(self) -> int:
-        return self.input_shape[1]
+        return self.input_shape[3] if self.layout == "NHWC" else self.input_shape[1]
 
     def path(self, name: str) -> Path:
         return self.folder / name
@@ -139,37 +194,143 @@ def _display_name(path: Path) -> str:
 
 
 def is_artifact_path(path: str | Path) -> bool:
-    """True for a folder with a manifest or a file named *.tar.gz / *.tgz (cheap; no verification)."""
+    """True for a folder with a manifest, an AWS/DRfC model folder, or a file named *.tar.gz / *.tgz
+    (cheap; no verification)."""
     path = Path(path)
-    return (path.is_dir() and (path / MANIFEST_NAME).is_file()) or (
+    return (path.is_dir() and ((path / MANIFEST_NAME).is_file() or find_aws_layout(path) is not None)) or (
         path.is_file() and path.name.endswith(TAR_SUFFIXES))
 
 
-def safe_extract(archive: str | Path, dest: str | Path) -> Path:
-    """Extract a .tar.gz into ``dest`` refusing absolute paths, ``..``, links and special files.
+def find_aws_layout(folder: str | Path) -> Path | None:
+    """The ``model.pb`` of an AWS/DRfC model folder (``model_metadata.json`` beside ``model.pb`` or
+    ``agent/model.pb``), or None when ``folder`` is not one."""
+    folder = Path(folder)
+    if not (folder / METADATA_NAME).is_file():
+        return None
+    for candidate in (folder / TF_PB_NAME, folder / AWS_AGENT_DIR / TF_PB_NAME):
+        if candidate.is_file():
+            return candidate
+    return None
 
-    Returns the folder holding ``manifest.json`` (``dest`` or its single top-level subfolder).
+
+def _member_parts(archive: Path, m: tarfile.TarInfo) -> tuple[str, ...]:
+    parts = PurePosixPath(m.name).parts
+    if m.name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]) or "\\" in m.name:
+        raise ArtifactError(f"model artifact {archive}: unsafe path {m.name!r} in the archive")
+    if not (m.isfile() or m.isdir()) or m.issparse():
+        raise ArtifactError(f"model artifact {archive}: archive entry {m.name!r} is a link or "
+                            "special file; only plain files are allowed")
+    return parts
+
+
+def _scan_members(archive: Path, tar: tarfile.TarFile) -> list[tuple[tarfile.TarInfo, tuple[str, ...]]]:
+    """Every entry's header, checked for safety and against the size limits BEFORE anything is
+    extracted (headers are read one by one, so a bomb is refused at the first header past a limit)."""
+    where = f"model artifact {archive}"
+    seen: set[tuple[str, ...]] = set()
+    out: list[tuple[tarfile.TarInfo, tuple[str, ...]]] = []
+    total = 0
+    for m in tar:
+        parts = _member_parts(archive, m)
+        if len(out) >= MAX_ARCHIVE_MEMBERS:
+            raise ArtifactError(f"{where}: more than {MAX_ARCHIVE_MEMBERS} entries; a model archive holds a few files")
+        if m.isfile():
+            if m.size > MAX_MEMBER_BYTES:
+                raise ArtifactError(f"{where}: {m.name!r} is {m.size} bytes, more than the "
+                                    f"{MAX_MEMBER_BYTES >> 20} MiB allowed per file")
+            total += m.size
+            if total > MAX_ARCHIVE_BYTES:
+                raise ArtifactError(f"{where}: its files add up to more than {MAX_ARCHIVE_BYTES >> 20} MiB "
+                                    "(the limit for a model archive)")
+            if parts in seen:
+                raise ArtifactError(f"{where}: {m.name!r} appears twice in the archive")
+            seen.add(parts)
+        out.append((m, parts))
+    return out
+
+
+def _archive_root(entries: list[tuple[tarfile.TarInfo, tuple[str, ...]]]) -> tuple[str, ...]:
+    """() for files at the top of the archive, or (name,) when everything sits in one top folder that
+    holds the model (manifest.json or model_metadata.json)."""
+    files = [parts for m, parts in entries if m.isfile()]
+    tops = {parts[0] for parts in files if len(parts) > 1}
+    if len(tops) == 1 and all(len(parts) > 1 for parts in files):
+        top = next(iter(tops))
+        if any(parts[1:] in ((MANIFEST_NAME,), (METADATA_NAME,)) for parts in files):
+            return (top,)
+    return ()
+
+
+def safe_extract(archive: str | Path, dest: str | Path) -> Path:
+    """Check, then extract, a model .tar.gz into ``dest``; returns the folder holding the model.
+
+    Before anything is written: absolute paths, ``..``, links and special files are refused; at most
+    :data:`MAX_ARCHIVE_MEMBERS` entries, :data:`MAX_MEMBER_BYTES` per file and
+    :data:`MAX_ARCHIVE_BYTES` in all. A model artifact (``manifest.json`` at the top or in one top
+    folder) may hold only the files its manifest lists, each of the size the manifest records; an
+    AWS/DRfC archive without a manifest only the known names :data:`AWS_MEMBER_NAMES` (at the top or
+    under ``agent/``). Returns ``dest`` or the archive's single top-level folder.
     """
     archive, dest = Path(archive), Path(dest)
+    where = f"model artifact {archive}"
     try:
         with tarfile.open(archive, "r:gz") as tar:
-            members = tar.getmembers()
-            for m in members:
-                parts = PurePosixPath(m.name).parts
-                if m.name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
-                    raise ArtifactError(f"model artifact {archive}: unsafe path {m.name!r} in the archive")
-                if not (m.isfile() or m.isdir()):
-                    raise ArtifactError(f"model artifact {archive}: archive entry {m.name!r} is a link or "
-                                        "special file; only plain files are allowed")
-            tar.extractall(dest, members=members, filter="data")
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise ArtifactError(f"model artifact {archive}: cannot read the archive ({exc})") from None
-    if (dest / MANIFEST_NAME).is_file():
-        return dest
-    subdirs = [p for p in dest.iterdir() if p.is_dir()]
-    if len(subdirs) == 1 and (subdirs[0] / MANIFEST_NAME).is_file():
-        return subdirs[0]
-    raise ArtifactError(f"model artifact {archive}: no {MANIFEST_NAME} at the top of the archive")
+            entries = _scan_members(archive, tar)
+            root = _archive_root(entries)
+            by_name = {parts[len(root):]: m for m, parts in entries if m.isfile() and parts[:len(root)] == root}
+            manifest_member = by_name.get((MANIFEST_NAME,))
+            if manifest_member is not None:
+                allowed = _manifest_sizes(archive, tar, manifest_member)
+            else:
+                allowed = {}
+            for m, parts in entries:
+                rel = parts[len(root):] if parts[:len(root)] == root else None
+                if m.isdir():
+                    if rel is None or (rel and (manifest_member is not None or rel != (AWS_AGENT_DIR,))):
+                        raise ArtifactError(f"{where}: unexpected folder {m.name!r} in the archive")
+                    continue
+                if manifest_member is not None:
+                    name = rel[0] if rel is not None and len(rel) == 1 else None
+                    if name is None or (name != MANIFEST_NAME and name not in allowed):
+                        raise ArtifactError(f"{where}: {m.name!r} is not listed in {MANIFEST_NAME}; "
+                                            "refusing to extract files the manifest does not describe")
+                    if name != MANIFEST_NAME and allowed[name] is not None and m.size != allowed[name]:
+                        raise ArtifactError(f"{where}: {m.name!r} is {m.size} bytes but {MANIFEST_NAME} "
+                                            f"says {allowed[name]}")
+                elif rel is None or not (len(rel) == 1 and rel[0] in AWS_MEMBER_NAMES
+                                         or rel == (AWS_AGENT_DIR, TF_PB_NAME)):
+                    raise ArtifactError(f"{where}: unexpected file {m.name!r}; an archive without {MANIFEST_NAME} "
+                                        f"(AWS/DRfC model) may hold only {sorted(AWS_MEMBER_NAMES)} and "
+                                        f"{AWS_AGENT_DIR}/{TF_PB_NAME}")
+            tar.extractall(dest, members=[m for m, _ in entries], filter="data")
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise ArtifactError(f"{where}: cannot read the archive ({exc})") from None
+    folder = dest.joinpath(*root)
+    if (folder / MANIFEST_NAME).is_file() or find_aws_layout(folder) is not None:
+        return folder
+    raise ArtifactError(f"{where}: no {MANIFEST_NAME} (a model artifact) and no {TF_PB_NAME} + {METADATA_NAME} "
+                        f"(an AWS/DRfC model) at the top of the archive")
+
+
+def _manifest_sizes(archive: Path, tar: tarfile.TarFile, member: tarfile.TarInfo) -> dict[str, int | None]:
+    """``{file name: bytes}`` from the archive's manifest, read before extraction."""
+    where = f"model artifact {archive}"
+    if member.size > MAX_MANIFEST_BYTES:
+        raise ArtifactError(f"{where}: {MANIFEST_NAME} is {member.size} bytes; a manifest is a few KiB")
+    fh = tar.extractfile(member)
+    assert fh is not None  # a regular file
+    try:
+        manifest = json.loads(fh.read().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArtifactError(f"{where}: {MANIFEST_NAME} is not valid JSON ({exc})") from None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict):
+        raise ArtifactError(f"{where}: {MANIFEST_NAME}: 'files' must be an object of name -> {{sha256, bytes}}")
+    sizes: dict[str, int | None] = {}
+    for name, entry in files.items():
+        size = entry.get("bytes") if isinstance(entry, dict) else None
+        sizes[str(name)] = size if isinstance(size, int) and not isinstance(size, bool) else None
+    return sizes
 
 
 def load_artifact(path: str | Path, verify_checksums: bool = True) -> Artifact:
@@ -180,6 +341,10 @@ def load_artifact(path: str | Path, verify_checksums: bool = True) -> Artifact:
     their sha256 match the manifest; ``model_metadata.json`` is valid; the manifest's input and
     output shapes match what the metadata implies (frame stack, 120x160, number of actions). The
     model graphs themselves are checked against the same shapes when an engine loads them.
+
+    An AWS/DRfC model (folder or .tar.gz with ``model_metadata.json`` and ``model.pb`` or
+    ``agent/model.pb``, no manifest) loads as ``kind="aws"``: its metadata is validated here, its
+    graph (AWS's tensor names, NHWC) by :class:`deepracer_inference.engine.OpenVINOEngine`.
     """
     source = Path(path).expanduser()
     where = f"model artifact {source}"
@@ -198,11 +363,32 @@ def load_artifact(path: str | Path, verify_checksums: bool = True) -> Artifact:
     else:
         raise ArtifactError(f"{where}: expected an artifact folder or a .tar.gz file")
     try:
+        if not (folder / MANIFEST_NAME).is_file():
+            pb = find_aws_layout(folder)
+            if pb is not None:
+                return _load_aws_folder(source, folder, pb, tmp)
+            if source.is_dir():
+                raise ArtifactError(f"{where}: neither a model artifact (no {MANIFEST_NAME}) nor an AWS/DRfC "
+                                    f"model ({TF_PB_NAME} or {AWS_AGENT_DIR}/{TF_PB_NAME} beside {METADATA_NAME})")
         return _load_folder(source, folder, tmp, verify_checksums)
     except BaseException:
         if tmp is not None:
             tmp.cleanup()
         raise
+
+
+def _load_aws_folder(source: Path, folder: Path, pb: Path, tmp: tempfile.TemporaryDirectory | None) -> Artifact:
+    """An AWS/DRfC model: validated metadata; the graph's names and shapes are checked by the engine."""
+    try:
+        metadata = ModelMetadata.load(folder / METADATA_NAME)
+        input_shape = expected_input_shape(metadata, "NHWC")
+    except MetadataError as exc:
+        raise ArtifactError(f"model artifact {source}: {exc}") from None
+    _, output_shape = expected_output(metadata)
+    manifest = {"format": "aws-deepracer-model", "files": {}, "model_pb": str(pb.relative_to(folder))}
+    return Artifact(source=source, folder=folder, metadata=metadata, manifest=manifest, input_shape=input_shape,
+                    output_name=AWS_OUTPUT_NAME, output_shape=output_shape, _tmp=tmp, kind="aws",
+                    input_name=AWS_INPUT_NAME, pb_path=pb)
 
 
 def _load_folder(source: Path, folder: Path, tmp: tempfile.TemporaryDirectory | None,
@@ -238,18 +424,24 @@ def _load_folder(source: Path, folder: Path, tmp: tempfile.TemporaryDirectory | 
             if actual != expected:
                 raise ArtifactError(f"{where}: checksum mismatch for {name} (manifest sha256 {expected}, "
                                     f"file sha256 {actual}); the file was modified or corrupted")
+    declared_in = manifest.get("input", {})
+    declared_out = manifest.get("output", {})
+    declared_in = declared_in if isinstance(declared_in, dict) else {}
+    declared_out = declared_out if isinstance(declared_out, dict) else {}
+    try:
+        layout = layout_of(tuple(declared_in.get("shape", ()))) or "NCHW"
+    except TypeError:
+        layout = "NCHW"
     try:
         metadata = ModelMetadata.load(folder / METADATA_NAME)
-        input_shape = expected_input_shape(metadata)
+        input_shape = expected_input_shape(metadata, layout)
     except MetadataError as exc:
         raise ArtifactError(f"{where}: {exc}") from None
     output_name, output_shape = expected_output(metadata)
-    declared_in = manifest.get("input", {})
-    declared_out = manifest.get("output", {})
     if declared_in.get("name") != INPUT_NAME or tuple(declared_in.get("shape", ())) != input_shape:
         raise ArtifactError(f"{where}: model input {declared_in.get('name')!r} {declared_in.get('shape')} does not "
                             f"match model_metadata.json, which implies {INPUT_NAME!r} {list(input_shape)} "
-                            f"(frame_stack {input_shape[1]}, 120x160)")
+                            f"(frame_stack {frame_stack_of(metadata)}, 120x160, {layout})")
     if declared_out.get("name") != output_name or tuple(declared_out.get("shape", ())) != output_shape:
         raise ArtifactError(f"{where}: model output {declared_out.get('name')!r} {declared_out.get('shape')} does not "
                             f"match model_metadata.json, which implies {output_name!r} {list(output_shape)}")

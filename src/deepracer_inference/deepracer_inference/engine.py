@@ -7,6 +7,10 @@
   a precision (e.g. f16 -> bf16 on AVX512-BF16 CPUs without FP16); :attr:`Engine.actual_precision`
   reports what the compiled model really uses.
 - :class:`OnnxRuntimeEngine` (the fallback) runs ``model.onnx`` on ONNX Runtime's CPU provider, f32 only.
+- AWS/DRfC models (``model.pb`` TF frozen graphs, ``Artifact.kind == "aws"``) run on OpenVINO only:
+  :func:`read_tf_policy` reads them through OpenVINO's TensorFlow frontend, as the stock car does.
+- Layout: a graph takes NCHW ``(1, C, 120, 160)`` (this workspace's ONNX/IR) or NHWC
+  ``(1, 120, 160, C)`` (AWS's); :class:`Policy` reads it from the artifact's input shape.
 - :class:`Policy` ties an artifact, an engine and the preprocessing together:
   ``Policy.decide(image, encoding) -> Decision`` (argmax for discrete spaces, rescaling of the
   normalised mean for continuous ones, then steering degrees and speed from model_metadata).
@@ -25,7 +29,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from deepracer_inference.artifact import (INPUT_NAME, IR_FP16_XML_NAME, IR_XML_NAME, ONNX_NAME, Artifact,
+from deepracer_inference.artifact import (IR_FP16_XML_NAME, IR_XML_NAME, ONNX_NAME, TF_PB_NAME, Artifact,
                                           ArtifactError, load_artifact)
 from deepracer_inference.preprocess import to_network_input
 
@@ -47,22 +51,84 @@ class Engine(Protocol):
     actual_precision: str
 
     def infer(self, observation: np.ndarray) -> np.ndarray:
-        """float32 (1, C, 120, 160) raw 0-255 -> the output row (A,) as float32."""
+        """float32 raw 0-255 of the artifact's ``input_shape`` ((1, C, 120, 160) NCHW or
+        (1, 120, 160, C) NHWC) -> the output row (A,) as float32."""
         ...
+
+
+def _tensor_name(name: str) -> str:
+    """TF tensor names carry the output port (``policy:0``); the contract names the node."""
+    return name[:-2] if name.endswith(":0") else name
 
 
 def _check_shapes(artifact: Artifact, runtime: str, in_name: str, in_shape: Any, out_name: str,
                   out_shape: Any) -> None:
     """Raise an :class:`ArtifactError` when the loaded graph's names/shapes differ from the metadata's."""
     in_shape, out_shape = tuple(in_shape), tuple(out_shape)
-    if in_name != INPUT_NAME or in_shape != artifact.input_shape:
+    if _tensor_name(in_name) != artifact.input_name or in_shape != artifact.input_shape:
         raise artifact.error(f"{runtime} model input {in_name!r} {list(in_shape)} does not match "
-                             f"model_metadata.json, which implies {INPUT_NAME!r} {list(artifact.input_shape)} "
-                             f"(frame_stack {artifact.input_shape[1]}, 120x160)")
-    if out_name != artifact.output_name or out_shape != artifact.output_shape:
+                             f"model_metadata.json, which implies {artifact.input_name!r} {list(artifact.input_shape)} "
+                             f"(frame_stack {artifact.frame_stack}, 120x160, {artifact.layout})")
+    if _tensor_name(out_name) != artifact.output_name or out_shape != artifact.output_shape:
         raise artifact.error(f"{runtime} model output {out_name!r} {list(out_shape)} does not match "
                              f"model_metadata.json, which implies {artifact.output_name!r} "
                              f"{list(artifact.output_shape)}")
+
+
+def read_tf_policy(artifact: Artifact) -> Any:
+    """An AWS/DRfC ``model.pb`` -> an ``openvino.Model`` with the static input ``artifact.input_shape``
+    (NHWC) and the one policy output, read by OpenVINO's TensorFlow frontend as the stock car does.
+
+    A graph that is not a DeepRacer policy raises an :class:`ArtifactError` naming what differs: the
+    input tensor (name, rank, 120x160, channels), the output tensor (name, number of actions).
+    """
+    import openvino as ov
+
+    assert artifact.pb_path is not None
+    pb = str(artifact.pb_path)
+    rel = artifact.manifest.get("model_pb", TF_PB_NAME)
+    try:
+        bare = ov.convert_model(pb)
+    except Exception as exc:  # noqa: BLE001 - ovc raises its own error types
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise artifact.error(f"OpenVINO's TensorFlow frontend cannot read {rel} as a frozen graph: {first}") from None
+    want_in, want_out = artifact.input_name, artifact.output_name
+
+    def describe(ports: Any) -> str:
+        return ", ".join(f"{sorted(p.get_names())[0] if p.get_names() else '?'} {p.get_partial_shape()}"
+                         for p in ports) or "none"
+
+    inputs = [p for p in bare.inputs if {_tensor_name(n) for n in p.get_names()} & {want_in}]
+    if not inputs:
+        raise artifact.error(f"{rel} is not a DeepRacer policy: no input tensor {want_in!r}; the graph's "
+                             f"inputs are: {describe(bare.inputs)}")
+    outputs = [p for p in bare.outputs if {_tensor_name(n) for n in p.get_names()} & {want_out}]
+    if not outputs:
+        raise artifact.error(f"{rel} is not a DeepRacer policy: no output tensor {want_out!r}; the graph's "
+                             f"outputs are: {describe(bare.outputs)}")
+    port = inputs[0]
+    shape = port.get_partial_shape()
+    want_shape = list(artifact.input_shape)
+    dims_ok = shape.rank.is_static and len(shape) == 4 and all(
+        d.is_dynamic or d.get_length() == w for d, w in zip(shape, want_shape))
+    if not dims_ok:
+        raise artifact.error(f"{rel}: input {want_in!r} has shape {shape}; model_metadata.json implies "
+                             f"{want_shape} (NHWC: batch, 120 rows, 160 columns, {artifact.frame_stack} "
+                             f"channel(s))")
+    in_name = next(n for n in port.get_names() if _tensor_name(n) == want_in)
+    out_name = next(n for n in outputs[0].get_names() if _tensor_name(n) == want_out)
+    try:
+        model = ov.convert_model(pb, input=[(in_name, want_shape)], output=[out_name])
+    except Exception as exc:  # noqa: BLE001
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise artifact.error(f"OpenVINO cannot cut {rel} to {want_in} -> {want_out}: {first}") from None
+    out_shape = model.outputs[0].get_partial_shape()
+    if out_shape.is_dynamic or tuple(model.outputs[0].get_shape()) != artifact.output_shape:
+        what = (f"{artifact.metadata.n_actions} discrete actions" if artifact.metadata.is_discrete
+                else "a continuous [steering, speed] mean")
+        raise artifact.error(f"{rel}: output {want_out!r} has shape {out_shape}; model_metadata.json has "
+                             f"{what}, so it must be {list(artifact.output_shape)}")
+    return model
 
 
 class OpenVINOEngine:
@@ -80,13 +146,19 @@ class OpenVINOEngine:
             raise EngineError("engine 'openvino' needs the openvino package, which is not installed "
                               "(use engine 'onnxruntime' or install openvino)") from None
         xml_name = IR_FP16_XML_NAME if fp16_ir else IR_XML_NAME
-        if fp16_ir and not artifact.has_fp16_ir:
+        if fp16_ir and artifact.kind != "aws" and not artifact.has_fp16_ir:
             raise artifact.error(f"has no FP16 IR ({IR_FP16_XML_NAME}); export it with 'deepracer export --fp16'")
         core = ov.Core()
-        try:
-            model = core.read_model(str(artifact.path(xml_name)))
-        except RuntimeError as exc:
-            raise artifact.error(f"OpenVINO cannot read {xml_name}: {str(exc).splitlines()[0]}") from None
+        if artifact.kind == "aws":
+            if fp16_ir:
+                raise artifact.error("is an AWS model.pb; it has no FP16 IR (use precision f16 instead)")
+            xml_name = str(artifact.manifest.get("model_pb", TF_PB_NAME))
+            model = read_tf_policy(artifact)
+        else:
+            try:
+                model = core.read_model(str(artifact.path(xml_name)))
+            except RuntimeError as exc:
+                raise artifact.error(f"OpenVINO cannot read {xml_name}: {str(exc).splitlines()[0]}") from None
         if len(model.inputs) != 1 or len(model.outputs) != 1:
             raise artifact.error(f"{xml_name} has {len(model.inputs)} inputs and {len(model.outputs)} outputs; "
                                  "expected one of each")
@@ -102,6 +174,7 @@ class OpenVINOEngine:
         self._compiled = core.compile_model(model, "CPU", config)
         self._request = self._compiled.create_infer_request()
         self.precision = precision
+        self.layout = artifact.layout
         self.actual_precision = _ov_type_name(self._compiled.get_property("INFERENCE_PRECISION_HINT"))
         self.num_threads = int(self._compiled.get_property("INFERENCE_NUM_THREADS"))
 
@@ -131,6 +204,9 @@ class OnnxRuntimeEngine:
             import onnxruntime as ort
         except ImportError:
             raise EngineError("engine 'onnxruntime' needs the onnxruntime package, which is not installed") from None
+        if artifact.kind == "aws":
+            raise EngineError(f"{artifact.source} is an AWS model ({TF_PB_NAME}, no model.onnx): "
+                              "it runs on engine 'openvino' only")
         options = ort.SessionOptions()
         options.log_severity_level = 3
         options.inter_op_num_threads = 1
@@ -149,6 +225,7 @@ class OnnxRuntimeEngine:
         _check_shapes(artifact, f"ONNX {ONNX_NAME}", inputs[0].name, inputs[0].shape,
                       outputs[0].name, outputs[0].shape)
         self._input_name, self._output_name = inputs[0].name, outputs[0].name
+        self.layout = artifact.layout
         self.precision = self.actual_precision = "f32"
         self.num_threads = int(num_threads)
 
@@ -233,6 +310,21 @@ class Policy:
         """Forget the stacked frames (new episode / after a pause)."""
         self._frames.clear()
 
+    def act_stacked(self, obs: np.ndarray) -> np.ndarray:
+        """Batched deterministic actions for already-stacked network input (the training env's
+        observation): ``(N, 120, 160, C)`` uint8, oldest frame first -> ``(N,)`` int64 argmax indices
+        (discrete) or ``(N, 2)`` float32 normalised [-1, 1] means (continuous). No frame history is kept."""
+        obs = np.asarray(obs)
+        want = (120, 160, self.artifact.frame_stack)
+        if obs.ndim != 4 or obs.shape[1:] != want:
+            raise ValueError(f"act_stacked: expected (N, {want[0]}, {want[1]}, {want[2]}) frames, got {obs.shape}")
+        outs = []
+        for frame in obs:
+            x = frame[None].astype(np.float32)
+            outs.append(self.engine.infer(x if self.artifact.layout == "NHWC" else np.transpose(x, (0, 3, 1, 2))))
+        out = np.stack(outs)
+        return np.argmax(out, axis=1).astype(np.int64) if self.metadata.is_discrete else out.astype(np.float32)
+
     def decide(self, image: np.ndarray, encoding: str = "mono8") -> Decision:
         """Camera frame (any size, a supported encoding) -> :class:`Decision`.
 
@@ -250,8 +342,12 @@ class Policy:
             self._frames.extend([frame] * self._frames.maxlen)
         else:
             self._frames.append(frame)
+        nhwc = self.artifact.layout == "NHWC"
         for i, f in enumerate(self._frames):
-            self._input[0, i] = f
+            if nhwc:
+                self._input[0, :, :, i] = f
+            else:
+                self._input[0, i] = f
         out = self.engine.infer(self._input)
         if self.metadata.is_discrete:
             index = int(np.argmax(out))
@@ -268,4 +364,4 @@ class Policy:
 
 
 __all__ = ["ENGINES", "PRECISIONS", "ArtifactError", "Decision", "Engine", "EngineError", "OnnxRuntimeEngine",
-           "OpenVINOEngine", "Policy", "create_engine", "cpu_capabilities"]
+           "OpenVINOEngine", "Policy", "create_engine", "cpu_capabilities", "read_tf_policy"]
