@@ -94,7 +94,11 @@ def test_force_replaces_atomically(run_dir, tmp_path):
     first = export_checkpoint(ckpt, tmp_path / "m")
     again = export_checkpoint(ckpt, tmp_path / "m", force=True)
     assert again.folder == first.folder and load_artifact(again.folder).metadata.n_actions == 10
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m", "m.tar.gz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m", "m.tar.gz", "m_aws_model", "openvino-model.tar.gz",
+                                                          "pb-only-model.tar.gz"]
+    assert sorted(str(p.relative_to(tmp_path / "m_aws_model")) for p in (tmp_path / "m_aws_model").rglob("*")) == [
+        "agent", "agent/model.pb", "model_metadata.json"]
+    assert again.manifest["aws_model_pb"]["self_check"]["argmax_agree"] == 40   # DEEP network: batch norm folded
 
 
 class StackedContinuousEnv(TinyCameraEnv):
@@ -114,6 +118,8 @@ def test_continuous_frame_stacked_export(tmp_path):
     checkpoint.save(model, tmp_path / "cont.zip", train_config(meta, stack_size=2))
     result = export_checkpoint(tmp_path / "cont.zip")
     assert result.folder == tmp_path / "cont_artifact"
+    assert result.aws == {} and "2 stacked frames" in result.aws_skipped       # the stock car feeds one frame
+    assert not (tmp_path / "pb-only-model.tar.gz").exists()
     assert result.manifest["output"] == {"name": "action_mean", "shape": [1, 2], "dtype": "float32"}
     assert result.manifest["input"]["shape"] == [1, 2, 120, 160]
     assert result.manifest["self_check"]["engines"]["openvino_f32"]["max_abs_diff"] < 1e-4
