@@ -62,9 +62,14 @@ def _tensor_name(name: str) -> str:
 
 
 def _check_shapes(artifact: Artifact, runtime: str, in_name: str, in_shape: Any, out_name: str,
-                  out_shape: Any) -> None:
-    """Raise an :class:`ArtifactError` when the loaded graph's names/shapes differ from the metadata's."""
+                  out_shape: Any, in_names: Any = (), out_names: Any = ()) -> None:
+    """Raise an :class:`ArtifactError` when the loaded graph's names/shapes differ from the metadata's
+    (``in_names`` / ``out_names``: every name of the tensor, when a runtime gives several)."""
     in_shape, out_shape = tuple(in_shape), tuple(out_shape)
+    if artifact.input_name in {_tensor_name(n) for n in in_names}:
+        in_name = artifact.input_name
+    if artifact.output_name in {_tensor_name(n) for n in out_names}:
+        out_name = artifact.output_name
     if _tensor_name(in_name) != artifact.input_name or in_shape != artifact.input_shape:
         raise artifact.error(f"{runtime} model input {in_name!r} {list(in_shape)} does not match "
                              f"model_metadata.json, which implies {artifact.input_name!r} {list(artifact.input_shape)} "
@@ -118,7 +123,11 @@ def read_tf_policy(artifact: Artifact) -> Any:
     in_name = next(n for n in port.get_names() if _tensor_name(n) == want_in)
     out_name = next(n for n in outputs[0].get_names() if _tensor_name(n) == want_out)
     try:
-        model = ov.convert_model(pb, input=[(in_name, want_shape)], output=[out_name])
+        if len(bare.inputs) == 1 and len(bare.outputs) == 1:
+            bare.reshape({port: ov.PartialShape(want_shape)})
+            model = bare
+        else:  # other placeholders or heads (e.g. a value head): cut the graph to input -> policy
+            model = ov.convert_model(pb, input=[(in_name, want_shape)], output=[out_name])
     except Exception as exc:  # noqa: BLE001
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise artifact.error(f"OpenVINO cannot cut {rel} to {want_in} -> {want_out}: {first}") from None
@@ -166,7 +175,7 @@ class OpenVINOEngine:
         if inp.get_partial_shape().is_dynamic or out.get_partial_shape().is_dynamic:
             raise artifact.error(f"{xml_name} has a dynamic shape ({inp.get_partial_shape()}); expected static")
         _check_shapes(artifact, f"OpenVINO {xml_name}", inp.get_any_name(), inp.get_shape(),
-                      out.get_any_name(), out.get_shape())
+                      out.get_any_name(), out.get_shape(), inp.get_names(), out.get_names())
         config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY",
                                   "NUM_STREAMS": 1}
         if num_threads > 0:
