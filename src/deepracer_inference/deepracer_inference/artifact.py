@@ -283,6 +283,10 @@ def safe_extract(archive: str | Path, dest: str | Path) -> Path:
                 allowed = _manifest_sizes(archive, tar, manifest_member)
             else:
                 allowed = {}
+                stray = [m.name for m, parts in entries if m.isfile() and parts[-1] == MANIFEST_NAME]
+                if stray:
+                    raise ArtifactError(f"{where}: {stray[0]!r}: a model artifact keeps {MANIFEST_NAME} and every "
+                                        "file it lists at the top of the archive or in one top folder")
             for m, parts in entries:
                 rel = parts[len(root):] if parts[:len(root)] == root else None
                 if m.isdir():

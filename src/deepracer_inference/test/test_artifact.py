@@ -130,3 +130,111 @@ def test_continuous_manifest_shapes(tmp_path):
     write_manifest(folder, ModelMetadata.default())  # manifest for a discrete space, metadata continuous
     with pytest.raises(ArtifactError, match="model output 'action_probabilities'"):
         load_artifact(folder)
+
+
+# --- archives are checked from their headers before anything is extracted (issue 21, item 2) -------------
+def _packed(good, tmp_path, name, extra=(), replace=None):
+    """The good artifact as <name>.tar.gz in a top folder, plus ``extra`` (arcname, bytes) entries;
+    ``replace`` = {file name: bytes} swaps a file's content (the manifest is left as it was)."""
+    path = tmp_path / name
+    with tarfile.open(path, "w:gz") as tar:
+        for file in sorted(good.iterdir()):
+            data = (replace or {}).get(file.name, file.read_bytes())
+            info = tarfile.TarInfo(f"packed/{file.name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for arcname, data in extra:
+            info = tarfile.TarInfo(arcname)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def _bomb_header(tmp_path, name, size):
+    """A .tar.gz whose first header declares ``size`` bytes, with no data behind it (a bomb's first
+    member: the check must refuse it from the header alone, before decompressing any data)."""
+    info = tarfile.TarInfo(name)
+    info.size = size
+    path = tmp_path / "bomb.tar.gz"
+    import gzip
+    with gzip.open(path, "wb") as fh:
+        fh.write(info.tobuf(format=tarfile.GNU_FORMAT))
+    return path
+
+
+def test_archive_size_limits_refuse_before_extracting(good, tmp_path, monkeypatch):
+    from deepracer_inference import artifact as art_mod
+
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    bomb = _bomb_header(tmp_path, "model.pb", 3_270_000_000)          # 3.27 GB declared
+    with pytest.raises(ArtifactError, match="'model.pb' is 3270000000 bytes, more than the 256 MiB allowed per file"):
+        art_mod.safe_extract(bomb, dest)
+    assert list(dest.iterdir()) == []
+    with pytest.raises(ArtifactError, match="more than the 256 MiB allowed per file"):
+        load_artifact(bomb)
+
+    zeros = b"\0" * (3 << 20)                                          # 3 MiB, compresses to a few KiB
+    monkeypatch.setattr(art_mod, "MAX_MEMBER_BYTES", 2 << 20)
+    big = _tar_with(tmp_path, "big.tar.gz", [(_info("model.pb", len(zeros)), zeros)])
+    with pytest.raises(ArtifactError, match="'model.pb' is 3145728 bytes, more than the 2 MiB allowed per file"):
+        art_mod.safe_extract(big, dest)
+    monkeypatch.setattr(art_mod, "MAX_MEMBER_BYTES", 256 << 20)
+    monkeypatch.setattr(art_mod, "MAX_ARCHIVE_BYTES", 5 << 20)
+    many = _tar_with(tmp_path, "many.tar.gz", [(_info(n, len(zeros)), zeros) for n in ("model.pb", "model.bin")])
+    with pytest.raises(ArtifactError, match="its files add up to more than 5 MiB"):
+        art_mod.safe_extract(many, dest)
+    monkeypatch.setattr(art_mod, "MAX_ARCHIVE_MEMBERS", 3)
+    with pytest.raises(ArtifactError, match="more than 3 entries"):
+        art_mod.safe_extract(_packed(good, tmp_path, "full.tar.gz"), dest)
+    assert list(dest.iterdir()) == []
+
+
+def _info(name, size):
+    info = tarfile.TarInfo(name)
+    info.size = size
+    return info
+
+
+def test_archive_members_must_be_in_the_manifest(good, tmp_path):
+    from deepracer_inference.artifact import safe_extract
+
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    extra = _packed(good, tmp_path, "extra.tar.gz", extra=[("packed/run.sh", b"rm -rf ~\n")])
+    with pytest.raises(ArtifactError, match="'packed/run.sh' is not listed in manifest.json"):
+        safe_extract(extra, dest)
+    outside = _packed(good, tmp_path, "outside.tar.gz", extra=[("other/model.onnx", b"x")])
+    with pytest.raises(ArtifactError, match="'packed/manifest.json': a model artifact keeps manifest.json and every "
+                                            "file it lists at the top of the archive or in one top folder"):
+        safe_extract(outside, dest)
+    size = (good / "model.bin").stat().st_size
+    grown = _packed(good, tmp_path, "grown.tar.gz", replace={"model.bin": b"\0" * (size + 4096)})
+    with pytest.raises(ArtifactError, match=f"'packed/model.bin' is {size + 4096} bytes but manifest.json says {size}"):
+        safe_extract(grown, dest)
+    twice = _packed(good, tmp_path, "twice.tar.gz", extra=[("packed/model.onnx", b"x")])
+    with pytest.raises(ArtifactError, match="'packed/model.onnx' appears twice"):
+        safe_extract(twice, dest)
+    assert list(dest.iterdir()) == []
+    art = load_artifact(_packed(good, tmp_path, "fine.tar.gz"))         # the unmodified archive still loads
+    assert art.name == "fine"
+
+
+def test_aws_archives_hold_only_known_names(tmp_path):
+    from deepracer_inference.artifact import safe_extract
+
+    meta = json.dumps(ModelMetadata.default().to_dict()).encode()
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    ok = _tar_with(tmp_path, "ok.tar.gz", [(_info("model_metadata.json", len(meta)), meta),
+                                           (_info("agent/model.pb", 4), b"pb!!"), (_info("checksum.txt", 2), b"ab")])
+    assert safe_extract(ok, dest) == dest and (dest / "agent" / "model.pb").read_bytes() == b"pb!!"
+    dest2 = tmp_path / "dest2"
+    dest2.mkdir()
+    odd = _tar_with(tmp_path, "odd.tar.gz", [(_info("model_metadata.json", len(meta)), meta),
+                                            (_info("model.pb", 4), b"pb!!"), (_info("payload.so", 1), b"x")])
+    with pytest.raises(ArtifactError, match="unexpected file 'payload.so'; an archive without manifest.json"):
+        safe_extract(odd, dest2)
+    nothing = _tar_with(tmp_path, "nothing.tar.gz", [(_info("model_metadata.json", len(meta)), meta)])
+    with pytest.raises(ArtifactError, match="no manifest.json \\(a model artifact\\) and no model.pb"):
+        safe_extract(nothing, dest2)

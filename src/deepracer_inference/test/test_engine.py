@@ -59,6 +59,25 @@ def test_frame_stack_oldest_first(tmp_path):
     assert np.allclose(third.probabilities, reference_output(x, w, b, True), atol=1e-5)
 
 
+@pytest.mark.parametrize("engine", ["openvino", "onnxruntime"])
+def test_nhwc_graphs_get_channel_last_frames(tmp_path, engine):
+    """The layout is read from the model's input shape: (1, 120, 160, C) gets channel-last frames."""
+    meta = ModelMetadata.from_dict({**ModelMetadata.default().to_dict(), "frame_stack": 2})
+    folder, w, b = make_artifact(tmp_path / "nhwc", meta, seed=4, layout="NHWC")
+    policy = Policy.from_path(folder, engine=engine)
+    assert policy.artifact.layout == "NHWC" and policy.artifact.frame_stack == 2
+    rng = np.random.default_rng(0)
+    a, c = (rng.integers(0, 256, (120, 160)).astype(np.uint8) for _ in range(2))
+    policy.decide_preprocessed(a)
+    d = policy.decide_preprocessed(c)
+    x = np.stack([a, c], axis=-1).astype(np.float32)[None]              # (1, 120, 160, 2), oldest first
+    assert np.allclose(d.probabilities, reference_output(x, w, b, True), atol=1e-5)
+    wrong = np.stack([a, c]).astype(np.float32)[None]                   # the NCHW reading differs
+    assert not np.allclose(d.probabilities, reference_output(wrong, w, b, True), atol=1e-5)
+    batch = policy.act_stacked(np.stack([a, c], axis=-1)[None])
+    assert batch.tolist() == [d.action_index]
+
+
 def test_continuous_rescales_mean(tmp_path):
     meta = ModelMetadata.continuous((-20, 30), (0.5, 2.0))
     folder, w, b = make_artifact(tmp_path / "cont", meta, seed=4)

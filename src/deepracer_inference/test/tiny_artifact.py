@@ -35,15 +35,15 @@ def reference_output(x: np.ndarray, w: np.ndarray, b: np.ndarray, discrete: bool
 
 
 def make_artifact(folder: Path, metadata: ModelMetadata | None = None, seed: int = 0,
-                  graph_channels: int | None = None) -> tuple[Path, np.ndarray, np.ndarray]:
+                  graph_channels: int | None = None, layout: str = "NCHW") -> tuple[Path, np.ndarray, np.ndarray]:
     """Write an artifact folder for ``metadata`` (default: the paper's 10 actions). ``graph_channels``
-    builds a graph with another frame stack than the metadata says (a broken artifact).
-    Returns (folder, W, b)."""
+    builds a graph with another frame stack than the metadata says (a broken artifact); ``layout``
+    "NHWC" a graph taking (1, 120, 160, C). Returns (folder, W, b)."""
     metadata = metadata or ModelMetadata.default()
     folder.mkdir(parents=True, exist_ok=True)
-    in_shape = list(expected_input_shape(metadata))
+    in_shape = list(expected_input_shape(metadata, layout))
     if graph_channels is not None:
-        in_shape[1] = graph_channels
+        in_shape[1 if layout == "NCHW" else 3] = graph_channels
     out_name, out_shape = expected_output(metadata)
     n_in = int(np.prod(in_shape))
     w, b = weights(n_in, out_shape[1], seed)
@@ -63,17 +63,17 @@ def make_artifact(folder: Path, metadata: ModelMetadata | None = None, seed: int
     onnx.save(model, str(folder / ONNX_NAME))
     ov.save_model(ov.convert_model(str(folder / ONNX_NAME)), str(folder / IR_XML_NAME), compress_to_fp16=False)
     metadata.save(folder / METADATA_NAME)
-    write_manifest(folder, metadata)
+    write_manifest(folder, metadata, layout)
     return folder, w, b
 
 
-def write_manifest(folder: Path, metadata: ModelMetadata) -> None:
+def write_manifest(folder: Path, metadata: ModelMetadata, layout: str = "NCHW") -> None:
     """(Re)write manifest.json with fresh checksums and the shapes ``metadata`` implies."""
     out_name, out_shape = expected_output(metadata)
     manifest = {
         "format": ARTIFACT_FORMAT, "format_version": ARTIFACT_FORMAT_VERSION,
         "action_space_type": metadata.action_space_type,
-        "input": {"name": "observation", "shape": list(expected_input_shape(metadata)), "dtype": "float32"},
+        "input": {"name": "observation", "shape": list(expected_input_shape(metadata, layout)), "dtype": "float32"},
         "output": {"name": out_name, "shape": list(out_shape), "dtype": "float32"},
         "files": file_checksums(folder),
     }
