@@ -9,7 +9,8 @@
 2. Evaluate the kept checkpoints (naive + robust, ``--workers`` processes) and print the table.
 3. Select a checkpoint with the rule of :mod:`deepracer_agent.selection` and export it with
    :mod:`deepracer_agent.export` to ``run_dir/artifact`` (+ ``artifact.tar.gz``): the model the
-   car's inference node loads.
+   car's inference node loads; beside it ``pb-only-model.tar.gz`` (the TF frozen graph a stock AWS
+   DeepRacer car uploads), ``openvino-model.tar.gz`` and ``artifact_aws_model/`` (console/DRfC layout).
 """
 from __future__ import annotations
 
@@ -86,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             art = export_checkpoint(run_dir / "best.zip", out=run_dir / "artifact", force=True, seed=cfg.seed)
             print(f"model artifact for the car: {art.folder} (and {art.archive})")
+            if art.aws:
+                print(f"for a stock AWS DeepRacer car: upload {art.aws['pb_only']} in the car's web console "
+                      "(Models > Upload); README: 'Put a model trained here on a stock AWS DeepRacer car'")
         except ExportError as exc:
             print(f"export failed: {exc}", file=sys.stderr)
             return 1
