@@ -11,7 +11,8 @@ Topics out: /cmd_vel_auto (geometry_msgs/Twist, cmd_vel semantics: linear.x = sp
 Services:   /inference/start_stop (std_srvs/SetBool: true starts, false stops; starting needs a model),
             /inference/list_models (std_srvs/Trigger: ``message`` is a JSON list of the artifacts in
             ``models_dir``, each {name, path, kind, loaded}).
-Parameters: model_path (artifact folder or .tar.gz; relative paths are looked up in models_dir;
+Parameters: model_path (artifact folder or .tar.gz, or an AWS/DRfC model: model.pb or agent/model.pb
+            + model_metadata.json, folder or .tar.gz; relative paths are looked up in models_dir;
             '' = none), engine (openvino | onnxruntime), precision (f32 | bf16 | f16),
             num_threads (0 = runtime default), speed_scale (0..1, multiplies the model's speed),
             models_dir, autostart (start inference as soon as a model is loaded at start-up or
@@ -55,8 +56,8 @@ _RELOAD_KEYS = ("model_path", "engine", "precision", "num_threads")
 
 
 SPECS = [
-    Spec("model_path", "", "model artifact folder or .tar.gz ('' = none); relative paths are looked up in models_dir",
-         read_only=False),
+    Spec("model_path", "", "model artifact or AWS/DRfC model (model.pb + model_metadata.json), folder or .tar.gz "
+         "('' = none); relative paths are looked up in models_dir", read_only=False),
     Spec("engine", DEFAULT_ENGINE, "inference engine", read_only=False, choices=ENGINES),
     Spec("precision", DEFAULT_PRECISION, "f32 = exact; bf16/f16 = faster where the CPU supports them (openvino only)",
          read_only=False, choices=PRECISIONS),
