@@ -23,16 +23,15 @@ pytestmark = pytest.mark.slow        # a full export with its self-checks (~40 s
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """A SHALLOW checkpoint after one PPO update (head scaled up so actions are clearly separated),
-    exported with `deepracer export`; returns (run folder, torch module)."""
+    """A SHALLOW checkpoint (seeded initial weights, a decisive action head so actions are clearly
+    separated), exported with `deepracer export`; returns (run folder, torch module)."""
     run = tmp_path_factory.mktemp("run")
     meta = ModelMetadata.default()                      # SHALLOW, the paper's 10 actions
     meta.save(run / "model_metadata.json")
     model = PPO("CnnPolicy", TinyCameraEnv(), policy_kwargs=policy_kwargs_for(meta), n_steps=32, batch_size=32,
                 n_epochs=1, device="cpu", seed=0)
-    model.learn(32)
-    with torch.no_grad():                               # SB3 starts the head at gain 0.01: near-uniform
-        model.policy.action_net.weight.mul_(100.0)
+    with torch.no_grad():  # SB3 starts the head at gain 0.01 (near-uniform); a fixed decisive head instead
+        model.policy.action_net.weight.normal_(0.0, 0.3, generator=torch.Generator().manual_seed(0))
     model.save(run / "shallow.zip")
     assert main([str(run / "shallow.zip"), "--out", str(run / "artifact")]) == 0
     module = exportable_policy(PPO.load(run / "shallow.zip", device="cpu").policy, discrete=True)

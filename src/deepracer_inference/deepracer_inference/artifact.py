@@ -454,9 +454,10 @@ def _load_folder(source: Path, folder: Path, tmp: tempfile.TemporaryDirectory | 
 
 
 def list_artifacts(models_dir: str | Path) -> list[dict[str, Any]]:
-    """Artifacts directly inside ``models_dir`` (folders with a manifest, and .tar.gz files), sorted by
-    name, each ``{"name", "path", "kind": "folder"|"archive", "action_space_type"?, "created_utc"?}``
-    (the last two read from a folder's manifest; archives are not opened). Missing folder -> []."""
+    """Artifacts directly inside ``models_dir`` (folders with a manifest, AWS/DRfC model folders, and
+    .tar.gz files), sorted by name, each ``{"name", "path", "kind": "folder"|"archive",
+    "action_space_type"?, "created_utc"?}`` (the last two read from a folder's manifest; an AWS
+    folder has ``"format": "aws"``; archives are not opened). Missing folder -> []."""
     models_dir = Path(models_dir).expanduser()
     if not models_dir.is_dir():
         return []
@@ -466,7 +467,9 @@ def list_artifacts(models_dir: str | Path) -> list[dict[str, Any]]:
             continue
         entry: dict[str, Any] = {"name": _display_name(path), "path": str(path),
                                  "kind": "folder" if path.is_dir() else "archive"}
-        if path.is_dir():
+        if path.is_dir() and not (path / MANIFEST_NAME).exists():
+            entry["format"] = "aws"          # an AWS/DRfC model folder (model.pb + model_metadata.json)
+        elif path.is_dir():
             try:
                 manifest = json.loads((path / MANIFEST_NAME).read_text(encoding="utf-8"))
                 entry["action_space_type"] = manifest.get("action_space_type")

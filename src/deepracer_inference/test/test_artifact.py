@@ -117,8 +117,14 @@ def test_list_artifacts(good, tmp_path):
     (tmp_path / "a_model.tar.gz").write_bytes(b"")
     (tmp_path / "notes.txt").write_text("x")
     (tmp_path / "empty_dir").mkdir()
+    aws = tmp_path / "c_aws" / "agent"
+    aws.mkdir(parents=True)
+    (aws / "model.pb").write_bytes(b"pb")
+    ModelMetadata.default().save(tmp_path / "c_aws" / "model_metadata.json")
     listed = list_artifacts(tmp_path)
-    assert [(e["name"], e["kind"]) for e in listed] == [("a_model", "archive"), ("b_model", "folder")]
+    assert [(e["name"], e["kind"]) for e in listed] == [("a_model", "archive"), ("b_model", "folder"),
+                                                        ("c_aws", "folder")]
+    assert listed[2]["format"] == "aws" and "error" not in listed[2]
     assert list_artifacts(tmp_path / "missing") == []
 
 
