@@ -11,6 +11,8 @@ import torch
 from stable_baselines3 import PPO
 
 from aws_helpers import rendered_frames
+from deepracer_agent import checkpoint
+from deepracer_agent.config import TrainConfig
 from deepracer_agent.export import exportable_policy, main
 from deepracer_agent.networks import policy_kwargs_for
 from deepracer_inference.artifact import AWS_INPUT_NAME, AWS_OUTPUT_NAME
@@ -32,9 +34,9 @@ def exported(tmp_path_factory):
                 n_epochs=1, device="cpu", seed=0)
     with torch.no_grad():  # SB3 starts the head at gain 0.01 (near-uniform); a fixed decisive head instead
         model.policy.action_net.weight.normal_(0.0, 0.3, generator=torch.Generator().manual_seed(0))
-    model.save(run / "shallow.zip")
+    checkpoint.save(model, run / "shallow.zip", TrainConfig.from_dict({"model_metadata": meta.to_dict()}))
     assert main([str(run / "shallow.zip"), "--out", str(run / "artifact")]) == 0
-    module = exportable_policy(PPO.load(run / "shallow.zip", device="cpu").policy, discrete=True)
+    module = exportable_policy(checkpoint.make_policy(run / "shallow.zip"), discrete=True)
     return run, module
 
 
