@@ -154,3 +154,15 @@ def switch_mode(page, mode: str) -> None:
     """Click a mode button and wait until the status panel reports the control node in that mode."""
     page.click(f"#mode-{mode}")
     assert wait(lambda: page.inner_text("#st-mode") == mode, 10.0), page.inner_text("#st-mode")
+
+
+def aws_model_archive(folder: Path, name: str) -> Path:
+    """An AWS-convention model (model.pb frozen graph + model_metadata.json, as the stock car's console
+    takes it) packed as <name>.tar.gz, written by the AWS-interchange test helpers (skip if absent)."""
+    pytest.importorskip("deepracer_agent.frozen_graph", reason="the AWS frozen-graph writer is not installed")
+    sys.path.insert(0, str(REPO / "src" / "deepracer_agent" / "test"))
+    try:
+        from aws_helpers import tar_folder, write_aws_model
+    finally:
+        sys.path.pop(0)
+    return tar_folder(write_aws_model(folder / f"{name}_src"), folder / f"{name}.tar.gz")

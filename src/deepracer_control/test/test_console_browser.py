@@ -21,7 +21,7 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy")
 
-from console_helpers import (REPO, URL_RE, Proc, http, playwright, screenshot, screenshot_dir,  # noqa: E402,F401
+from console_helpers import (REPO, URL_RE, Proc, aws_model_archive, http, playwright, screenshot, screenshot_dir,  # noqa: E402,F401
                              switch_mode, tiny_model_archive, wait)
 
 pytestmark = pytest.mark.slow
@@ -276,3 +276,19 @@ def test_uploaded_model_is_listed_selected_and_drives(sim, page):
     assert (sim["models"] / "tiny_policy.tar.gz").is_file()
     page.click("#auto-stop")
     assert wait(lambda: page.inner_text("#st-auto") == "stopped", 10.0)
+
+
+def test_an_aws_model_archive_uploads_and_drives(sim, page):
+    """The stock car's format (model.pb + model_metadata.json .tar.gz), through the same upload."""
+    aws = aws_model_archive(sim["tmp"], "pb-only-model")
+    page.set_input_files("#upload-file", str(aws))
+    page.click("#upload")
+    item = page.locator("#models li[data-name=pb-only-model]")
+    item.wait_for()
+    item.locator("button.select").click()
+    page.locator("#models li.loaded[data-name=pb-only-model]").wait_for(timeout=60_000)
+    switch_mode(page, "autonomous")
+    page.click("#auto-start")
+    assert wait(lambda: page.inner_text("#st-auto") == "running", 10.0), page.inner_text("#message")
+    assert wait(lambda: sim["probe"].odom and sim["probe"].odom[-1][1] > 0.2, 10.0)   # the model drives
+    page.click("#auto-stop")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from console_helpers import tiny_model_archive
+from console_helpers import aws_model_archive, tiny_model_archive
 from deepracer_control.console.app import create_app
 from deepracer_control.console.auth import Auth, AuthError, write_password_file
 from deepracer_control.console.backend import twist_from_stick
@@ -79,6 +79,19 @@ def test_upload_size_limit_and_names(tmp_path):
     with pytest.raises(ModelStoreError, match="not in") as info:
         store.path_of("nothing")
     assert info.value.status == 404
+
+
+def test_an_aws_model_archive_is_accepted_and_a_stray_member_refused(tmp_path):
+    aws = aws_model_archive(tmp_path, "pb-only-model")
+    store = ModelStore(tmp_path / "models")
+    with open(aws, "rb") as fh:
+        entry = store.add(fh, aws.name)
+    assert entry["name"] == "pb-only-model"
+    stray = _repack(aws, tmp_path / "stray.tar.gz", lambda n, d: [(n, d), ("run.sh", b"rm -rf /")] if n == "model.pb"
+                    else [(n, d)])
+    with open(stray, "rb") as fh, pytest.raises(ModelStoreError, match="run.sh"):
+        store.add(fh, "stray.tar.gz")
+    assert [e["name"] for e in store.list()] == ["pb-only-model"]
 
 
 def test_the_loaded_model_cannot_be_deleted(tmp_path, archive):
