@@ -25,7 +25,7 @@ from .camera import CameraRays, make_rays
 from .config import SimConfig, SimConfigError
 from .randomization import (CarDraw, apply_augmentations, augmentation_flags, car_rng, draw_car,
                             hue_saturation_palette, lighting_lut)
-from .render import GroundTexture, Renderer, World, luma
+from .render import NOISE_TEXELS_PER_M, GroundTexture, Renderer, World, luma
 
 __all__ = ["BatchSim", "default_palette", "texture_resolution", "vertical_blur", "TEXTURE_MARGIN_M"]
 
@@ -152,6 +152,11 @@ class BatchSim:
         else:
             box, wall_h = (lo[0], hi[0], lo[1], hi[1]), config.barrier_height_m
         self.world = World.build(box, wall_h, seed=0)
+        #: brightness grain of an AWS world's road texture, always on (texture randomization adds to it)
+        self._grain_amp = 0.0
+        grain = aws.grain(self.world.noise_tile.shape[0], NOISE_TEXELS_PER_M) if aws is not None else None
+        if grain is not None:
+            self.world.noise_tile, self._grain_amp = grain
         self.base_rays: CameraRays = self._rays()
         jitter = config.randomization.camera_pose.enabled
         self.renderer = Renderer(ground, self.world, self.base_rays, n_tables=n if jitter else 1)
@@ -243,6 +248,7 @@ class BatchSim:
         self._lut[car] = d.lut
         self._shadow[car] = d.shadow
         self._tex_noise[car] = d.texture
+        self._tex_noise[car, 0] += self._grain_amp
         self._steer_rate[car] = cfg.steering_rate_rad_s * d.steering_rate_scale
         self._tau[car] = cfg.throttle_time_constant_s * d.throttle_tau_scale
         self._mu[car] = cfg.grip_mu * d.grip_scale

@@ -44,8 +44,16 @@ def test_camera_pixels_show_the_route_layout(name):
             same &= tex.label_at(world + [dx, dy]) == labels
     sel = same & (t.level[0, pix] == 0)
     palette = luma(sim.base_palette[:4])                    # no randomization: the world's lit colours
-    expect = np.rint(palette[labels[sel]])
+    # times the road texture's grain (the renderer's ground noise tile, world-aligned 2 cm cells)
+    from deepracer_sim.render import NOISE_TEXELS_PER_M
+    tile, amp = track.world.grain(sim.world.noise_tile.shape[0], NOISE_TEXELS_PER_M)
+    assert 0.02 < amp < 0.5 and np.array_equal(sim.world.noise_tile, tile)
+    mask = tile.shape[0] - 1
+    ti = np.floor(world[sel, 0] * NOISE_TEXELS_PER_M).astype(int) & mask
+    tj = np.floor(world[sel, 1] * NOISE_TEXELS_PER_M).astype(int) & mask
+    expect = np.clip(np.rint(palette[labels[sel]] * (1 + amp * tile[tj, ti])), 0, 255)
     assert np.abs(img[pix[sel]].astype(float) - expect).max() <= 1.0
+    assert np.std(img[pix[sel]][labels[sel] == tx.ROAD].astype(float)) > 1.0   # the road has grain
     # the start view shows the road, both border lines and the dashed centre line
     assert {tx.ROAD, tx.BORDER, tx.CENTRE} <= set(np.unique(labels[sel]).tolist())
     # and the colours are the world's: the centre dashes are its (lit) yellow

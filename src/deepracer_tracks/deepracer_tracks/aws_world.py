@@ -26,6 +26,9 @@ What the embedded renderer gets (`AwsWorld`):
   wall colour; a world without vertical surfaces has no walls (the floor runs to the horizon).
 - **backdrop**: ``<scene><background>`` (or, with ``<sky/>``, a sky blue) as the background
   colour.
+- **grain**: the road texture's brightness variation at 2 cm (``AwsWorld.grain``) as the
+  renderer's ground noise tile, on by default on these worlds (all ground surfaces get the road's
+  grain).
 
 Errors (missing world, model, mesh or texture file; malformed SDF) raise `WorldError` naming the file.
 """
@@ -75,6 +78,7 @@ class Surface:
     mean_rgb: np.ndarray           # (3,) 0-255 unlit diffuse (texture mean or colour)
     mesh_file: Path
     texture_file: Path | None
+    uvs: np.ndarray | None = None  # (T, 3, 2) texture coordinates of the triangles
 
 
 @dataclass
@@ -173,6 +177,36 @@ class AwsWorld:
             if tris:
                 _fill_triangles(labels, np.concatenate(tris)[:, :, :2], ox, oy, m, value[kind])
         return labels
+
+    def grain(self, tile: int = 128, texels_per_m: float = 50.0) -> tuple[np.ndarray, float] | None:
+        """The road texture's brightness grain as the renderer's ground noise tile, or None.
+
+        Returns ((tile, tile) float32 in [-1, 1], amplitude): ``1 + amplitude * tile`` is the road
+        texture's luminance over its mean, box-averaged to ``1 / texels_per_m`` cells (2 cm: the
+        scale a 160x120 pixel sees on the near road), world-aligned, repeating every texture period
+        (metres per texture repeat from the mesh's UVs: median edge length / UV length). None when
+        the road has no texture or no UVs.
+        """
+        road = max((s for s in self.surfaces if s.kind == ROAD), key=lambda s: _area(s.triangles).sum())
+        if road.texture_file is None or road.uvs is None or not len(road.uvs):
+            return None
+        edges_xyz = np.linalg.norm(np.diff(road.triangles, axis=1), axis=2).ravel()
+        edges_uv = np.linalg.norm(np.diff(road.uvs, axis=1), axis=2).ravel()
+        ok = edges_uv > 1e-9
+        if not ok.any():
+            return None
+        period_m = float(np.median(edges_xyz[ok] / edges_uv[ok]))
+        from PIL import Image
+
+        cells = max(2, int(round(period_m * texels_per_m)))
+        with Image.open(road.texture_file) as im:
+            gray = np.asarray(im.convert("L").resize((cells, cells), Image.BOX), np.float64)
+        idx = np.arange(tile) % cells
+        rel = gray[np.ix_(idx, idx)] / max(gray.mean(), 1e-9) - 1.0
+        amp = float(np.abs(rel).max())
+        if amp < 1e-6:
+            return None
+        return (rel / amp).astype(np.float32), amp
 
     def road_mesh(self) -> tuple[np.ndarray, np.ndarray]:
         """(vertices (V, 3), faces (F, 3)) of the ROAD surfaces (per-face vertices, as in the file)."""
@@ -377,7 +411,8 @@ class _Loader:
                     raise WorldError(f"{path}: surface {cm.name!r} (material {cm.material!r}) is flat ground but its "
                                      f"names say neither road, line, centre line nor field")
                 self.surfaces.append(Surface(name=cm.name, kind=kind, triangles=tri[sel], mean_rgb=rgb,
-                                             mesh_file=path, texture_file=cm.texture_path))
+                                             mesh_file=path, texture_file=cm.texture_path,
+                                             uvs=None if cm.uvs is None else cm.uvs[sel]))
 
     def mean_rgb(self, cm, dae: Path) -> np.ndarray:
         if cm.texture_path is None:

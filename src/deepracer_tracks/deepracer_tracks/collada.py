@@ -13,7 +13,8 @@ What it reads, as Gazebo's loader (gz-common ColladaLoader) treats it:
 - the material's effect: ``diffuse`` as a ``<color>`` or a ``<texture>`` (sampler -> surface ->
   ``<image><init_from>`` file, resolved next to the .dae).
 
-Everything else (cameras, lamps, animations, skins, normals, UVs) is ignored. Errors raise
+Texture coordinates (``TEXCOORD`` set 0 of ``<triangles>``) come along as ``uvs``. Everything else
+(cameras, lamps, animations, skins, normals) is ignored. Errors raise
 `ColladaError` naming the file and the element.
 """
 from __future__ import annotations
@@ -43,6 +44,7 @@ class ColladaMesh:
     triangles: np.ndarray             # (T, 3, 3) float64
     diffuse_rgb: tuple[float, float, float] | None   # 0-1 colour when the diffuse is a colour
     texture_path: Path | None         # the diffuse texture image, when it is a texture
+    uvs: np.ndarray | None = None     # (T, 3, 2) texture coordinates (TEXCOORD set 0), if the file has them
 
 
 def _tag(el: ET.Element) -> str:
@@ -150,14 +152,14 @@ class _Reader:
             raise ColladaError(f"{self.path}: {where} refers to #{key}, which the file does not define")
         return el
 
-    def geometry(self, geo_id: str) -> list[tuple[str, np.ndarray]]:
-        """[(material symbol, (T, 3, 3) local positions)] of a geometry."""
+    def geometry(self, geo_id: str) -> list[tuple[str, np.ndarray, np.ndarray | None]]:
+        """[(material symbol, (T, 3, 3) local positions, (T, 3, 2) UVs or None)] of a geometry."""
         if geo_id in self._geo_cache:
             return self._geo_cache[geo_id]
         geo = self.ids[geo_id]
         where = f"{self.path}: geometry {geo_id!r}"
         mesh = _child(geo, "mesh")
-        out: list[tuple[str, np.ndarray]] = []
+        out: list[tuple[str, np.ndarray, np.ndarray | None]] = []
         if mesh is None:
             self._geo_cache[geo_id] = out
             return out
@@ -184,7 +186,12 @@ class _Reader:
                     pos, off = self.source(inp.get("source"), where), int(inp.get("offset", 0))
             if pos is None:
                 raise ColladaError(f"{where}: <{kind}> has no VERTEX/POSITION input")
+            uv_src, uv_off = None, 0
+            for inp in inputs:
+                if inp.get("semantic") == "TEXCOORD" and inp.get("set", "0") == "0" and uv_src is None:
+                    uv_src, uv_off = self.source(inp.get("source"), where, width=2), int(inp.get("offset", 0))
             ps = _children(prim, "p")
+            uv_tri = None
             if kind == "polygons":
                 polys = [_ints(p.text, f"{where}: <p>").reshape(-1, stride)[:, off] for p in ps]
             else:
@@ -197,6 +204,10 @@ class _Reader:
                     tri = corner.reshape(-1, 3) if corner.size % 3 == 0 else None
                     if tri is None:
                         raise ColladaError(f"{where}: <triangles> index count {corner.size} is not a multiple of 3")
+                    if uv_src is not None:
+                        uv_idx = idx.reshape(-1, stride)[:, uv_off].reshape(-1, 3)
+                        if uv_idx.size and 0 <= uv_idx.min() and uv_idx.max() < len(uv_src):
+                            uv_tri = uv_src[uv_idx]
                 else:
                     vc = _child(prim, "vcount")
                     counts = _ints(vc.text if vc is not None else "", f"{where}: <vcount>")
@@ -208,11 +219,11 @@ class _Reader:
                 tri = np.concatenate(tris) if tris else np.zeros((0, 3), np.int64)
             if tri.size and (tri.min() < 0 or tri.max() >= len(pos)):
                 raise ColladaError(f"{where}: <{kind}> vertex index {int(tri.max())} out of range ({len(pos)} positions)")
-            out.append((prim.get("material", ""), pos[tri]))
+            out.append((prim.get("material", ""), pos[tri], uv_tri))
         self._geo_cache[geo_id] = out
         return out
 
-    def source(self, url: str | None, where: str) -> np.ndarray:
+    def source(self, url: str | None, where: str, width: int = 3) -> np.ndarray:
         src = self.ref(url, f"{where}: input")
         fa = _child(src, "float_array")
         if fa is None:
@@ -223,9 +234,11 @@ class _Reader:
         acc = _child(tc, "accessor") if tc is not None else None
         if acc is not None and acc.get("stride"):
             stride = int(acc.get("stride"))
-        if stride < 3 or v.size % stride:
+        if width == 2 and (acc is None or not acc.get("stride")):
+            stride = 2
+        if stride < width or v.size % stride:
             raise ColladaError(f"{where}: source {src.get('id')!r} has {v.size} numbers, not a multiple of stride {stride}")
-        return v.reshape(-1, stride)[:, :3]
+        return v.reshape(-1, stride)[:, :width]
 
     def material(self, mat_id: str) -> tuple[tuple[float, float, float] | None, Path | None]:
         """(diffuse colour 0-1 or None, diffuse texture path or None) of a material."""
@@ -311,13 +324,14 @@ class _Reader:
                 for im in c.iter():
                     if _tag(im) == "instance_material":
                         binds[im.get("symbol")] = (im.get("target") or "").lstrip("#")
-                for symbol, tris in self.geometry(geo.get("id")):
+                for symbol, tris, uvs in self.geometry(geo.get("id")):
                     mat_id = binds.get(symbol, symbol if symbol in self.ids else "")
                     rgb, tex = self.material(mat_id) if mat_id else (None, None)
                     flat = tris.reshape(-1, 3)
                     world = flat @ m[:3, :3].T + m[:3, 3]
                     out.append(ColladaMesh(name=name or geo.get("id"), geometry=geo.get("id"), material=mat_id,
-                                           triangles=world.reshape(-1, 3, 3), diffuse_rgb=rgb, texture_path=tex))
+                                           triangles=world.reshape(-1, 3, 3), diffuse_rgb=rgb, texture_path=tex,
+                                           uvs=uvs))
 
 
 def read_collada(path: str | Path) -> list[ColladaMesh]:
