@@ -125,3 +125,18 @@ def test_onnxruntime_and_broken_aws_folders_say_what_is_wrong(tmp_path):
     (folder / "model_metadata.json").unlink()
     with pytest.raises(ArtifactError, match="neither a model artifact \\(no manifest.json\\) nor an AWS/DRfC model"):
         load_artifact(folder)
+
+
+@pytest.mark.slow
+def test_evaluate_takes_ours_and_aws_models_side_by_side(aws_archive, tmp_path, capsys):
+    """One `deepracer evaluate` over our artifact (NCHW ONNX/IR, manifest) and an AWS archive (NHWC .pb)."""
+    from graph_helpers import scripted_artifact
+
+    ours = scripted_artifact(tmp_path / "ours")
+    code = evaluate_main([str(ours), str(aws_archive), "--tracks", "oval", "--naive-only", "--workers", "1",
+                          "--out", str(tmp_path / "eval")])
+    assert code == 0, capsys.readouterr().out
+    with open(tmp_path / "eval" / "evaluation.csv", newline="") as fh:
+        rows = {r["checkpoint"]: r for r in csv.DictReader(fh)}
+    assert set(rows) == {str(ours), str(aws_archive)}
+    assert all(r["episode_status"] == "lap_complete" for r in rows.values()), rows
