@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import dataclasses
 import importlib.metadata
 import importlib.util
 import os

@@ -45,7 +45,7 @@ import numpy as np
 
 from deepracer_common.fileio import atomic_write_text
 
-from deepracer_tracks.library import DEFAULT_TRACK, builtin_names, load_track
+from deepracer_tracks.library import builtin_names, load_track
 from deepracer_tracks.mesh import flat_material, write_gazebo_model
 from deepracer_tracks.track import Track, TrackError
 
@@ -96,6 +96,11 @@ def spawn_pose(track: Track) -> SpawnPose:
     return SpawnPose(float(xy[0, 0]), float(xy[0, 1]), SPAWN_Z_M, float(heading[0]))
 
 
+def _rgb(row) -> tuple[int, int, int]:
+    """An RGB palette row (floats 0-255) as an int triple."""
+    return int(row[0]), int(row[1]), int(row[2])
+
+
 def _rgba(rgb) -> str:
     return " ".join(f"{c / 255.0:.6f}" for c in rgb) + " 1"
 
@@ -112,7 +117,7 @@ def _box_model(name: str, x: float, y: float, sx: float, sy: float, height: floa
         <visual name="visual">
           <cast_shadows>false</cast_shadows>
           <geometry><box><size>{size}</size></box></geometry>
-{flat_material(tuple(rgb), "          ")}
+{flat_material(_rgb(rgb), "          ")}
         </visual>
       </link>
     </model>
@@ -136,7 +141,7 @@ def world_sdf(model: str, world_name: str | None = None, bounds: tuple[float, fl
         from .batch_sim import default_palette
 
         palette = default_palette()
-    floor_rgb, wall_rgb, sky_rgb = (tuple(int(c) for c in palette[i]) for i in (0, 4, 6))
+    floor_rgb, wall_rgb, sky_rgb = (_rgb(palette[i]) for i in (0, 4, 6))
     if bounds is None:
         cx, cy, sx, sy = 0.0, 0.0, 50.0, 50.0
     else:
@@ -256,7 +261,7 @@ def write_gazebo_world(track: str | Path | Track, folder: str | Path, world_name
     from .config import SimConfig
 
     config = config or SimConfig()
-    track = load_track(track)
+    track = track if isinstance(track, Track) else load_track(track)
     folder = Path(folder)
     name = model_name(track)
     world_name = world_name or name
@@ -267,7 +272,7 @@ def write_gazebo_world(track: str | Path | Track, folder: str | Path, world_name
     palette = config.scene.apply(default_palette())
     text = world_sdf(name, world_name, (lo[0], hi[0], lo[1], hi[1]), config.barrier_height_m,
                      spawn_pose(track) if with_car else None, palette)
-    colours = {group: tuple(int(c) for c in palette[row]) for group, row in
+    colours = {group: _rgb(palette[row]) for group, row in
                (("road", 1), ("border_lines", 2), ("centre_line", 3))}
     write_gazebo_model(track, folder / "models" / name, colours=colours)
     if with_car:

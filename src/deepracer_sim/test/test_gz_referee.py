@@ -10,8 +10,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest

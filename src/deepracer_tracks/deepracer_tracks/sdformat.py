@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def find_sdf_checker() -> tuple[str, ...] | None:
     return None
 
 
-def check_sdf(path: str | os.PathLike[str], resource_dirs: list[str | os.PathLike[str]] = ()) -> SdfResult:
+def check_sdf(path: str | os.PathLike[str], resource_dirs: Sequence[str | os.PathLike[str]] = ()) -> SdfResult:
     """Check ``path`` (SDF or URDF) with sdformat; raises RuntimeError(INSTALL_HINT) if no checker is here."""
     cmd = find_sdf_checker()
     if cmd is None:
