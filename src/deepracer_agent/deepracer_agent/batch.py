@@ -233,14 +233,11 @@ class DeepRacerBatch:
         self.obs[..., -1] = frames
         t5 = clock()
         if self.recorder is not None:
-            from .simtrace import nearest_waypoint
-
             self.recorder.step(ref[:, 0], ref[:, 1], yaw, steer_deg, speed,
                                actions if self.metadata.is_discrete else None, rewards,
                                outcome.terminated | outcome.truncated, wheels_on.all(axis=1), outcome.progress_pct,
-                               outcome.steps, nearest_waypoint(ref, query.closest_waypoints, self._centres,
-                                                               rules.is_reversed),
-                               [EPISODE_STATUS[r] for r in outcome.reasons])
+                               outcome.steps, query.closest_waypoints, [EPISODE_STATUS[r] for r in outcome.reasons],
+                               is_reversed=rules.is_reversed)
             self.timing["simtrace"] += clock() - t5
         timing = self.timing
         timing["sim_step"] += t1 - t0

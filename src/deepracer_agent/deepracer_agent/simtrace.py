@@ -92,8 +92,8 @@ class EpisodeSummary:
 
 # Columns of the per-step buffers (one float64 row per step and car); see SimtraceLog.rows for the CSV order.
 _C_STEPS, _C_X, _C_Y, _C_YAW, _C_STEER, _C_SPEED, _C_ACTION, _C_REWARD, _C_DONE, _C_ON, _C_PROGRESS, \
-    _C_WP, _C_T, _C_WALL = range(14)
-_N_COLS = 14
+    _C_WP, _C_T, _C_WALL, _C_WP_NEXT, _C_REV = range(16)
+_N_COLS = 16
 
 
 class SimtraceLog:
@@ -194,6 +194,9 @@ class CarRecorder:
         self._prepare = np.zeros((self.n_cars, _N_COLS))         # each car's prepare row
         self.active = np.zeros(self.n_cars, dtype=bool)          # cars inside an episode (rows are recorded)
         self._no_action = np.full(self.n_cars, -1.0)
+        #: the driven tracks' centre lines (forward, reversed): with them, :meth:`step` may be given
+        #: [previous, next] waypoint pairs, resolved to the nearer one once per episode
+        self.centres: tuple[np.ndarray, np.ndarray] | None = None
         #: optional fixed episode number per car (evaluation: the trial index); None: completion order
         self.episode_of_car: Sequence[int] | None = None
         #: summaries of episodes finished since the last :meth:`take_finished`
@@ -233,9 +236,12 @@ class CarRecorder:
     def step(self, x: np.ndarray, y: np.ndarray, yaw_rad: np.ndarray, steer_deg: np.ndarray,
              speed_m_s: np.ndarray, actions: np.ndarray | None, rewards: np.ndarray, done: np.ndarray,
              all_wheels_on_track: np.ndarray, progress: np.ndarray, steps: np.ndarray,
-             closest_waypoint: np.ndarray, statuses: Sequence[str], tstamp_s: np.ndarray | None = None) -> None:
-        """One row per car inside an episode (all arrays (N,)); a car whose ``done`` is set closes its
-        episode and records nothing more until :meth:`start`."""
+             closest_waypoint: np.ndarray, statuses: Sequence[str], tstamp_s: np.ndarray | None = None,
+             is_reversed: np.ndarray | None = None) -> None:
+        """One row per car inside an episode (arrays (N,)); a car whose ``done`` is set closes its
+        episode and records nothing more until :meth:`start`. ``closest_waypoint``: (N,) indices, or
+        (N, 2) [previous, next] pairs with ``is_reversed`` and :attr:`centres` set (the nearer one is
+        chosen when the episode ends, vectorised, as simapp's simtrace does)."""
         if tstamp_s is None:
             self.clock_s += self.dt_s
         else:
@@ -246,7 +252,11 @@ class CarRecorder:
         r[_C_STEPS], r[_C_X], r[_C_Y], r[_C_YAW] = steps, x, y, yaw_rad
         r[_C_STEER], r[_C_SPEED], r[_C_REWARD], r[_C_DONE] = steer_deg, speed_m_s, rewards, done
         r[_C_ACTION] = actions if actions is not None and np.ndim(actions) == 1 else self._no_action
-        r[_C_ON], r[_C_PROGRESS], r[_C_WP], r[_C_T] = all_wheels_on_track, progress, closest_waypoint, self.clock_s
+        if np.ndim(closest_waypoint) == 2:
+            r[_C_WP], r[_C_WP_NEXT], r[_C_REV] = closest_waypoint[:, 0], closest_waypoint[:, 1], is_reversed
+        else:
+            r[_C_WP], r[_C_WP_NEXT] = closest_waypoint, -1.0
+        r[_C_ON], r[_C_PROGRESS], r[_C_T] = all_wheels_on_track, progress, self.clock_s
         r[_C_WALL] = time.time()
         np.degrees(r[_C_YAW], out=r[_C_YAW])
         self._len += 1
@@ -256,6 +266,10 @@ class CarRecorder:
             cols = np.empty((self._len - s + 1, _N_COLS))
             cols[0] = self._prepare[i]
             cols[1:] = self._buf[s: self._len, :, i]
+            if self.centres is not None and cols[-1, _C_WP_NEXT] >= 0:
+                pairs = cols[1:, [_C_WP, _C_WP_NEXT]].astype(np.int64)
+                cols[1:, _C_WP] = nearest_waypoint(cols[1:, [_C_X, _C_Y]], pairs, self.centres,
+                                                   cols[1:, _C_REV].astype(bool))
             number = None if self.episode_of_car is None else self.episode_of_car[i]
             self.finished.append(self.log.add_episode(cols, str(statuses[i]), number))
             self.active[i] = False
@@ -330,5 +344,6 @@ def attach(env: Any, log: SimtraceLog) -> CarRecorder:
     feeding ``log``; the cars' next resets start their episodes."""
     batch = getattr(env, "batch", env)
     rec = CarRecorder(log, batch.n_cars, batch.track.length_m, batch.dt_s)
+    rec.centres = getattr(batch, "_centres", None)
     batch.recorder = rec
     return rec
