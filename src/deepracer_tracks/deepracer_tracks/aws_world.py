@@ -105,34 +105,32 @@ class AwsWorld:
 
     def class_rgb(self, kind: str) -> tuple[int, int, int] | None:
         """Lit colour (0-255 ints) of a surface class, area-weighted over its surfaces; None if absent."""
+        if kind == WALL:
+            return self.wall_rgb()
         surf = [s for s in self.surfaces if s.kind == kind]
         if not surf:
             return None
         areas = np.array([_area(s.triangles).sum() for s in surf]) + 1e-12
         rgb = (np.array([s.mean_rgb for s in surf]) * areas[:, None]).sum(0) / areas.sum()
-        if kind == WALL:
-            normal = self._wall_normal()
-        else:
-            normal = np.array([0.0, 0.0, 1.0])
-        lit = np.clip(rgb * self.light_factor(normal), 0, 255)
+        lit = np.clip(rgb * self.light_factor(np.array([0.0, 0.0, 1.0])), 0, 255)
         return tuple(int(round(v)) for v in lit)
 
-    def _wall_normal(self) -> np.ndarray:
-        """Mean unit normal of the wall triangles, each turned towards the field centre (what the car sees)."""
+    def _wall_normals(self) -> np.ndarray:
+        """(T, 3) unit normals of the wall triangles, each turned towards the route's centre (the side the car sees)."""
         tri = np.concatenate([s.triangles for s in self.surfaces if s.kind == WALL])
         n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         n /= np.maximum(np.linalg.norm(n, axis=1), 1e-12)[:, None]
         centre = np.append(self.route.centre.mean(axis=0), 0.0)
         to_c = centre - tri.mean(axis=1)
         n *= np.where((n * to_c).sum(1) < 0, -1.0, 1.0)[:, None]
-        # light each wall face separately and average (the car sees them all during a lap)
         return n
 
     def wall_rgb(self) -> tuple[int, int, int] | None:
+        """Lit wall colour: the wall textures' mean, lit per wall triangle and averaged (a lap sees them all)."""
         surf = [s for s in self.surfaces if s.kind == WALL]
         if not surf:
             return None
-        normals = self._wall_normal()
+        normals = self._wall_normals()
         light = np.mean([self.light_factor(n) for n in normals], axis=0)
         areas = np.array([_area(s.triangles).sum() for s in surf]) + 1e-12
         rgb = (np.array([s.mean_rgb for s in surf]) * areas[:, None]).sum(0) / areas.sum()

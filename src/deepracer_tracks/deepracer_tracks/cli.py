@@ -198,7 +198,7 @@ def _import_world(args) -> int:
                     print(f"  {kind:7s} {sum(len(s.triangles) for s in surf):6d} triangles  lit colour {rgb}  "
                           f"({', '.join(sorted({s.name for s in surf}))})")
             box = w.wall_box()
-            print(f"  walls:   " + (f"x {box[0][0]:.2f}..{box[0][1]:.2f} m, y {box[0][2]:.2f}..{box[0][3]:.2f} m, "
+            print("  walls:   " + (f"x {box[0][0]:.2f}..{box[0][1]:.2f} m, y {box[0][2]:.2f}..{box[0][3]:.2f} m, "
                                     f"{box[1]:.2f} m high" if box else "none (the floor runs to the horizon)"))
             print(f"  light:   ambient {tuple(round(float(c), 3) for c in w.ambient)}, {len(w.sun)} directional; "
                   f"background {w.background_rgb}")
