@@ -78,3 +78,18 @@ def test_walls_and_backdrop_come_from_the_world():
     assert np.mean(top == 178) > 0.25                            # ...under Gazebo's grey background
     sim2 = BatchSim(oval, n_cars=1, seed=0)
     assert sim2.world.wall_height_m == 0.0                                   # no walls: floor to the horizon
+
+
+def test_randomization_applies_on_top_of_a_world():
+    from deepracer_sim.config import SimConfig
+    from deepracer_sim.randomization import RandomizationConfig
+    from deepracer_tracks.aws_world import load_aws_track
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        track = load_aws_track("Oval_track", _aws_worlds())
+    plain = BatchSim(track, n_cars=1, seed=0)
+    colors = BatchSim(track, n_cars=1, seed=0, config=SimConfig(randomization=RandomizationConfig().only("colors")))
+    assert np.array_equal(colors.base_palette, plain.base_palette)          # same world colours underneath
+    assert not np.allclose(colors._palette_rgb[0], plain._palette_rgb[0])    # varied per car and episode
+    assert np.abs(colors.render().astype(int) - plain.render().astype(int)).mean() > 2

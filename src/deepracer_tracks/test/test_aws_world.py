@@ -243,3 +243,19 @@ def test_extraction_survives_t_junction_seams_and_pieces():
     d = np.min(np.hypot(*(a[:, None] - b[None]).transpose(2, 0, 1)), axis=1)
     assert d.max() < 1e-6
     assert isinstance(got, Track)
+
+
+def test_extraction_drops_slivers_and_names_what_it_cannot_use():
+    from deepracer_tracks.library import load_track as lt
+    from deepracer_tracks.mesh import track_mesh
+
+    track = lt("oval")
+    v, f = track_mesh(track).road
+    # a stray 1 cm triangle away from the road (a modelling leftover): its border loop is dropped
+    stray = np.array([[20.0, 20.0, 0.0], [20.01, 20.0, 0.0], [20.0, 20.01, 0.0]])
+    got = waypoints_from_mesh(np.vstack([v, stray]), np.vstack([f, [[len(v), len(v) + 1, len(v) + 2]]]))
+    assert got.n_waypoints == track.n_waypoints
+    # two full roads side by side are not one track
+    shifted = v + [50.0, 0.0, 0.0]
+    with pytest.raises(TrackError, match="4 border loop"):
+        waypoints_from_mesh(np.vstack([v, shifted]), np.vstack([f, f + len(v)]))
