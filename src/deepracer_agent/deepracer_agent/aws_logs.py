@@ -30,7 +30,8 @@ import json
 import re
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from .simtrace import (SIMTRACE_SUFFIX, CarRecorder, SimtraceLog, atomic_write_text, attach,
                        evaluation_metric_row, read_metrics_json, training_metric_row, write_metrics_json)
@@ -93,7 +94,7 @@ class TrainingLogs:
         self.iterations = int(done_iterations)   # files written so far (the next one's number)
 
     @classmethod
-    def continuing(cls, run_dir: str | Path, worker: int | None = None) -> "TrainingLogs":
+    def continuing(cls, run_dir: str | Path, worker: int | None = None) -> TrainingLogs:
         """The logs of a worker that may have run before (a restarted decoupled worker): new files
         and episodes continue after what is already there."""
         base = Path(run_dir) if worker is None else Path(run_dir) / str(int(worker))

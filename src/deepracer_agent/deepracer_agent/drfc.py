@@ -39,7 +39,8 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from .config import ConfigError, Hyperparameters, did_you_mean
 
@@ -121,14 +122,7 @@ def model_metadata_dict(data: Mapping[str, Any], source: str = "model_metadata.j
     kind = meta.get("action_space_type")
     kind = str(kind).strip().lower() if kind is not None else ("continuous" if isinstance(space, Mapping) else "discrete")
     meta["action_space_type"] = kind
-    if isinstance(space, list):
-        meta["action_space"] = [
-            {k: (_number(v, f"{source}: action_space[{i}].{k}") if k in ("steering_angle", "speed") else v)
-             for k, v in a.items()} if isinstance(a, Mapping) else a for i, a in enumerate(space)]
-    elif isinstance(space, Mapping):
-        meta["action_space"] = {
-            name: ({k: _number(v, f"{source}: action_space.{name}.{k}") if k in ("low", "high") else v
-                    for k, v in rng.items()} if isinstance(rng, Mapping) else rng) for name, rng in space.items()}
+    meta["action_space"] = _action_space_numbers(space, source)
     if version < 2:
         if "sensor" in meta:
             warn(f"warning: {source}: version {meta['version']} < 2: sensor is ignored, as simapp does "
@@ -148,22 +142,37 @@ def model_metadata_dict(data: Mapping[str, Any], source: str = "model_metadata.j
                  f"same {kind} action space (the run's model_metadata.json says clipped_ppo)")
             algo = "clipped_ppo"
         meta["training_algorithm"] = algo
-    sensors = meta.get("sensor")
-    if isinstance(sensors, str):
-        sensors = [sensors]
-    if isinstance(sensors, list):
-        names = [str(s).strip().upper() for s in sensors]
-        unbuilt = [s for s in names if s in UNBUILT_SENSORS]
-        if unbuilt:
-            warn(f"warning: {source}: sensor {', '.join(unbuilt)} not built yet; training on "
-                 "FRONT_FACING_CAMERA only (the run's model_metadata.json says so)")
-        kept = [s for s in names if s not in UNBUILT_SENSORS]
-        meta["sensor"] = kept or ["FRONT_FACING_CAMERA"]
-        if unbuilt and "FRONT_FACING_CAMERA" not in meta["sensor"]:
-            meta["sensor"] = ["FRONT_FACING_CAMERA"]
+    if "sensor" in meta:
+        meta["sensor"] = _built_sensors(meta["sensor"], source, warn)
     for key in ("preprocess_type", "lidar_config", "regional"):   # newer console keys, nothing to apply
         meta.pop(key, None)
     return meta
+
+
+def _action_space_numbers(space: Any, source: str) -> Any:
+    """Action values written as strings -> numbers (a malformed space is left to ModelMetadata)."""
+    if isinstance(space, list):
+        return [{k: (_number(v, f"{source}: action_space[{i}].{k}") if k in ("steering_angle", "speed") else v)
+                 for k, v in a.items()} if isinstance(a, Mapping) else a for i, a in enumerate(space)]
+    if isinstance(space, Mapping):
+        return {name: ({k: _number(v, f"{source}: action_space.{name}.{k}") if k in ("low", "high") else v
+                        for k, v in rng.items()} if isinstance(rng, Mapping) else rng) for name, rng in space.items()}
+    return space
+
+
+def _built_sensors(sensors: Any, source: str, warn: Callable[[str], None]) -> Any:
+    """The sensors this workspace builds (one warning naming those it does not)."""
+    if isinstance(sensors, str):
+        sensors = [sensors]
+    if not isinstance(sensors, list):
+        return sensors                     # ModelMetadata names the problem
+    names = [str(s).strip().upper() for s in sensors]
+    unbuilt = [s for s in names if s in UNBUILT_SENSORS]
+    if unbuilt:
+        warn(f"warning: {source}: sensor {', '.join(unbuilt)} not built yet; training on "
+             "FRONT_FACING_CAMERA only (the run's model_metadata.json says so)")
+        return ["FRONT_FACING_CAMERA"]
+    return names or ["FRONT_FACING_CAMERA"]
 
 
 def load_files(hyperparameters: str | Path | None, model_metadata: str | Path | None,

@@ -26,7 +26,8 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 RUN_MARKERS = ("config.resolved.yaml", "metrics.jsonl")
 
@@ -91,7 +92,7 @@ def summarize_run(run: str | Path) -> RunSummary:
     import yaml
 
     from .aws_logs import training_metrics_path
-    from .evaluate import EVAL_CSV, read_trials, summary_rows
+    from .evaluate import EVAL_CSV
     from .simtrace import read_metrics_json
     from .train import METADATA_FILE, RESOLVED_CONFIG, STATUS_FILE, read_metrics
 
@@ -117,8 +118,21 @@ def summarize_run(run: str | Path) -> RunSummary:
         s.state = status.get("state")
         if s.steps is None and status.get("steps") is not None:
             s.steps = int(status["steps"])
+    _robust_score(s, run / EVAL_CSV, rows)
+    if s.lap_time_s is None:
+        laps = [m["elapsed_time_in_milliseconds"] for m in read_metrics_json(training_metrics_path(run))
+                if isinstance(m, dict) and m.get("episode_status") == "Lap complete"]
+        if laps:
+            s.lap_time_s, s.lap_time_source = min(laps) / 1000.0, "training"
+    return s
+
+
+def _robust_score(s: RunSummary, eval_csv: Path, rows: list[dict[str, Any]]) -> None:
+    """Best robust lap rate and its lap time: evaluation.csv, else the training's quick evaluations."""
+    from .evaluate import read_trials, summary_rows
+
     try:
-        summary = [r for r in summary_rows(read_trials(run / EVAL_CSV)) if r["mode"] == "robust"]
+        summary = [r for r in summary_rows(read_trials(eval_csv)) if r["mode"] == "robust"]
     except (KeyError, TypeError, ValueError):
         summary = []
     if summary:
@@ -133,12 +147,6 @@ def summarize_run(run: str | Path) -> RunSummary:
             s.best_robust, s.best_checkpoint = float(rate), f"iter_{int(row['iteration']):06d}.zip"
             if row.get("eval_mean_lap_time_s") is not None:
                 s.lap_time_s, s.lap_time_source = float(row["eval_mean_lap_time_s"]), "robust evaluation"
-    if s.lap_time_s is None:
-        laps = [m["elapsed_time_in_milliseconds"] for m in read_metrics_json(training_metrics_path(run))
-                if isinstance(m, dict) and m.get("episode_status") == "Lap complete"]
-        if laps:
-            s.lap_time_s, s.lap_time_source = min(laps) / 1000.0, "training"
-    return s
 
 
 def find_runs(folder: str | Path) -> list[Path]:
@@ -216,7 +224,8 @@ def compare_plot(runs: Sequence[Path], out: str | Path) -> Path:
             continue
         steps = _floats(rows, "steps")
         line, = ax.plot(steps, _floats(rows, "mean_progress"), marker=".", label=run.name)
-        evals = [(x, v) for x, v in zip(steps, _floats(rows, "eval_completion_rate")) if not math.isnan(v)]
+        evals = [(x, v) for x, v in zip(steps, _floats(rows, "eval_completion_rate"), strict=True)
+                 if not math.isnan(v)]
         if evals:
             ax2 = ax2 or ax.twinx()
             ax2.plot([e[0] for e in evals], [100 * e[1] for e in evals], ls="--", color=line.get_color())
