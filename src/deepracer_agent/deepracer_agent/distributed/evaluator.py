@@ -18,7 +18,7 @@ from typing import Any
 
 from . import ppo
 from .config import ConfigError, DistributedConfig, StopFlag, common_arguments, config_from_args
-from .model_store import CorruptModelError, ModelStoreError, open_store
+from .model_store import CorruptModelError, ModelStoreError, StoreAccessError, open_store
 from .runtime import WorkerSettings, load_runtime
 from .transport import ModelNotifications, TransportError
 
@@ -81,6 +81,8 @@ class Evaluator:
             self.notifications.poll(0.5)   # wakes up early on a notification
             try:
                 todo = [v for v in self.store.versions() if v not in self.done]
+            except StoreAccessError:
+                raise                       # wrong credentials: waiting cannot help
             except ModelStoreError as exc:
                 log.warning("model store unreachable: %s", exc)
                 continue

@@ -46,6 +46,17 @@ class ModelStoreError(RuntimeError):
     """The store is unreachable or a requested version does not exist."""
 
 
+class StoreAccessError(ModelStoreError):
+    """The store refuses this client (wrong or missing credentials, access denied): retrying
+    cannot help, so workers and evaluators stop with this message instead of waiting."""
+
+
+#: S3 error codes that mean "these credentials will never work here".
+ACCESS_ERROR_CODES = frozenset({"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "ExpiredToken",
+                                "InvalidToken", "TokenRefreshRequired", "AllAccessDisabled", "InvalidClientTokenId",
+                                "UnrecognizedClientException", "AuthorizationHeaderMalformed", "NoSuchBucket"})
+
+
 class CorruptModelError(ModelStoreError):
     """An object does not match its manifest (size or sha256), or the manifest is unreadable."""
 
@@ -145,6 +156,14 @@ class ModelStore:
             objects[name] = data
         return ModelVersion(version, manifest, objects)
 
+    def policy_sha256(self, version: int) -> str | None:
+        """The sha256 of ``version``'s ``policy.npz`` from its manifest (None if absent/unreadable)."""
+        raw = self._get(version_prefix(version) + MANIFEST)
+        try:
+            return str(json.loads(raw)["objects"]["policy.npz"]["sha256"]) if raw is not None else None
+        except (ValueError, KeyError, TypeError):
+            return None
+
     def load_latest_valid(self, names: list[str] | None = None) -> ModelVersion | None:
         """The newest version that verifies, walking back past corrupted ones; None if none."""
         for v in reversed(self.versions()):
@@ -223,13 +242,24 @@ class S3Store(ModelStore):
                 self.s3.create_bucket(Bucket=bucket)
             except self._errors.ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                    raise ModelStoreError(f"{self.url}: cannot create bucket: {exc}") from exc
+                    raise self._error("cannot create bucket", exc) from exc
+            except self._errors.BotoCoreError as exc:
+                raise self._error("cannot create bucket", exc) from exc
+
+    def _error(self, what: str, exc: Exception) -> ModelStoreError:
+        """A ModelStoreError for a boto error; StoreAccessError for credential / access problems."""
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
+        nocreds = type(exc).__name__ in ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError")
+        if code in ACCESS_ERROR_CODES or nocreds:
+            return StoreAccessError(f"{self.url}: {what}: {exc} (check the AWS credentials, e.g. AWS_ACCESS_KEY_ID / "
+                                    f"AWS_PROFILE, and the bucket name; retrying will not help)")
+        return ModelStoreError(f"{self.url}: {what}: {exc}")
 
     def _put(self, key: str, data: bytes) -> None:
         try:
             self.s3.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
         except (self._errors.ClientError, self._errors.BotoCoreError) as exc:
-            raise ModelStoreError(f"{self.url}: cannot write {key}: {exc}") from exc
+            raise self._error(f"cannot write {key}", exc) from exc
 
     def _get(self, key: str) -> bytes | None:
         try:
@@ -237,9 +267,9 @@ class S3Store(ModelStore):
         except self._errors.ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
-            raise ModelStoreError(f"{self.url}: cannot read {key}: {exc}") from exc
+            raise self._error(f"cannot read {key}", exc) from exc
         except self._errors.BotoCoreError as exc:
-            raise ModelStoreError(f"{self.url}: cannot read {key}: {exc}") from exc
+            raise self._error(f"cannot read {key}", exc) from exc
 
     def _list_versions(self) -> list[int]:
         out: list[int] = []
@@ -252,7 +282,7 @@ class S3Store(ModelStore):
                     if m := _VERSION_RE.match(name):
                         out.append(int(m.group(1)))
         except (self._errors.ClientError, self._errors.BotoCoreError) as exc:
-            raise ModelStoreError(f"{self.url}: cannot list versions: {exc}") from exc
+            raise self._error("cannot list versions", exc) from exc
         return sorted(out)
 
 

@@ -69,6 +69,9 @@ class Trainer:
         self.counts = collections.Counter()
         self.t_start = time.monotonic()
         self.train_s = 0.0
+        self.policy_shas: dict[int, str | None] = {}   # version -> sha256 of the policy this trainer published
+        self.start_version = -1                          # versions above it not in policy_shas are not ours
+        self.latest_at_start: int | None = None
 
     # -- start: restore from the newest valid version, or publish version 0 --------------------
     def restore_or_init(self) -> None:
@@ -100,6 +103,8 @@ class Trainer:
             from ..drfc import hyperparameters_json
 
             write_model_files(self.run_dir, self.runtime.model_metadata(), hyperparameters_json(cfg))
+        self.start_version = self.version
+        self.latest_at_start = self.store.latest_pointer()
         self.stream.ensure_group()
         for entry in self.stream.reclaim(min_idle_ms=0):
             self._accept(entry)
@@ -122,17 +127,44 @@ class Trainer:
         lag = self.version - rec.policy_version
         if lag > self.cfg.max_policy_lag or lag < 0:
             return self._drop(entry, "dropped_stale")
+        sha = rec.meta.get("policy_sha256")
+        if sha is not None and sha != self._policy_sha(rec.policy_version):
+            log.warning("dropping episode %s of worker %s: it acted with a policy this run never published as "
+                        "version %d (a worker of another run on the same stream?)", rec.episode_id, rec.worker_id,
+                        rec.policy_version)
+            return self._drop(entry, "dropped_foreign")
+        from stable_baselines3.common.preprocessing import get_obs_shape
+
+        obs_shape = tuple(get_obs_shape(self.model.observation_space))
+        obs = rec.arrays["obs"]
+        if tuple(obs.shape[1:]) != obs_shape:   # would fail the PPO update, again after every restart
+            log.warning("dropping episode %s of worker %s: observations %s do not fit the policy's %s",
+                        rec.episode_id, rec.worker_id, tuple(obs.shape[1:]), obs_shape)
+            return self._drop(entry, "dropped_mismatched")
         self.buffer[rec.episode_id] = (rec, entry)
+
+    def _policy_sha(self, version: int) -> str | None:
+        """sha256 of the policy this run published as ``version`` (None: not this run's)."""
+        if version not in self.policy_shas:
+            ours = version <= self.start_version        # published before this trainer (re)started
+            self.policy_shas[version] = self.store.policy_sha256(version) if ours else None
+        return self.policy_shas[version]
 
     # -- one update --------------------------------------------------------------------------
     def _publish(self, used: list[wire.EpisodeRecord]) -> None:
         ids = [r.episode_id for r in used]
         remembered = (list(self.state.get("consumed_episode_ids", [])) + ids)[-SEEN_IDS_KEPT:]
+        ptr = self.store.latest_pointer() if self.version >= 0 else None
+        if ptr is not None and ptr > max(self.version, self.latest_at_start if self.latest_at_start is not None else -1):
+            raise ModelStoreError(f"{self.store.url}: version {ptr} was published by someone else after this "
+                                  f"trainer's version {self.version}: two trainers on one model store? Stopping "
+                                  f"(one trainer per store and stream)")
         version = self.store.next_version()
         self.state = {"version": version, "parent_version": self.version, "num_timesteps": int(self.model.num_timesteps),
                       "episodes_total": int(self.state.get("episodes_total", 0)) + len(used),
                       "consumed_episode_ids": remembered}
-        self.store.publish(version, model_objects(self.model, self.runtime, self.spec, self.state))
+        manifest = self.store.publish(version, model_objects(self.model, self.runtime, self.spec, self.state))
+        self.policy_shas[version] = manifest["objects"]["policy.npz"]["sha256"]
         self.version = version
         self.stream.announce(version)
 

@@ -29,7 +29,7 @@ import numpy as np
 from . import ppo, wire
 from ..reward import RewardFunctionError
 from .config import ConfigError, DistributedConfig, StopFlag, common_arguments, config_from_args
-from .model_store import CorruptModelError, ModelStore, ModelStoreError, ModelVersion, open_store
+from .model_store import CorruptModelError, ModelStore, ModelStoreError, ModelVersion, StoreAccessError, open_store
 from .runtime import WorkerSettings, load_runtime
 from .transport import ExperienceStream, ModelNotifications, TransportError
 
@@ -50,6 +50,7 @@ class PolicyFollower:
         self.env: Any = None
         self.runtime: Any = None
         self.spec: dict[str, Any] | None = None
+        self.policy_sha256: str | None = None   # stamped on every episode: which exact policy acted
 
     def _install(self, mv: ModelVersion) -> None:
         spec = mv.json("training_config.json")
@@ -62,6 +63,7 @@ class PolicyFollower:
             self.spec = spec
         ppo.arrays_to_policy(self.model.policy, mv.arrays("policy.npz"))
         self.version = mv.version
+        self.policy_sha256 = str(mv.manifest["objects"]["policy.npz"]["sha256"])
 
     def try_load(self, version: int) -> bool:
         """Load ``version`` if newer and not known bad; False (keeping the current one) on failure."""
@@ -74,6 +76,8 @@ class PolicyFollower:
             self.bad_versions.add(version)
             log.error("rejected model version %d (keeping version %d): %s", version, self.version, exc)
             return False
+        except StoreAccessError:
+            raise                           # wrong credentials: waiting cannot help
         except ModelStoreError as exc:  # unreachable store: try again later
             log.warning("cannot load model version %d yet: %s", version, exc)
             return False
@@ -91,6 +95,8 @@ class PolicyFollower:
             ptr = self.store.latest_pointer()
             if ptr is not None:
                 candidates.append(ptr)
+        except StoreAccessError:
+            raise
         except ModelStoreError as exc:
             log.warning("model store unreachable: %s", exc)
         if not candidates:
@@ -208,7 +214,7 @@ class Worker:
                 log.info("%s stopped mid-episode; the partial episode is discarded", self.settings.worker_id)
                 break
             arrays, terminated, last_value, meta = result
-            meta.update(track=self.settings.track, seed=self.settings.seed)
+            meta.update(track=self.settings.track, seed=self.settings.seed, policy_sha256=self.follower.policy_sha256)
             rec = wire.EpisodeRecord(worker_id=self.settings.worker_id,
                                      episode_id=f"{self.settings.worker_id}:{self.nonce}:{self.episodes}",
                                      policy_version=version, arrays=arrays, terminated=terminated,
