@@ -411,7 +411,17 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path | None = None, met
         aws_skipped = (f"the policy sees {c} stacked frames; the stock car feeds one [1, 120, 160, 1] frame, "
                        "so no AWS car files were written")
         targets = {}
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(out.parent).free
+    except OSError as exc:
+        raise ExportError(f"{out.parent}: cannot create the output folder ({exc.strerror or exc})") from None
+    weights = sum(p.numel() * p.element_size() for p in module.parameters()) + \
+        sum(b.numel() * b.element_size() for b in module.buffers())
+    need = int(weights * ((5.0 if fp16 else 4.0) + (3.0 if targets else 0.0))) + (4 << 20)  # onnx, IR, .tar.gz, AWS files
+    if free < need:
+        raise ExportError(f"{out.parent}: {free / 1e6:.1f} MB free, the artifact needs about {need / 1e6:.0f} MB; "
+                          f"free some space or pass --out on another disk")
     tmp = make_temp_dir(out)
     tmp_archive = temp_path_for(archive)
     tmp_aws = make_temp_dir(out.parent / f"{out.name}.aws") if targets else None
@@ -474,11 +484,14 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path | None = None, met
                 replace_directory(path, targets[key])
             else:
                 commit_temp(path, targets[key])
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp_archive.unlink(missing_ok=True)
         for path in staged.values():
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        if isinstance(exc, OSError):             # disk full, quota, folder removed: one line, nothing left
+            raise ExportError(f"{out}: cannot write the artifact ({exc.strerror or exc}); nothing was written, "
+                              f"an existing artifact there is unchanged") from None
         raise
     finally:
         if tmp_aws is not None:

@@ -542,6 +542,8 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress_bar: bool, lo
         stop_reason = "interrupted"
     except RewardFunctionError as exc:       # the user's reward failed mid-rollout: one clear line
         failure = str(exc)
+    except OSError as exc:                   # disk full, quota, run folder removed: one clear line
+        failure = f"cannot write in {run_dir} ({exc.strerror or exc}); free space, then --resume"
     finally:
         if bar is not None:
             bar.close()
@@ -550,9 +552,12 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress_bar: bool, lo
     wall = wall_offset + time.perf_counter() - t_start
     if failure is not None:
         # the iteration in progress is lost; the checkpoints already written are complete and stay
-        write_json_atomic({"state": "failed", "reason": failure, "iteration": iteration,
-                           "steps": int(model.num_timesteps), "wall_time_s": round(wall, 3),
-                           "last_checkpoint": str(last_ckpt) if last_ckpt else None}, run_dir / STATUS_FILE)
+        try:
+            write_json_atomic({"state": "failed", "reason": failure, "iteration": iteration,
+                               "steps": int(model.num_timesteps), "wall_time_s": round(wall, 3),
+                               "last_checkpoint": str(last_ckpt) if last_ckpt else None}, run_dir / STATUS_FILE)
+        except OSError:
+            pass                             # the disk is still full: the message below says it all
         raise TrainError(f"{failure}; training stopped after {iteration} iterations"
                          + (f", last checkpoint {last_ckpt}" if last_ckpt else ", no checkpoint yet")) from None
     write_json_atomic({"state": "finished", "stop_reason": stop_reason, "iteration": iteration,
