@@ -9,7 +9,8 @@ update (``num_epochs`` passes, minibatches of ``batch_size``). After every itera
 - ``checkpoints/iter_NNNNNN.zip`` (:mod:`deepracer_agent.checkpoint` format: JSON + numpy arrays,
   no pickle; written to a temp file then ``os.replace``) and its
   sidecar ``iter_NNNNNN.json`` (iteration, steps, wall time, size and sha256 of the zip), written
-  after the zip: a checkpoint is COMPLETE when its sidecar exists and matches the zip;
+  after the zip AND the iteration's metrics row: a checkpoint is COMPLETE when its sidecar exists
+  and matches the zip, and then its metrics row exists too;
 - one row in ``metrics.csv`` and ``metrics.jsonl``; TensorBoard scalars in ``tensorboard/``;
 - ``training_progress.png`` (progress against wall time, the paper's Fig. 5);
 - optionally a quick robust evaluation (``evaluation.*`` settings) for ``stop.target_eval_completion``.
@@ -200,16 +201,23 @@ def checkpoint_path(run_dir: Path, iteration: int) -> Path:
     return Path(run_dir) / CHECKPOINT_DIR / f"iter_{iteration:06d}.zip"
 
 
-def save_checkpoint(model: Any, run_dir: Path, info: dict[str, Any], config: Any) -> Path:
+def save_checkpoint(model: Any, run_dir: Path, info: dict[str, Any], config: Any, commit: bool = True) -> Path:
     """Save ``model`` (trained with ``config``) as ``checkpoints/iter_NNNNNN.zip`` atomically in the
-    :mod:`deepracer_agent.checkpoint` format (no pickle), then its sidecar JSON."""
+    :mod:`deepracer_agent.checkpoint` format (no pickle), then (``commit``) its sidecar JSON."""
     from . import checkpoint
 
     path = checkpoint_path(run_dir, int(info["iteration"]))
     checkpoint.save(model, path, config, training=info)
+    if commit:
+        commit_checkpoint(path, info)
+    return path
+
+
+def commit_checkpoint(path: Path, info: dict[str, Any]) -> None:
+    """Write the sidecar (size + sha256): from now on the checkpoint is complete. ``train`` commits
+    after the iteration's metrics row is written, so a complete checkpoint always has its row."""
     sidecar = dict(info, checkpoint=path.name, bytes=path.stat().st_size, sha256=_sha256(path))
     write_json_atomic(sidecar, path.with_suffix(".json"))
-    return path
 
 
 def complete_checkpoints(run_dir: Path, verify: bool = True) -> list[tuple[Path, dict[str, Any]]]:
@@ -497,11 +505,10 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress_bar: bool, lo
             model.logger.dump(step=model.num_timesteps)
             t_save = time.perf_counter()
             logs.end_iteration(iteration)
-            last_ckpt = save_checkpoint(model, run_dir, {"iteration": iteration, "steps": row["steps"],
-                                                         "wall_time_s": row["wall_time_s"],
-                                                         "episodes_total": episodes_total}, cfg)
+            info = {"iteration": iteration, "steps": row["steps"], "wall_time_s": row["wall_time_s"],
+                    "episodes_total": episodes_total}
+            saved_ckpt = save_checkpoint(model, run_dir, info, cfg, commit=False)
             row["save_time_s"] = round(time.perf_counter() - t_save, 3)
-            _prune_checkpoints(run_dir, cfg.checkpoints.keep_last)
             ev = cfg.evaluation
             if cfg.stop.target_eval_completion is not None and iteration % ev.every_iterations == 0 \
                     and model.num_timesteps >= ev.start_after_steps:
@@ -516,6 +523,9 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress_bar: bool, lo
                 row["eval_time_s"] = round(time.perf_counter() - t_eval, 3)
             row = {k: _plain(v) for k, v in row.items()}
             _append_metrics(run_dir, row)
+            commit_checkpoint(saved_ckpt, info)       # complete only now: its metrics row exists
+            last_ckpt = saved_ckpt
+            _prune_checkpoints(run_dir, cfg.checkpoints.keep_last)
             rows.append(row)
             try:
                 from .plots import plot_training
