@@ -113,7 +113,7 @@ class AwsWorld:
         areas = np.array([_area(s.triangles).sum() for s in surf]) + 1e-12
         rgb = (np.array([s.mean_rgb for s in surf]) * areas[:, None]).sum(0) / areas.sum()
         lit = np.clip(rgb * self.light_factor(np.array([0.0, 0.0, 1.0])), 0, 255)
-        return tuple(int(round(v)) for v in lit)
+        return _rgb(lit)
 
     def _wall_normals(self) -> np.ndarray:
         """(T, 3) unit normals of the wall triangles, each turned towards the route's centre (the side the car sees)."""
@@ -134,7 +134,7 @@ class AwsWorld:
         light = np.mean([self.light_factor(n) for n in normals], axis=0)
         areas = np.array([_area(s.triangles).sum() for s in surf]) + 1e-12
         rgb = (np.array([s.mean_rgb for s in surf]) * areas[:, None]).sum(0) / areas.sum()
-        return tuple(int(round(v)) for v in np.clip(rgb * light, 0, 255))
+        return _rgb(np.clip(rgb * light, 0, 255))
 
     def style(self):
         """The track's TextureStyle: the world's lit class colours (line widths are the mesh's own)."""
@@ -198,7 +198,7 @@ class AwsWorld:
 
         cells = max(2, int(round(period_m * texels_per_m)))
         with Image.open(road.texture_file) as im:
-            gray = np.asarray(im.convert("L").resize((cells, cells), Image.BOX), np.float64)
+            gray = np.asarray(im.convert("L").resize((cells, cells), Image.Resampling.BOX), np.float64)
         idx = np.arange(tile) % cells
         rel = gray[np.ix_(idx, idx)] / max(gray.mean(), 1e-9) - 1.0
         amp = float(np.abs(rel).max())
@@ -212,11 +212,15 @@ class AwsWorld:
         return tri.reshape(-1, 3), np.arange(3 * len(tri)).reshape(-1, 3)
 
 
+def _rgb(v) -> tuple[int, int, int]:
+    return int(round(float(v[0]))), int(round(float(v[1]))), int(round(float(v[2])))
+
+
 def _area(tri: np.ndarray) -> np.ndarray:
     return 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
 
 
-def _fill_triangles(labels: np.ndarray, tri: np.ndarray, ox: float, oy: float, m: float, value: int) -> None:
+def _fill_triangles(labels: np.ndarray, tri: np.ndarray, ox: float, oy: float, m: float, value) -> None:
     """labels[pixel] = value where the pixel centre lies inside (or on the edge of) a triangle (T, 3, 2)."""
     h, w = labels.shape
     u = (tri[..., 0] - ox) / m - 0.5            # pixel-centre coordinates
@@ -272,12 +276,13 @@ def classify(names: list[str], horizontal: bool) -> str | None:
 def _pose(el: ET.Element | None, where: str) -> np.ndarray:
     """4x4 of an SDF <pose> 'x y z roll pitch yaw' (R = Rz(yaw) Ry(pitch) Rx(roll)); identity if absent."""
     m = np.eye(4)
-    if el is None or not (el.text or "").strip():
+    text = (el.text or "").strip() if el is not None else ""
+    if el is None or not text:
         return m
     try:
-        v = [float(t) for t in el.text.split()]
+        v = [float(t) for t in text.split()]
     except ValueError:
-        raise WorldError(f"{where}: <pose>{el.text.strip()}</pose> is not 6 numbers") from None
+        raise WorldError(f"{where}: <pose>{text}</pose> is not 6 numbers") from None
     if len(v) == 7:
         raise WorldError(f"{where}: quaternion <pose> is not supported")
     if len(v) != 6:
@@ -391,26 +396,29 @@ class _Loader:
         self.files.append(path)
         for cm in meshes:
             tri = cm.triangles.reshape(-1, 3) * scale
-            tri = (tri @ m[:3, :3].T + m[:3, 3]).reshape(-1, 3, 3)
-            if not len(tri):
+            self.add_surfaces(cm, (tri @ m[:3, :3].T + m[:3, 3]).reshape(-1, 3, 3), path)
+
+    def add_surfaces(self, cm, tri: np.ndarray, path: Path) -> None:
+        """Split one Collada mesh (world-frame triangles) into its ground and wall surfaces."""
+        if not len(tri):
+            return
+        n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        nz = np.abs(n[:, 2]) / np.maximum(np.linalg.norm(n, axis=1), 1e-12)
+        ground = (nz > 0.9) & (tri[:, :, 2].max(axis=1) <= GROUND_MAX_Z_M)
+        names = [cm.name, cm.geometry, cm.material, cm.texture_path.name if cm.texture_path else ""]
+        rgb = self.mean_rgb(cm, path)
+        for is_ground, sel in ((True, ground), (False, ~ground)):
+            if not sel.any():
                 continue
-            n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-            nz = np.abs(n[:, 2]) / np.maximum(np.linalg.norm(n, axis=1), 1e-12)
-            ground = (nz > 0.9) & (tri[:, :, 2].max(axis=1) <= GROUND_MAX_Z_M)
-            names = [cm.name, cm.geometry, cm.material, cm.texture_path.name if cm.texture_path else ""]
-            rgb = self.mean_rgb(cm, path)
-            for is_ground, sel in ((True, ground), (False, ~ground)):
-                if not sel.any():
-                    continue
-                kind = classify(names, horizontal=is_ground)
-                if not is_ground and classify(names, horizontal=True) == FLOOR:
-                    continue                    # slopes and tops of terrain hills: not walls (left out)
-                if kind is None:
-                    raise WorldError(f"{path}: surface {cm.name!r} (material {cm.material!r}) is flat ground but its "
-                                     f"names say neither road, line, centre line nor field")
-                self.surfaces.append(Surface(name=cm.name, kind=kind, triangles=tri[sel], mean_rgb=rgb,
-                                             mesh_file=path, texture_file=cm.texture_path,
-                                             uvs=None if cm.uvs is None else cm.uvs[sel]))
+            kind = classify(names, horizontal=is_ground)
+            if not is_ground and classify(names, horizontal=True) == FLOOR:
+                continue                    # slopes and tops of terrain hills: not walls (left out)
+            if kind is None:
+                raise WorldError(f"{path}: surface {cm.name!r} (material {cm.material!r}) is flat ground but its "
+                                 f"names say neither road, line, centre line nor field")
+            self.surfaces.append(Surface(name=cm.name, kind=kind, triangles=tri[sel], mean_rgb=rgb,
+                                         mesh_file=path, texture_file=cm.texture_path,
+                                         uvs=None if cm.uvs is None else cm.uvs[sel]))
 
     def mean_rgb(self, cm, dae: Path) -> np.ndarray:
         if cm.texture_path is None:
@@ -465,6 +473,15 @@ def load_world(simapp_dir: str | Path | None, name: str) -> AwsWorld:
     return _load_world_cached(str(b.resolve()), str(name))
 
 
+def _route(route_file: Path, name: str) -> Track:
+    if not route_file.is_file():
+        raise WorldError(f"{route_file}: route file not found (world {name!r} needs its waypoints)")
+    try:
+        return Track.from_npy(route_file, name=f"{AWS_PREFIX}{name}")
+    except TrackError as exc:
+        raise WorldError(str(exc)) from None
+
+
 @lru_cache(maxsize=16)
 def _load_world_cached(bundle: str, name: str) -> AwsWorld:
     b = Path(bundle)
@@ -475,12 +492,7 @@ def _load_world_cached(bundle: str, name: str) -> AwsWorld:
         near = sorted(p.stem for p in (b / "worlds").glob("*.world"))
         raise WorldError(f"{world_file}: world file not found (worlds here: {', '.join(near[:20]) or 'none'})")
     route_file = b / "routes" / f"{name}.npy"
-    if not route_file.is_file():
-        raise WorldError(f"{route_file}: route file not found (world {name!r} needs its waypoints)")
-    try:
-        route = Track.from_npy(route_file, name=f"{AWS_PREFIX}{name}")
-    except TrackError as exc:
-        raise WorldError(str(exc)) from None
+    route = _route(route_file, name)
     root = _parse(world_file, "world file")
     world = root.find("world")
     if world is None:
@@ -496,6 +508,13 @@ def _load_world_cached(bundle: str, name: str) -> AwsWorld:
     if ROAD not in kinds:
         raise WorldError(f"{world_file}: no road surface found in its meshes "
                          f"({', '.join(str(f) for f in loader.files if f.suffix == '.dae') or 'no meshes'})")
+    ambient, background, sun = _scene_light(world, world_file)
+    return AwsWorld(name=name, bundle=b, route=route, surfaces=loader.surfaces, ambient=ambient, sun=sun,
+                    background_rgb=background, files=loader.files)
+
+
+def _scene_light(world: ET.Element, world_file: Path):
+    """(ambient (3,) 0-1, background (r, g, b) 0-255, [(diffuse, unit direction)] of directional lights)."""
     scene = world.find("scene")
     ambient = np.array([0.4, 0.4, 0.4])        # SDF's default <ambient>
     background = DEFAULT_BACKGROUND
@@ -515,11 +534,10 @@ def _load_world_cached(bundle: str, name: str) -> AwsWorld:
         d = _pose(light.find("pose"), where)[:3, :3] @ d
         d = d / max(np.linalg.norm(d), 1e-12)
         diffuse = _floats(light.findtext("diffuse") or "1 1 1", 3, f"{where} <diffuse>")
-        intensity = float(light.findtext("intensity") or 1.0)
+        intensity = _floats(light.findtext("intensity") or "1", 1, f"{where} <intensity>")[0]
         sun.append((diffuse * intensity, d))
     bg = tuple(int(round(255 * min(max(c, 0.0), 1.0))) for c in background)
-    return AwsWorld(name=name, bundle=b, route=route, surfaces=loader.surfaces, ambient=ambient, sun=sun,
-                    background_rgb=bg, files=loader.files)
+    return ambient, bg, sun
 
 
 def load_aws_track(spec: str, simapp_dir: str | Path | None = None) -> Track:

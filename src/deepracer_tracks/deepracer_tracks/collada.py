@@ -111,6 +111,30 @@ def _node_matrix(node: ET.Element, where: str) -> np.ndarray:
     return m
 
 
+def _fan(polys: list[np.ndarray]) -> np.ndarray:
+    """(T, 3) fan triangulation of polygons given as vertex index arrays."""
+    tris = [np.column_stack([np.full(len(p) - 2, p[0]), p[1:-1], p[2:]]) for p in polys if len(p) >= 3]
+    return np.concatenate(tris) if tris else np.zeros((0, 3), np.int64)
+
+
+def _asset(root: ET.Element, path: Path) -> tuple[float, str]:
+    """(<unit meter>, <up_axis>) of a COLLADA root (defaults 1.0, Z_UP)."""
+    meter, up_axis = 1.0, "Z_UP"
+    asset = _child(root, "asset")
+    if asset is None:
+        return meter, up_axis
+    unit = _child(asset, "unit")
+    if unit is not None and unit.get("meter"):
+        try:
+            meter = float(unit.get("meter", ""))
+        except ValueError:
+            raise ColladaError(f"{path}: <unit meter={unit.get('meter')!r}> is not a number") from None
+    up = _child(asset, "up_axis")
+    if up is not None and up.text:
+        up_axis = up.text.strip()
+    return meter, up_axis
+
+
 class _Reader:
     def __init__(self, path: Path):
         self.path = path
@@ -125,25 +149,14 @@ class _Reader:
         if _tag(self.root) != "COLLADA":
             raise ColladaError(f"{path}: not a COLLADA file (root element <{_tag(self.root)}>)")
         self.ids = {el.get("id"): el for el in self.root.iter() if el.get("id")}
-        asset = _child(self.root, "asset")
-        self.meter, self.up = 1.0, "Z_UP"
-        if asset is not None:
-            unit = _child(asset, "unit")
-            if unit is not None and unit.get("meter"):
-                try:
-                    self.meter = float(unit.get("meter"))
-                except ValueError:
-                    raise ColladaError(f"{path}: <unit meter={unit.get('meter')!r}> is not a number") from None
-            up = _child(asset, "up_axis")
-            if up is not None and up.text:
-                self.up = up.text.strip()
+        self.meter, self.up = _asset(self.root, path)
         if self.up not in ("Z_UP", "Y_UP"):
             raise ColladaError(f"{path}: <up_axis>{self.up}</up_axis> is not supported (Z_UP or Y_UP)")
         root_m = np.diag([self.meter] * 3 + [1.0])
         if self.up == "Y_UP":
             root_m = np.array([[1, 0, 0, 0], [0, 0, -1, 0], [0, 1, 0, 0], [0, 0, 0, 1.0]]) @ root_m
         self.root_matrix = root_m
-        self._geo_cache: dict[str, list[tuple[str, np.ndarray]]] = {}
+        self._geo_cache: dict[str, list[tuple[str, np.ndarray, np.ndarray | None]]] = {}
 
     def ref(self, url: str | None, where: str) -> ET.Element:
         key = (url or "").lstrip("#")
@@ -156,72 +169,73 @@ class _Reader:
         """[(material symbol, (T, 3, 3) local positions, (T, 3, 2) UVs or None)] of a geometry."""
         if geo_id in self._geo_cache:
             return self._geo_cache[geo_id]
-        geo = self.ids[geo_id]
         where = f"{self.path}: geometry {geo_id!r}"
-        mesh = _child(geo, "mesh")
+        mesh = _child(self.ids[geo_id], "mesh")
         out: list[tuple[str, np.ndarray, np.ndarray | None]] = []
-        if mesh is None:
-            self._geo_cache[geo_id] = out
-            return out
-        verts = _child(mesh, "vertices")
-        positions = None
-        vert_id = verts.get("id") if verts is not None else None
-        if verts is not None:
-            for inp in _children(verts, "input"):
-                if inp.get("semantic") == "POSITION":
-                    positions = self.source(inp.get("source"), where)
-        for prim in mesh:
-            kind = _tag(prim)
-            if kind not in ("triangles", "polylist", "polygons"):
-                continue
-            inputs = _children(prim, "input")
-            stride = 1 + max((int(i.get("offset", 0)) for i in inputs), default=0)
-            pos, off = None, 0
-            for inp in inputs:
-                if inp.get("semantic") == "VERTEX":
-                    if (inp.get("source") or "").lstrip("#") != vert_id:
-                        raise ColladaError(f"{where}: <{kind}> VERTEX input {inp.get('source')!r} is not the mesh's <vertices>")
-                    pos, off = positions, int(inp.get("offset", 0))
-                elif inp.get("semantic") == "POSITION":
-                    pos, off = self.source(inp.get("source"), where), int(inp.get("offset", 0))
-            if pos is None:
-                raise ColladaError(f"{where}: <{kind}> has no VERTEX/POSITION input")
-            uv_src, uv_off = None, 0
-            for inp in inputs:
-                if inp.get("semantic") == "TEXCOORD" and inp.get("set", "0") == "0" and uv_src is None:
-                    uv_src, uv_off = self.source(inp.get("source"), where, width=2), int(inp.get("offset", 0))
-            ps = _children(prim, "p")
-            uv_tri = None
-            if kind == "polygons":
-                polys = [_ints(p.text, f"{where}: <p>").reshape(-1, stride)[:, off] for p in ps]
-            else:
-                idx = np.concatenate([_ints(p.text, f"{where}: <p>") for p in ps]) if ps else np.zeros(0, np.int64)
-                if idx.size % stride:
-                    raise ColladaError(f"{where}: <{kind}> <p> length {idx.size} is not a multiple of its {stride} inputs")
-                corner = idx.reshape(-1, stride)[:, off]
-                if kind == "triangles":
-                    polys = None
-                    tri = corner.reshape(-1, 3) if corner.size % 3 == 0 else None
-                    if tri is None:
-                        raise ColladaError(f"{where}: <triangles> index count {corner.size} is not a multiple of 3")
-                    if uv_src is not None:
-                        uv_idx = idx.reshape(-1, stride)[:, uv_off].reshape(-1, 3)
-                        if uv_idx.size and 0 <= uv_idx.min() and uv_idx.max() < len(uv_src):
-                            uv_tri = uv_src[uv_idx]
-                else:
-                    vc = _child(prim, "vcount")
-                    counts = _ints(vc.text if vc is not None else "", f"{where}: <vcount>")
-                    if counts.sum() != len(corner):
-                        raise ColladaError(f"{where}: <polylist> <vcount> sums to {counts.sum()}, <p> has {len(corner)} corners")
-                    polys = np.split(corner, np.cumsum(counts)[:-1])
-            if polys is not None:
-                tris = [np.column_stack([np.full(len(p) - 2, p[0]), p[1:-1], p[2:]]) for p in polys if len(p) >= 3]
-                tri = np.concatenate(tris) if tris else np.zeros((0, 3), np.int64)
-            if tri.size and (tri.min() < 0 or tri.max() >= len(pos)):
-                raise ColladaError(f"{where}: <{kind}> vertex index {int(tri.max())} out of range ({len(pos)} positions)")
-            out.append((prim.get("material", ""), pos[tri], uv_tri))
+        if mesh is not None:
+            verts = _child(mesh, "vertices")
+            positions = None
+            if verts is not None:
+                for inp in _children(verts, "input"):
+                    if inp.get("semantic") == "POSITION":
+                        positions = self.source(inp.get("source"), where)
+            vert_id = verts.get("id") if verts is not None else None
+            for prim in mesh:
+                if _tag(prim) in ("triangles", "polylist", "polygons"):
+                    out.append(self._primitive(prim, positions, vert_id, where))
         self._geo_cache[geo_id] = out
         return out
+
+    def _inputs(self, prim: ET.Element, positions, vert_id, where: str):
+        """(positions, their offset, UV source or None, its offset, stride) of a primitive's inputs."""
+        kind = _tag(prim)
+        inputs = _children(prim, "input")
+        stride = 1 + max((int(i.get("offset", 0)) for i in inputs), default=0)
+        pos, off, uv_src, uv_off = None, 0, None, 0
+        for inp in inputs:
+            sem = inp.get("semantic")
+            if sem == "VERTEX":
+                if (inp.get("source") or "").lstrip("#") != vert_id:
+                    raise ColladaError(f"{where}: <{kind}> VERTEX input {inp.get('source')!r} is not the mesh's <vertices>")
+                pos, off = positions, int(inp.get("offset", 0))
+            elif sem == "POSITION":
+                pos, off = self.source(inp.get("source"), where), int(inp.get("offset", 0))
+            elif sem == "TEXCOORD" and inp.get("set", "0") == "0" and uv_src is None:
+                uv_src, uv_off = self.source(inp.get("source"), where, width=2), int(inp.get("offset", 0))
+        if pos is None:
+            raise ColladaError(f"{where}: <{kind}> has no VERTEX/POSITION input")
+        return pos, off, uv_src, uv_off, stride
+
+    def _primitive(self, prim: ET.Element, positions, vert_id, where: str) -> tuple[str, np.ndarray, np.ndarray | None]:
+        """One <triangles>/<polylist>/<polygons>: (material symbol, (T, 3, 3) positions, UVs or None)."""
+        kind = _tag(prim)
+        pos, off, uv_src, uv_off, stride = self._inputs(prim, positions, vert_id, where)
+        ps = _children(prim, "p")
+        uv_tri = None
+        if kind == "polygons":
+            tri = _fan([_ints(p.text, f"{where}: <p>").reshape(-1, stride)[:, off] for p in ps])
+        else:
+            idx = np.concatenate([_ints(p.text, f"{where}: <p>") for p in ps]) if ps else np.zeros(0, np.int64)
+            if idx.size % stride:
+                raise ColladaError(f"{where}: <{kind}> <p> length {idx.size} is not a multiple of its {stride} inputs")
+            corner = idx.reshape(-1, stride)[:, off]
+            if kind == "triangles":
+                if corner.size % 3:
+                    raise ColladaError(f"{where}: <triangles> index count {corner.size} is not a multiple of 3")
+                tri = corner.reshape(-1, 3)
+                if uv_src is not None:
+                    uv_idx = idx.reshape(-1, stride)[:, uv_off].reshape(-1, 3)
+                    if uv_idx.size and 0 <= uv_idx.min() and uv_idx.max() < len(uv_src):
+                        uv_tri = uv_src[uv_idx]
+            else:
+                vc = _child(prim, "vcount")
+                counts = _ints(vc.text if vc is not None else "", f"{where}: <vcount>")
+                if counts.sum() != len(corner):
+                    raise ColladaError(f"{where}: <polylist> <vcount> sums to {counts.sum()}, <p> has {len(corner)} corners")
+                tri = _fan(np.split(corner, np.cumsum(counts)[:-1]))
+        if tri.size and (tri.min() < 0 or tri.max() >= len(pos)):
+            raise ColladaError(f"{where}: <{kind}> vertex index {int(tri.max())} out of range ({len(pos)} positions)")
+        return prim.get("material", ""), pos[tri], uv_tri
 
     def source(self, url: str | None, where: str, width: int = 3) -> np.ndarray:
         src = self.ref(url, f"{where}: input")
@@ -233,7 +247,7 @@ class _Reader:
         tc = _child(src, "technique_common")
         acc = _child(tc, "accessor") if tc is not None else None
         if acc is not None and acc.get("stride"):
-            stride = int(acc.get("stride"))
+            stride = int(acc.get("stride", "3"))
         if width == 2 and (acc is None or not acc.get("stride")):
             stride = 2
         if stride < width or v.size % stride:
@@ -295,13 +309,14 @@ class _Reader:
     def meshes(self) -> list[ColladaMesh]:
         scene = _child(self.root, "scene")
         ivs = _child(scene, "instance_visual_scene") if scene is not None else None
+        vs: ET.Element | None
         if ivs is not None:
             vs = self.ref(ivs.get("url"), "<scene>")
         else:
             lib = _child(self.root, "library_visual_scenes")
             vs = _child(lib, "visual_scene") if lib is not None else None
-            if vs is None:
-                raise ColladaError(f"{self.path}: no <visual_scene>")
+        if vs is None:
+            raise ColladaError(f"{self.path}: no <visual_scene>")
         out: list[ColladaMesh] = []
         for node in _children(vs, "node"):
             self._walk(node, self.root_matrix, out, depth=0)
@@ -320,16 +335,17 @@ class _Reader:
                 self._walk(self.ref(c.get("url"), f"node {name!r} <instance_node>"), m, out, depth + 1)
             elif t == "instance_geometry":
                 geo = self.ref(c.get("url"), f"node {name!r} <instance_geometry>")
-                binds = {}
+                binds: dict[str, str] = {}
                 for im in c.iter():
                     if _tag(im) == "instance_material":
-                        binds[im.get("symbol")] = (im.get("target") or "").lstrip("#")
-                for symbol, tris, uvs in self.geometry(geo.get("id")):
+                        binds[im.get("symbol", "")] = (im.get("target") or "").lstrip("#")
+                geo_id = geo.get("id", "")
+                for symbol, tris, uvs in self.geometry(geo_id):
                     mat_id = binds.get(symbol, symbol if symbol in self.ids else "")
                     rgb, tex = self.material(mat_id) if mat_id else (None, None)
                     flat = tris.reshape(-1, 3)
                     world = flat @ m[:3, :3].T + m[:3, 3]
-                    out.append(ColladaMesh(name=name or geo.get("id"), geometry=geo.get("id"), material=mat_id,
+                    out.append(ColladaMesh(name=name or geo_id, geometry=geo_id, material=mat_id,
                                            triangles=world.reshape(-1, 3, 3), diffuse_rgb=rgb, texture_path=tex,
                                            uvs=uvs))
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -116,7 +117,7 @@ class Track:
         self._border_table: _BorderNearest | None = None
         self._reversed: Track | None = None
         #: the imported AWS world this route belongs to (deepracer_tracks.aws_world.AwsWorld), or None
-        self.world = None
+        self.world: Any = None
 
     # ------------------------------------------------------------------ construction / IO
     def _where(self) -> str:
