@@ -233,9 +233,12 @@ class TrainConfig(_Section):
                          doc="deepracer_sim.episode.EpisodeConfig options")
     sim: dict = _opt(kind=_check_sim, default_factory=dict, doc="deepracer_sim SimConfig options (randomization...)")
     n_envs: int = _opt(4, kind=int, lo=1, hi=4096, doc="cars in the batched simulator")
-    seed: int = _opt(0, kind=int, lo=0, doc="seeds the simulator, PPO and evaluation")
+    seed: int = _opt(0, kind=int, lo=0, hi=2**32 - 1,
+                     doc="seeds the simulator, PPO and evaluation (PPO's numpy seed is 32-bit)")
     device: str = _opt("cpu", kind=str, choices=("cpu", "cuda", "auto"), doc="torch device for PPO")
-    torch_threads: int | None = _opt(None, kind=int, lo=1, allow_none=True, doc="torch CPU threads (null: torch's choice)")
+    torch_threads: int | None = _opt(None, kind=int, lo=1, hi=256, allow_none=True,
+                                     doc="torch CPU threads (null: torch's choice); more than the cores only slows "
+                                         "training down (hundreds starve the main thread: Ctrl-C then takes minutes)")
     stop: StopConditions = _opt(kind=StopConditions, default_factory=StopConditions)
     evaluation: TrainEvaluation = _opt(kind=TrainEvaluation, default_factory=TrainEvaluation)
     checkpoints: CheckpointSettings = _opt(kind=CheckpointSettings, default_factory=CheckpointSettings)
@@ -359,7 +362,33 @@ def check_inputs(cfg: TrainConfig) -> tuple[Any, Any]:
     if cfg.ppo.n_steps == "auto" and cfg.ppo.min_n_steps > cfg.ppo.max_n_steps:
         raise ConfigError(f"ppo.min_n_steps: must be <= ppo.max_n_steps ({cfg.ppo.max_n_steps}), "
                           f"got {cfg.ppo.min_n_steps}")
+    check_memory(cfg)
     return track, reward
+
+
+def rollout_memory_bytes(cfg: TrainConfig) -> int:
+    """Bytes the largest rollout of ``cfg`` holds: SB3's rollout buffer (uint8 frames + 7 float32 and
+    the action per step and car) and the float32 minibatch copy of the frames."""
+    steps = cfg.ppo.max_n_steps if cfg.ppo.n_steps == "auto" else int(cfg.ppo.n_steps)
+    frame = cfg.hyperparameters.stack_size * 120 * 160
+    return cfg.n_envs * steps * (frame + 7 * 4 + 8) + cfg.hyperparameters.batch_size * frame * 4
+
+
+def check_memory(cfg: TrainConfig, total_bytes: int | None = None) -> None:
+    """ConfigError naming the keys when the rollout cannot fit in this machine's memory (instead of a
+    MemoryError traceback, or the OOM killer, minutes into the run)."""
+    if total_bytes is None:
+        try:
+            total_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            return
+    need = rollout_memory_bytes(cfg)
+    if need > 0.8 * total_bytes:
+        steps_key = "ppo.max_n_steps" if cfg.ppo.n_steps == "auto" else "ppo.n_steps"
+        raise ConfigError(f"n_envs x {steps_key}: a rollout of {cfg.n_envs} cars x "
+                          f"{cfg.ppo.max_n_steps if cfg.ppo.n_steps == 'auto' else cfg.ppo.n_steps} steps needs "
+                          f"{need / 1e9:.1f} GB of memory, this machine has {total_bytes / 1e9:.1f} GB; use fewer "
+                          f"cars or steps")
 
 
 def save_yaml(data: Mapping[str, Any], path: str | Path) -> None:

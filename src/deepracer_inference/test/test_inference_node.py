@@ -210,7 +210,10 @@ def test_bad_images_are_dropped_and_node_survives(graph_factory, models):
 
 def test_stop_start_and_no_model_publish_zero_speed(graph_factory, models, tmp_path):
     root, (a, _, _), _ = models
-    g = graph_factory(autostart=False, model_path=str(tmp_path / "missing"))  # bad start-up model: stays up, stopped
+    with pytest.raises(InferenceStartupError, match=r"model_path '.*missing' cannot be loaded, nothing to drive: "
+                                                      r".*not found \(start with model_path:=''"):
+        graph_factory(autostart=False, model_path=str(tmp_path / "missing"))  # bad start-up model: exit 1
+    g = graph_factory(autostart=False, model_path="")      # no model: stays up, stopped, zero speed
     img = image_msg(rgb_frame(3, 60, 80))
     assert g.send(img) == (0.0, 0.0)
     resp = g.call(g.start_stop, SetBool.Request(data=True))

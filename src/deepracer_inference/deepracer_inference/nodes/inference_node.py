@@ -22,6 +22,9 @@ Switching models at runtime: set ``model_path`` (or ``engine`` / ``precision`` /
 The new model is loaded and verified inside the parameter callback; on failure the change is
 rejected with the reason (``ros2 param set`` prints it) and the old model keeps driving.
 
+Start-up: a ``model_path`` that cannot be loaded is an error (one line, exit 1, so the launch fails);
+an empty ``model_path`` starts the node without a model, waiting for one (console, ``ros2 param set``).
+
 Safety: while no model is loaded or inference is stopped, every image still gets a Twist, with zero
 speed. A bad image (unsupported encoding, zero size, data length mismatch) is dropped with a
 throttled warning; no message can crash the node.
@@ -104,7 +107,12 @@ class InferenceNode(Node):
             try:
                 self._install(self._load(settings), settings)
             except (ArtifactError, EngineError, MetadataError) as exc:
-                self.get_logger().error(f"no model loaded, inference stays stopped: {exc}")
+                # a launch given a model it cannot drive fails (the runner and ros2 launch see exit 1)
+                # instead of idling with zero speed; start with model_path:='' to load one later
+                self.destroy_node()
+                raise InferenceStartupError(f"model_path {settings['model_path']!r} cannot be loaded, nothing to "
+                                            f"drive: {exc} (start with model_path:='' to choose one later through "
+                                            f"the console or 'ros2 param set')") from None
         self.get_logger().info(f"inference node ready: model {self._model_file or '(none)'}, "
                                f"{'running' if self._running else 'stopped'}")
 
