@@ -345,7 +345,7 @@ def plot_heatmap(table: Sequence[dict[str, Any]], cells: Sequence[Cell], path: P
             if c.name in e["cells"]:
                 laps, n = e["cells"][c.name]
                 data[i, j] = laps / n if n else np.nan
-    fig, ax = plt.subplots(figsize=(2.2 + 0.9 * max(1, len(table)), 1.2 + 0.32 * len(cells)))
+    fig, ax = plt.subplots(figsize=(max(5.0, 2.2 + 0.9 * len(table)), 1.2 + 0.32 * len(cells)))
     im = ax.imshow(data, cmap="RdYlGn", vmin=0.0, vmax=1.0, aspect="auto")
     for j, e in enumerate(table):
         for i, c in enumerate(cells):
