@@ -12,6 +12,10 @@ A checkpoint is a zip file (``checkpoints/iter_NNNNNN.zip``, ``best.zip``) holdi
     policy.npz        the policy's ``state_dict`` as numpy arrays (``np.load(allow_pickle=False)``)
     optimizer.npz     the optimizer's per-parameter state (Adam moments, step) as numpy arrays
 
+SAC (``"algorithm": "SAC"``, ``"policy_class": "SACPolicy"``, :mod:`deepracer_agent.sac`): policy.npz
+holds the actor, critics and target critics; optimizer.npz both Adam states, keys prefixed
+``actor:`` / ``critic:``. The replay buffer is not stored: a resumed SAC run refills it.
+
 Loading never unpickles anything: JSON and ``.npz`` read with ``allow_pickle=False`` (an object
 array raises). Nothing from the file names code: the policy is rebuilt from ``config.json`` (the
 named DeepRacer network of :mod:`deepracer_agent.networks`, the spaces derived from the frame stack
@@ -57,6 +61,8 @@ REQUIRED = (HEADER, CONFIG, POLICY)
 MAX_MEMBER_BYTES = 2 << 30        # 2 GiB per member (a DEEP network + Adam state is ~0.2 GB)
 MAX_JSON_BYTES = 16 << 20         # checkpoint.json / config.json
 POLICY_CLASS = "ActorCriticCnnPolicy"
+SAC_POLICY_CLASS = "SACPolicy"     # deepracer_agent.sac: actor + 2 critics + target critics
+POLICY_CLASSES = {POLICY_CLASS: "PPO", SAC_POLICY_CLASS: "SAC"}
 LEGACY_MEMBERS = ("data", "policy.pth")
 
 
@@ -212,11 +218,13 @@ def _versions() -> dict[str, str]:
 
 def write(path: str | Path, config: Mapping[str, Any], policy: Mapping[str, np.ndarray],
           optimizer: Mapping[str, np.ndarray] | None, observation_space: Any, action_space: Any,
-          num_timesteps: int = 0, n_updates: int = 0, training: Mapping[str, Any] | None = None) -> Path:
+          num_timesteps: int = 0, n_updates: int = 0, training: Mapping[str, Any] | None = None,
+          policy_class: str = POLICY_CLASS) -> Path:
     """Write a checkpoint atomically (:func:`deepracer_common.fileio.atomic_open`)."""
     path = Path(path)
     header = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "algorithm": "PPO", "policy_class": POLICY_CLASS,
+        "format": FORMAT, "format_version": FORMAT_VERSION, "algorithm": POLICY_CLASSES[policy_class],
+        "policy_class": policy_class,
         "observation_space": space_to_json(observation_space), "action_space": space_to_json(action_space),
         "state": {"num_timesteps": int(num_timesteps), "n_updates": int(n_updates)},
         "training": dict(training or {}), "versions": _versions(),
@@ -237,6 +245,16 @@ def save(model: Any, path: str | Path, config: Any, training: Mapping[str, Any] 
     """Save an SB3 PPO ``model`` trained with ``config`` (a TrainConfig or its dict) to ``path``."""
     cfg = config.to_dict() if hasattr(config, "to_dict") else dict(config)
     policy = model.policy
+    from .sac import is_sac_policy, optimizers
+
+    if is_sac_policy(policy):
+        opt = {}
+        for prefix, optim in optimizers(policy).items():
+            arrays, _groups = optimizer_to_arrays(optim)
+            opt.update({f"{prefix}:{k}": v for k, v in arrays.items()})
+        return write(path, cfg, policy_to_arrays(policy), opt, policy.observation_space, policy.action_space,
+                     num_timesteps=int(model.num_timesteps), n_updates=int(getattr(model, "_n_updates", 0)),
+                     training=training, policy_class=SAC_POLICY_CLASS)
     if type(policy).__name__ != POLICY_CLASS:
         raise CheckpointError(f"{path}: only {POLICY_CLASS} policies are saved, got {type(policy).__name__}")
     opt, _groups = optimizer_to_arrays(policy.optimizer)
@@ -309,9 +327,9 @@ def read(path: str | Path, arrays: bool = True) -> Checkpoint:
         if header.get("format_version") != FORMAT_VERSION:
             raise CheckpointError(f"{path}: {HEADER}: format_version {header.get('format_version')!r}; this "
                                   f"version of deepracer reads {FORMAT_VERSION}")
-        if header.get("policy_class") != POLICY_CLASS:
+        if header.get("policy_class") not in POLICY_CLASSES:
             raise CheckpointError(f"{path}: {HEADER}: policy_class {header.get('policy_class')!r}, "
-                                  f"expected {POLICY_CLASS!r}")
+                                  f"expected one of {sorted(POLICY_CLASSES)}")
         state = header.get("state")
         if not isinstance(state, dict) or not all(isinstance(state.get(k), int) and not isinstance(state.get(k), bool)
                                                   and state.get(k) >= 0 for k in ("num_timesteps", "n_updates")):
@@ -331,22 +349,39 @@ def _check_spaces(ckpt: Checkpoint, obs: Any, act: Any) -> None:
                                   f"{CONFIG} builds {want}")
 
 
+def _check_algorithm(ckpt: Checkpoint, cfg: Any) -> bool:
+    """Whether the checkpoint is SAC's; its header and its config must agree."""
+    from .sac import is_sac
+
+    sac = ckpt.header.get("policy_class") == SAC_POLICY_CLASS
+    if sac != is_sac(cfg):
+        raise CheckpointError(f"{ckpt.path}: {HEADER} records policy_class {ckpt.header.get('policy_class')!r}, but "
+                              f"its {CONFIG} trains {cfg.metadata().training_algorithm}")
+    return sac
+
+
 def make_policy(ckpt: Checkpoint | str | Path, device: str = "cpu") -> Any:
-    """The policy of a checkpoint, rebuilt from its config and loaded, in eval mode (evaluate, export)."""
+    """The policy of a checkpoint, rebuilt from its config and loaded, in eval mode (evaluate, export):
+    an SB3 ``ActorCriticCnnPolicy`` (PPO) or ``SACPolicy`` (SAC; both have ``predict``)."""
     from stable_baselines3.common.policies import ActorCriticCnnPolicy
 
     from .networks import NetworkError, policy_kwargs_for
+    from .sac import make_sac_policy
 
     ckpt = ckpt if isinstance(ckpt, Checkpoint) else read(ckpt)
     cfg = ckpt.train_config()
     obs, act = expected_spaces(cfg)
     _check_spaces(ckpt, obs, act)
+    sac = _check_algorithm(ckpt, cfg)
     try:
-        kwargs = policy_kwargs_for(cfg.metadata(), cfg.network_options())
+        if sac:
+            policy = make_sac_policy(obs, act, cfg, device)
+        else:
+            kwargs = policy_kwargs_for(cfg.metadata(), cfg.network_options())
+            lr = float(cfg.hyperparameters.lr)
+            policy = ActorCriticCnnPolicy(obs, act, lambda _progress: lr, **kwargs).to(device)
     except NetworkError as exc:
         raise CheckpointError(f"{ckpt.path}: {CONFIG}: {exc}") from None
-    lr = float(cfg.hyperparameters.lr)
-    policy = ActorCriticCnnPolicy(obs, act, lambda _progress: lr, **kwargs).to(device)
     try:
         arrays_to_policy(policy, ckpt.policy)
     except (ValueError, RuntimeError) as exc:
@@ -361,9 +396,19 @@ def restore(model: Any, ckpt: Checkpoint | str | Path) -> None:
     half-loaded: build a new one) when the spaces, network or optimizer do not fit."""
     ckpt = ckpt if isinstance(ckpt, Checkpoint) else read(ckpt)
     _check_spaces(ckpt, model.observation_space, model.action_space)
+    from .sac import is_sac_policy, optimizers
+
+    sac = is_sac_policy(model.policy)
+    if sac != (ckpt.header.get("policy_class") == SAC_POLICY_CLASS):
+        raise CheckpointError(f"{ckpt.path}: a {ckpt.header.get('algorithm')} checkpoint does not fit a "
+                              f"{'SAC' if sac else 'PPO'} model")
     try:
         arrays_to_policy(model.policy, ckpt.policy)
-        if ckpt.optimizer is not None:
+        if ckpt.optimizer is not None and sac:
+            for prefix, optim in optimizers(model.policy).items():
+                head = f"{prefix}:"
+                arrays_to_optimizer(optim, {k[len(head):]: v for k, v in ckpt.optimizer.items() if k.startswith(head)})
+        elif ckpt.optimizer is not None:
             arrays_to_optimizer(model.policy.optimizer, ckpt.optimizer)
     except (ValueError, RuntimeError, KeyError) as exc:
         raise CheckpointError(f"{ckpt.path}: does not fit the model of the config: {exc}") from None

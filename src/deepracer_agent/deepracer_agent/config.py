@@ -94,6 +94,7 @@ class Hyperparameters(_Section):
                                               doc="stop after this many episodes")
     term_cond_avg_score: float | None = _opt(None, allow_none=True,
                                              doc="stop when an iteration's mean episode reward reaches it")
+    sac_alpha: float = _opt(0.2, lo=0.0, hi=10.0, doc="SAC: fixed entropy temperature (ent_coef)")
 
 
 @dataclass
@@ -110,6 +111,20 @@ class PPOSettings(_Section):
     vf_coef: float = _opt(0.5, lo=0.0, doc="value loss weight")
     max_grad_norm: float = _opt(0.5, lo=0.0, lo_open=True, doc="gradient clipping")
     normalize_advantage: bool = _opt(True, kind=bool)
+
+
+@dataclass
+class SACSettings(_Section):
+    """SAC settings DeepRacer does not expose (``training_algorithm: sac`` in model_metadata).
+    DRfC's names map as: sac_alpha -> ent_coef (fixed), lr -> learning_rate (actor and critics),
+    batch_size -> batch_size (replay minibatch), discount_factor -> gamma."""
+
+    buffer_size: int = _opt(20000, kind=int, lo=1, hi=10_000_000,
+                            doc="replay buffer transitions (an uint8 frame pair each, ~38 kB per transition)")
+    learning_starts: int = _opt(500, kind=int, lo=0, doc="env steps (all cars) before the first update")
+    tau: float = _opt(0.005, lo=0.0, hi=1.0, lo_open=True, doc="target critic soft-update rate")
+    train_freq: int = _opt(1, kind=int, lo=1, doc="vectorised env steps between updates")
+    gradient_steps: int = _opt(1, kind=int, lo=1, hi=1000, doc="gradient steps per update")
 
 
 @dataclass
@@ -228,6 +243,7 @@ class TrainConfig(_Section):
                                doc="AWS model_metadata.json content (mapping; keys left out come from the default) or a path; null: the paper's 10 actions")
     hyperparameters: Hyperparameters = _opt(kind=Hyperparameters, default_factory=Hyperparameters)
     ppo: PPOSettings = _opt(kind=PPOSettings, default_factory=PPOSettings)
+    sac: SACSettings = _opt(kind=SACSettings, default_factory=SACSettings)
     regularisation: Regularisation = _opt(kind=Regularisation, default_factory=Regularisation)
     episode: dict = _opt(kind=_check_episode, default_factory=dict,
                          doc="deepracer_sim.episode.EpisodeConfig options")

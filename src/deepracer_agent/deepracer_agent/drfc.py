@@ -10,7 +10,7 @@ hyperparameters.json
       ``num_episodes_between_training``, ``stack_size``, ``term_cond_max_episodes``,
       ``term_cond_avg_score``; ``e_greedy_value``/``epsilon_steps``/``exploration_type`` are accepted
       and have no effect on PPO, as in simapp's PPO);
-    - ``sac_alpha``: SAC only, not built yet -> warning, ignored;
+    - ``sac_alpha``: SAC's (fixed) entropy temperature, used when ``training_algorithm`` is ``sac``;
     - lenient forms simapp accepts: numbers written as strings (``"64"``, ``"3e-4"``), any case
       (``"Huber"``, ``"Categorical"``), ``loss_type`` ``"mean squared error"`` (the console's
       spelling) = ``mean_squared_error``; an unknown key -> warning, ignored (simapp ignores it too).
@@ -18,8 +18,8 @@ hyperparameters.json
 model_metadata.json
     - ``action_space_type`` any case; missing: ``continuous`` for a ``{low, high}`` mapping, else
       ``discrete``; action values written as strings are numbers; ``neural_network`` any case;
-    - ``training_algorithm`` ``sac``: not built yet -> warning; trains ``clipped_ppo`` on the same
-      (continuous) action space, and the run's model_metadata.json says ``clipped_ppo``;
+    - ``training_algorithm`` any case: ``clipped_ppo`` trains PPO, ``sac`` trains stable-baselines3's SAC
+      on the (continuous) action space (:mod:`deepracer_agent.sac`);
     - ``sensor``: ``STEREO_CAMERAS``, ``LIDAR``, ``SECTOR_LIDAR``, ``DISCRETIZED_SECTOR_LIDAR`` are
       not built -> warning; the model is trained on ``FRONT_FACING_CAMERA`` (what the run's
       model_metadata.json then says, so a car never receives a model for sensors it was not trained on);
@@ -45,7 +45,6 @@ from collections.abc import Callable, Mapping
 from .config import ConfigError, Hyperparameters, did_you_mean
 
 UNBUILT_SENSORS = ("STEREO_CAMERAS", "LIDAR", "SECTOR_LIDAR", "DISCRETIZED_SECTOR_LIDAR")
-SAC_ONLY_KEYS = ("sac_alpha",)
 _LOSS_ALIASES = {"mean squared error": "mean_squared_error", "mean_squared_error": "mean_squared_error",
                  "mse": "mean_squared_error", "huber": "huber"}
 
@@ -92,9 +91,6 @@ def hyperparameter_overrides(data: Mapping[str, Any], source: str = "hyperparame
     out: dict[str, Any] = {}
     for key, value in data.items():
         where = f"{source}: {key}"
-        if key in SAC_ONLY_KEYS:
-            warn(f"warning: {where}: used by SAC only, which is not built yet; ignored (training is PPO)")
-            continue
         if key not in fields:
             warn(f"warning: {where}: not a DeepRacer hyperparameter{did_you_mean(key, list(fields))}; ignored")
             continue
@@ -136,12 +132,7 @@ def model_metadata_dict(data: Mapping[str, Any], source: str = "model_metadata.j
         meta["neural_network"] = meta["neural_network"].strip().upper()
     algo = meta.get("training_algorithm")
     if isinstance(algo, str):
-        algo = algo.strip().lower()
-        if algo == "sac":
-            warn(f"warning: {source}: training_algorithm sac is not built yet; training clipped_ppo on the "
-                 f"same {kind} action space (the run's model_metadata.json says clipped_ppo)")
-            algo = "clipped_ppo"
-        meta["training_algorithm"] = algo
+        meta["training_algorithm"] = algo.strip().lower()
     if "sensor" in meta:
         meta["sensor"] = _built_sensors(meta["sensor"], source, warn)
     for key in ("preprocess_type", "lidar_config", "regional"):   # newer console keys, nothing to apply

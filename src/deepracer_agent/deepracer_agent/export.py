@@ -113,7 +113,9 @@ def load_checkpoint(checkpoint: Path):
 
     try:
         ckpt = ckpt_format.read(checkpoint)
-        return ckpt, ckpt_format.make_policy(ckpt, device="cpu")
+        from .sac import export_view
+
+        return ckpt, export_view(ckpt_format.make_policy(ckpt, device="cpu"))   # SAC: the actor's tanh(mean)
     except ckpt_format.CheckpointError as exc:
         raise ExportError(f"cannot load the checkpoint: {exc}") from None
 
@@ -279,7 +281,8 @@ def layers_from_policy(policy: Any) -> list:
             raise ExportError(f"the policy's feature extractor {type(features).__name__} is not a DeepRacer "
                               "network (no cnn/linear); cannot write it as a TF frozen graph")
         modules += list(part)
-    modules += list(policy.mlp_extractor.policy_net) + [policy.action_net]
+    head = policy.action_net       # SAC (deepracer_agent.sac.ExportView): Sequential(mu, Tanh)
+    modules += list(policy.mlp_extractor.policy_net) + (list(head) if isinstance(head, nn.Sequential) else [head])
     layers: list[Any] = []
     i = 0
     while i < len(modules):

@@ -127,7 +127,10 @@ def rollout_n_steps(cfg: TrainConfig, mean_episode_steps: float | None) -> int:
 
 
 def _set_rollout_length(model: Any, n_steps: int) -> None:
-    """Give ``model`` a rollout buffer of ``n_steps`` per car (SB3 allocates it once at setup)."""
+    """Give ``model`` a rollout buffer of ``n_steps`` per car (SB3 allocates it once at setup).
+    SAC (an off-policy replay buffer): nothing to do, the iteration is ``n_steps`` env steps per car."""
+    if not hasattr(model, "rollout_buffer"):
+        return
     if model.n_steps == n_steps and model.rollout_buffer.buffer_size == n_steps:
         return
     model.n_steps = n_steps
@@ -327,18 +330,19 @@ def build_model(cfg: TrainConfig, env: Any, tensorboard_dir: Path | None, load_f
     :class:`~deepracer_agent.checkpoint.Checkpoint`) loaded with its weights, optimizer state and
     step counters. Nothing is unpickled; a checkpoint that does not fit ``cfg`` raises TrainError."""
     from .networks import policy_kwargs_for
+    from .sac import build_sac, is_sac
 
     cls = _ppo_class()
     hp, p = cfg.hyperparameters, cfg.ppo
     n_steps = rollout_n_steps(cfg, None)
-    model = cls(
+    model = build_sac(cfg, env) if is_sac(cfg) else cls(
         "CnnPolicy", env, learning_rate=hp.lr, n_steps=n_steps, batch_size=hp.batch_size,
         n_epochs=hp.num_epochs, gamma=hp.discount_factor, gae_lambda=p.gae_lambda,
         clip_range=p.clip_range, normalize_advantage=p.normalize_advantage, ent_coef=hp.beta_entropy,
         vf_coef=p.vf_coef, max_grad_norm=p.max_grad_norm,
         policy_kwargs=policy_kwargs_for(cfg.metadata(), cfg.network_options()),
         seed=cfg.seed, device=cfg.device, verbose=0)
-    model.loss_type = hp.loss_type
+    model.loss_type = hp.loss_type   # PPO's value loss (SAC: unused)
     if load_from is not None:
         from . import checkpoint
 
@@ -489,8 +493,8 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress_bar: bool, lo
                 "lap_completion_rate": _mean([float(e["lap"]) for e in eps]),
                 "mean_episode_steps": _mean([e["steps"] for e in eps]),
                 "entropy": -logged["train/entropy_loss"] if "train/entropy_loss" in logged else None,
-                "policy_loss": logged.get("train/policy_gradient_loss"),
-                "value_loss": logged.get("train/value_loss"),
+                "policy_loss": logged.get("train/policy_gradient_loss", logged.get("train/actor_loss")),
+                "value_loss": logged.get("train/value_loss", logged.get("train/critic_loss")),  # SAC: critics
                 "approx_kl": logged.get("train/approx_kl"),
                 "clip_fraction": logged.get("train/clip_fraction"),
                 "explained_variance": logged.get("train/explained_variance"),

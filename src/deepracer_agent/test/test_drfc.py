@@ -17,14 +17,14 @@ def test_fifteen_model_metadata_files():
     assert len(METADATA) == 15
 
 
-def test_drfc_default_hyperparameters_are_used_and_sac_alpha_is_named(capsys):
+def test_drfc_default_hyperparameters_are_used_and_sac_alpha_is_read(capsys):
     warnings = []
     cfg = load_config(None, load_files(FIXTURES / "hyperparameters.json", None, warn=warnings.append))
     hp = cfg.hyperparameters
     assert (hp.batch_size, hp.num_epochs, hp.lr, hp.beta_entropy, hp.discount_factor) == (64, 10, 3e-4, 0.01, 0.99)
     assert (hp.loss_type, hp.exploration_type, hp.num_episodes_between_training) == ("huber", "categorical", 20)
     assert (hp.term_cond_avg_score, hp.term_cond_max_episodes, hp.stack_size) == (350.0, 1000, 1)
-    assert len(warnings) == 1 and "sac_alpha" in warnings[0] and "SAC" in warnings[0]
+    assert hp.sac_alpha == 0.2 and warnings == []          # SAC's temperature, used when training SAC
 
 
 def test_lenient_hyperparameter_forms():
@@ -50,14 +50,13 @@ def test_each_model_metadata_file_is_accepted(path):
     unbuilt = {"STEREO_CAMERAS", "LIDAR", "SECTOR_LIDAR"} & set(sensors)
     version = float(raw.get("version", 2 if "sensor" in raw else 1))
     # one line per thing not built, naming it
-    assert any("sac" in w for w in warnings) == (str(raw.get("training_algorithm", "")).lower() == "sac")
     for s in unbuilt:
         assert any(s in w for w in warnings)
     assert any("physics" in w for w in warnings) == (version < 3)
-    assert len(warnings) == (bool(unbuilt and version >= 2) + (str(raw.get("training_algorithm", "")).lower() == "sac")
-                             + (version < 3) + (version < 2 and "sensor" in raw))
+    assert len(warnings) == (bool(unbuilt and version >= 2) + (version < 3) + (version < 2 and "sensor" in raw))
     # what is trained is what the run's file says
-    assert meta.sensor == ("FRONT_FACING_CAMERA",) and meta.training_algorithm == "clipped_ppo"
+    assert meta.sensor == ("FRONT_FACING_CAMERA",)
+    assert meta.training_algorithm == str(raw.get("training_algorithm", "clipped_ppo")).lower()  # sac trains SAC
     space = raw["action_space"]
     if isinstance(space, list):
         assert meta.is_discrete and meta.n_actions == len(space)
@@ -94,7 +93,6 @@ def test_deepracer_train_trains_from_drfc_default_files(tmp_path, capsys):
                "n_envs=2", "ppo.n_steps=32", "stop.max_iterations=1", "torch_threads=1"])
     out = capsys.readouterr()
     assert rc == 0, out.err
-    assert "sac_alpha" in out.out
     rows = read_metrics(run)
     assert len(rows) == 1 and rows[0]["steps"] == 64
     saved = json.loads((run / "model" / "model_metadata.json").read_text())

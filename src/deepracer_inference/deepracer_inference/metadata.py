@@ -50,8 +50,10 @@ NEURAL_NETWORKS = (
     "DEEP_CONVOLUTIONAL_NETWORK",
     "DEEP_CONVOLUTIONAL_NETWORK_DEEP",
 )
-TRAINING_ALGORITHMS = ("clipped_ppo",)
-KNOWN_UNSUPPORTED_ALGORITHMS = ("sac",)
+TRAINING_ALGORITHMS = ("clipped_ppo", "sac")
+KNOWN_UNSUPPORTED_ALGORITHMS: tuple[str, ...] = ()
+#: SAC (as on AWS) acts in a continuous space only.
+CONTINUOUS_ONLY_ALGORITHMS = ("sac",)
 
 #: The paper's default action space: 2 speeds x 5 steering angles (10 discrete actions).
 DEFAULT_STEERING_ANGLES_DEG = (-30.0, -15.0, 0.0, 15.0, 30.0)
@@ -238,6 +240,10 @@ class ModelMetadata:
         if self.training_algorithm not in TRAINING_ALGORITHMS:
             p.fail("training_algorithm", f"{self.training_algorithm!r} is not supported; "
                                          f"supported: {list(TRAINING_ALGORITHMS)}")
+        if self.training_algorithm in CONTINUOUS_ONLY_ALGORITHMS and self.action_space_type != "continuous":
+            p.fail("training_algorithm", f"{self.training_algorithm!r} needs a continuous action space "
+                                         "(action_space_type: continuous, {steering_angle: {low, high}, "
+                                         "speed: {low, high}}), as on AWS")
 
     # ------------------------------------------------------------------ output
     def to_dict(self) -> dict[str, Any]:

@@ -139,7 +139,8 @@ def _actions(*pairs):
     (_with(sensor=["FRONT_FACING_CAMERA", "LIDAR"]), r"sensor: LIDAR is not supported"),
     (_with(sensor=["THERMAL"]), r"sensor: unknown sensor 'THERMAL'"),
     (_with(neural_network="RESNET"), r"neural_network: unknown value 'RESNET'"),
-    (_with(training_algorithm="sac"), r"training_algorithm: 'sac' is not supported"),
+    (_with(training_algorithm="sac"), r"training_algorithm: 'sac' needs a continuous action space"),
+    (_with(training_algorithm="dqn"), r"training_algorithm: unknown value 'dqn'"),
     (_with(version="five"), r"version: expected a positive version number"),
     (_with(version=[5]), r"version: expected a string or number"),
 ])

@@ -1,0 +1,125 @@
+"""SAC for continuous action spaces, as AWS DeepRacer trains it (``training_algorithm: sac``).
+
+stable-baselines3's :class:`~stable_baselines3.SAC` with the DeepRacer networks of
+:mod:`deepracer_agent.networks` (the metadata's ``neural_network`` CNN as the features extractor of
+the actor and of each of the two critics, not shared, the network's dense heads as ``net_arch``)
+on the env's ``Box(-1, 1, (2,))`` normalised ``[steering, speed]`` action, which the env maps onto
+the metadata's ``{steering_angle: {low, high}, speed: {low, high}}`` ranges (as AWS's simapp scales
+the network's [-1, 1] outputs). The policy is SB3's tanh-squashed Gaussian; the car drives its
+deterministic mean ``tanh(mu)`` (exports carry it under AWS's continuous output name).
+
+DRfC's ``hyperparameters.json`` names map onto SAC as:
+
+=================  ==================  ==================================================
+DeepRacer name     SB3 SAC             note
+=================  ==================  ==================================================
+sac_alpha (0.2)    ent_coef            fixed entropy temperature (as AWS's SAC)
+lr (3e-4)          learning_rate       actor and critics (Adam)
+batch_size (64)    batch_size          replay minibatch per gradient step
+discount_factor    gamma
+=================  ==================  ==================================================
+
+``sac.*`` (see :class:`deepracer_agent.config.SACSettings`): ``buffer_size``, ``learning_starts``,
+``tau``, ``train_freq``, ``gradient_steps``. The other PPO names (``num_epochs``, ``beta_entropy``,
+``loss_type``) have no effect on SAC. An iteration of ``deepracer train`` collects the same number
+of env steps as a PPO iteration would (``ppo.n_steps``: ``num_episodes_between_training``
+episodes), updating every ``train_freq`` steps, and ends with a checkpoint.
+
+Checkpoints (:mod:`deepracer_agent.checkpoint`, no pickle): the actor, critics and target critics,
+and both Adam states. The replay buffer is NOT stored (a 10k-transition buffer of camera frames is
+~0.4 GB): a resumed SAC run starts with an empty buffer and refills it (``learning_starts`` again).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+ALGORITHM = "sac"
+POLICY_CLASS = "SACPolicy"
+
+
+def is_sac(cfg: Any) -> bool:
+    """Whether the training config (TrainConfig) trains SAC (its metadata's training_algorithm)."""
+    return cfg.metadata().training_algorithm == ALGORITHM
+
+
+def sac_policy_kwargs(metadata: Any, options: Any = None) -> dict[str, Any]:
+    """SB3 ``SACPolicy`` kwargs for the DeepRacer network that ``metadata`` names (the PPO kwargs
+    of :func:`deepracer_agent.networks.policy_kwargs_for`, with SAC's ``pi``/``qf`` heads)."""
+    from .networks import policy_kwargs_for
+
+    kw = policy_kwargs_for(metadata, options)
+    heads = list(kw.pop("net_arch")["pi"])
+    kw["net_arch"] = {"pi": heads, "qf": list(heads)}
+    kw["share_features_extractor"] = False
+    return kw
+
+
+def build_sac(cfg: Any, env: Any) -> Any:
+    """A new SB3 SAC model for ``cfg`` (a TrainConfig with a continuous ``sac`` metadata) over ``env``."""
+    from stable_baselines3 import SAC
+
+    hp, s = cfg.hyperparameters, cfg.sac
+    return SAC("CnnPolicy", env, learning_rate=hp.lr, buffer_size=s.buffer_size, learning_starts=s.learning_starts,
+               batch_size=hp.batch_size, tau=s.tau, gamma=hp.discount_factor, train_freq=s.train_freq,
+               gradient_steps=s.gradient_steps, ent_coef=float(hp.sac_alpha),
+               policy_kwargs=sac_policy_kwargs(cfg.metadata(), cfg.network_options()),
+               seed=cfg.seed, device=cfg.device, verbose=0)
+
+
+def make_sac_policy(observation_space: Any, action_space: Any, cfg: Any, device: str = "cpu") -> Any:
+    """A bare SB3 SAC policy (actor + critics) for ``cfg``, for loading a checkpoint's weights."""
+    from stable_baselines3.sac.policies import SACPolicy
+
+    lr = float(cfg.hyperparameters.lr)
+    return SACPolicy(observation_space, action_space, lambda _p: lr,
+                     **sac_policy_kwargs(cfg.metadata(), cfg.network_options())).to(device)
+
+
+def is_sac_policy(policy: Any) -> bool:
+    from stable_baselines3.sac.policies import SACPolicy
+
+    return isinstance(policy, SACPolicy)
+
+
+def optimizers(policy: Any) -> dict[str, Any]:
+    """The SAC policy's optimizers by checkpoint prefix."""
+    return {"actor": policy.actor.optimizer, "critic": policy.critic.optimizer}
+
+
+class ExportView:
+    """A SAC policy seen as the exporter sees a PPO one (:mod:`deepracer_agent.export`): the actor's
+    features extractor, its dense layers (``mlp_extractor.policy_net`` / ``forward_actor``) and an
+    action head ``Sequential(mu, Tanh)``: the deterministic action ``tanh(mu)`` in [-1, 1], what
+    SB3's ``predict(deterministic=True)`` returns and what AWS's car drives."""
+
+    def __init__(self, policy: Any) -> None:
+        from torch import nn
+
+        actor = policy.actor
+
+        class _Mlp:
+            policy_net = actor.latent_pi
+
+            @staticmethod
+            def forward_actor(features: Any) -> Any:
+                return actor.latent_pi(features)
+
+        self.sac_policy = policy
+        self.pi_features_extractor = actor.features_extractor
+        self.mlp_extractor = _Mlp()
+        self.action_net = nn.Sequential(actor.mu, nn.Tanh())
+        self.normalize_images = policy.normalize_images
+        self.observation_space = policy.observation_space
+        self.action_space = policy.action_space
+
+    def predict(self, *args: Any, **kwargs: Any) -> Any:
+        return self.sac_policy.predict(*args, **kwargs)
+
+
+def export_view(policy: Any) -> Any:
+    """``policy`` itself (PPO) or its :class:`ExportView` (SAC)."""
+    return ExportView(policy) if is_sac_policy(policy) else policy
+
+
+__all__ = ["ExportView", "export_view", "ALGORITHM", "POLICY_CLASS", "is_sac", "sac_policy_kwargs", "build_sac", "make_sac_policy",
+           "is_sac_policy", "optimizers"]
