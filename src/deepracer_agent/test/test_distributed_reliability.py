@@ -97,3 +97,19 @@ def test_a_100_mb_record_goes_through(tmp_path, redis_server, monkeypatch):
     stream.push(rec.episode_id, data)
     got = stream.read(count=1, block_ms=5000)
     assert len(got) == 1 and np.array_equal(wire.decode(got[0].data).arrays["obs"], obs)
+
+
+def test_a_runtime_named_in_the_store_is_imported_only_when_allowed(tmp_path, monkeypatch):
+    from deepracer_agent.distributed.runtime import RuntimeError_, load_runtime
+
+    marker = tmp_path / "IMPORTED"
+    (tmp_path / "evil_runtime.py").write_text(f"open({str(marker)!r}, 'w').close()\nclass R: pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("DEEPRACER_RUNTIMES", raising=False)
+    with pytest.raises(RuntimeError_, match=r"'evil_runtime:R' is not a deepracer_agent runtime.*DEEPRACER_RUNTIMES"):
+        load_runtime({"runtime": "evil_runtime:R", "config": {}})
+    assert not marker.exists()
+    monkeypatch.setenv("DEEPRACER_RUNTIMES", "other:X, evil_runtime:R")
+    with pytest.raises(RuntimeError_, match="is not a Runtime subclass"):
+        load_runtime({"runtime": "evil_runtime:R", "config": {}})
+    assert marker.exists()                       # listed by the operator: imported

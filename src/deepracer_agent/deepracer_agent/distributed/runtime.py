@@ -13,9 +13,12 @@ applied on top by each worker, the paper's "different simulation settings for ea
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 from .config import DEFAULT_RUNTIME, WorkerSettings
+
+RUNTIMES_ENV = "DEEPRACER_RUNTIMES"   # extra runtimes (module:Class, comma separated) a worker may import
 
 
 
@@ -68,6 +71,12 @@ def load_runtime(spec: dict[str, Any], overrides: dict[str, Any] | None = None) 
     worker's dotted ``overrides``)."""
     target = spec.get("runtime", DEFAULT_RUNTIME)
     mod_name, _, cls_name = str(target).partition(":")
+    # the spec comes from the model store: whoever can write there must not make every worker import
+    # an arbitrary module (its top level runs on import). Ours, or the ones the operator lists.
+    extra = [t.strip() for t in os.environ.get(RUNTIMES_ENV, "").split(",") if t.strip()]
+    if not (mod_name == "deepracer_agent" or mod_name.startswith("deepracer_agent.")) and str(target) not in extra:
+        raise RuntimeError_(f"training_config.json: runtime {target!r} is not a deepracer_agent runtime; to allow "
+                            f"it, list it in ${RUNTIMES_ENV} (comma separated module:Class) on every machine")
     try:
         cls = getattr(importlib.import_module(mod_name), cls_name)
     except (ImportError, AttributeError) as exc:
