@@ -322,6 +322,43 @@ def _ground_gray(vals, n, cx, cy, c, s, g_x, g_y, g_inv, g_off, g_w, g_umax, g_v
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
+def _ground_gray_noise(vals, n, cx, cy, c, s, g_x, g_y, g_inv, g_off, g_w, g_umax, g_vmax, tex_x0, tex_y0, tex_mix,
+                       mixc, texture, noise_tile):
+    """`_ground_gray` times the ground noise texture in the same loop (gray, no shadow stripes).
+
+    As `_ground_gray` + `_shade_pass`, except that pixels whose mip texel is coarser than a noise
+    cell (footprint > 1 / NOISE_TEXELS_PER_M) get no noise: a filtered texture averages the grain
+    out there (point-sampling it would alias), and skipping the lookup keeps the far rows cheap.
+    """
+    t_amp, t_u0, t_v0 = texture[0], texture[1], texture[2]
+    nmask = noise_tile.shape[0] - 1
+    for q in range(n):
+        wx = cx + c * g_x[q] - s * g_y[q]
+        wy = cy + s * g_x[q] + c * g_y[q]
+        u = min(max((wx - tex_x0) * g_inv[q] - 0.5, 0.0), g_umax[q])
+        v = min(max((wy - tex_y0) * g_inv[q] - 0.5, 0.0), g_vmax[q])
+        iu = int(u)
+        iv = int(v)
+        fu = u - iu
+        fv = v - iv
+        w = g_w[q]
+        b = g_off[q] + iv * w + iu
+        m00 = mixc[tex_mix[b]]
+        m01 = mixc[tex_mix[b + 1]]
+        m10 = mixc[tex_mix[b + w]]
+        m11 = mixc[tex_mix[b + w + 1]]
+        a0 = m00 + fu * (m01 - m00)
+        a1 = m10 + fu * (m11 - m10)
+        g = a0 + fv * (a1 - a0)
+        if g_inv[q] >= NOISE_TEXELS_PER_M:
+            # + 2**20 (a multiple of the tile size) keeps the argument positive: int() then floors
+            ti = int(wx * NOISE_TEXELS_PER_M + t_u0 + 1048576.0) & nmask
+            tj = int(wy * NOISE_TEXELS_PER_M + t_v0 + 1048576.0) & nmask
+            g *= 1.0 + t_amp * noise_tile[tj, ti]
+        vals[q] = g
+
+
+@numba.njit(cache=True, fastmath=True, nogil=True)
 def _ground_rgb(vals, n, cx, cy, c, s, g_x, g_y, g_inv, g_off, g_w, g_umax, g_vmax, tex_x0, tex_y0, tex_mix,
                 mixc):
     """vals[q, :] = bilinear RGB of ground pixel q (mixc: (M, 3))."""
@@ -421,7 +458,11 @@ def _render_kernel(out, car_x, car_y, car_yaw, cam_index, g_count, g_index, g_x,
         # a ray steeper than this passes above the walls even at the far corner of the box
         el_wall_max = math.atan2(wall_h - lz, box_diag) + 1e-6
         ng = g_count[k]
-        if n_ch == 1:
+        fused = n_ch == 1 and shadow[n, 0] <= 0.0 and texture[n, 0] > 0.0
+        if fused:
+            _ground_gray_noise(vals1, ng, cx, cy, c, s, g_x[k], g_y[k], g_inv[k], g_off[k], g_w[k], g_umax[k],
+                               g_vmax[k], tex_x0, tex_y0, tex_mix, mix_gray[n], texture[n], noise_tile)
+        elif n_ch == 1:
             _ground_gray(vals1, ng, cx, cy, c, s, g_x[k], g_y[k], g_inv[k], g_off[k], g_w[k], g_umax[k], g_vmax[k],
                          tex_x0, tex_y0, tex_mix, mix_gray[n])
         else:
@@ -431,7 +472,7 @@ def _render_kernel(out, car_x, car_y, car_yaw, cam_index, g_count, g_index, g_x,
         if walls:
             near_wall = min(lx - bx0, bx1 - lx, ly - by0, by1 - ly)
             _outside_pass(outside, ng, cx, cy, c, s, g_x[k], g_y[k], g_far[k], near_wall, box)
-        if shadow[n, 0] > 0.0 or texture[n, 0] > 0.0:
+        if not fused and (shadow[n, 0] > 0.0 or texture[n, 0] > 0.0):
             _shade_pass(vals, ng, cx, cy, c, s, g_x[k], g_y[k], shadow[n], texture[n], noise_tile)
         n_todo = 0
         for q in range(ng):
