@@ -5,7 +5,10 @@ driver) and publishes at most ``rate_hz`` frames per second (default 15, the Dee
 rate), each stamped with the node clock right after the read returned (capture time). A video
 file (``device`` = a file path) is paced to ``rate_hz`` and loops when ``loop`` is true.
 
-A missing or unusable device logs ONE error naming it and the process exits with status 1.
+A missing or unusable device at start logs ONE error naming it and the process exits with status 1.
+A device lost while running (unplugged, file removed: :class:`~deepracer_control.camera.ReopeningCamera`)
+logs one error, stops publishing, warns every 2 s while it reopens the path (backoff up to 1 s),
+and publishes again as soon as the device (or file) is back.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from sensor_msgs.msg import Image
 
 from deepracer_common.nodes.params import ParameterError, Spec, declare
 
-from ..camera import ENCODINGS, CameraError, CameraSource, format_frame, open_camera
+from ..camera import ENCODINGS, CameraError, CameraSource, ReopeningCamera, format_frame, open_camera
 
 SPECS = [
     Spec("device", "/dev/video0", "V4L2 device, camera index, or a video file"),
@@ -67,6 +70,8 @@ class CameraNode(Node):
             self.source = open_camera(p["device"], p["width"], p["height"], p["rate_hz"])
         except CameraError as exc:
             raise CameraStartupError(str(exc)) from None
+        self.camera = ReopeningCamera(self.source, lambda: open_camera(
+            p["device"], p["width"], p["height"], p["rate_hz"], first_frame_timeout_s=1.0), p["device"])
         self.publisher = self.create_publisher(Image, "/camera/image_raw", qos_profile_sensor_data)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._capture_loop, name="camera_capture", daemon=True)
@@ -84,25 +89,29 @@ class CameraNode(Node):
     def _capture_loop(self) -> None:
         period = 1.0 / self.params["rate_hz"]
         next_due = time.monotonic()
-        failures = 0
+        camera = self.camera
+        log = self.get_logger()
         while not self._stop.is_set():
-            frame = self.source.read()
+            frame = camera.read()
+            for level, message in camera.take_reports():  # one call site per severity (rclpy rule)
+                if level == "error":
+                    log.error(message)
+                elif level == "warn":
+                    log.warning(message)
+                else:
+                    log.info(message)
             if frame is None:
-                if self.source.is_file:
-                    if self.params["loop"] and self.source.rewind():
+                if camera.at_end_of_file:
+                    if self.params["loop"] and camera.rewind():
                         continue
-                    self.get_logger().info(f"end of video file {self.source.device}")
+                    log.info(f"end of video file {camera.device}")
                     self.finished.set()
                     return
-                failures += 1
-                self.get_logger().error(f"camera {self.source.device} delivered no frame ({failures} in a row)",
-                                        throttle_duration_sec=2.0)
-                self._stop.wait(0.05)
+                self._stop.wait(camera.wait_s())
                 continue
-            failures = 0
             stamp = self.get_clock().now().to_msg()  # capture time: right after the read returned
             now = time.monotonic()
-            if self.source.is_file:  # pace a file to the camera rate
+            if camera.is_file:  # pace a file to the camera rate
                 if next_due > now:
                     self._stop.wait(next_due - now)
                     stamp = self.get_clock().now().to_msg()
@@ -137,7 +146,7 @@ class CameraNode(Node):
             return
         self._stop.set()
         self._thread.join(timeout=2.0)
-        self.source.release()
+        self.camera.release()
         self.source = None
 
 
