@@ -27,7 +27,7 @@ setup(
         ],
         # `deepracer <verb>` (dispatcher: deepracer_common.cli)
         "deepracer.commands": [
-            "train = deepracer_agent.train:main",
+            "train = deepracer_agent.commands.train:main",
             "evaluate = deepracer_agent.evaluate:main",
             "export = deepracer_agent.export:main",
             "demo = deepracer_agent.demo:main",

@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .train import TrainError, resolve_config_arg, train
+    from .commands.train import resolve_config_arg
+    from .train import TrainError, train
 
     args = build_parser().parse_args(argv)
     run_dir = Path(args.run_dir or Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S"))
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print((run_dir / EVAL_MD).read_text(encoding="utf-8"))
     sel = ev["selection"]
-    from .train import PROGRESS_PLOT
+    from .run_folder import PROGRESS_PLOT
 
     print(f"plots:   {run_dir / PROGRESS_PLOT} (progress vs wall time), {run_dir / EVAL_PNG} (naive vs robust)")
     print(f"tables:  {run_dir / EVAL_MD}, {run_dir / EVAL_CSV}, {run_dir / 'metrics.csv'}")

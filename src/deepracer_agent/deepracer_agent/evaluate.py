@@ -365,7 +365,7 @@ def run_units(units: Sequence[WorkUnit], workers: int, on_result: Callable[[dict
 
 # ---------------------------------------------------------------------------------- run folders
 def _iteration_of(path: Path) -> int | None:
-    from .train import CHECKPOINT_RE
+    from .run_folder import CHECKPOINT_RE
 
     m = CHECKPOINT_RE.match(path.name)
     return int(m.group(1)) if m else None
@@ -373,7 +373,7 @@ def _iteration_of(path: Path) -> int | None:
 
 def find_checkpoints(targets: Sequence[str | Path]) -> tuple[Path, list[Path]]:
     """(output folder, checkpoint zips) for run folders and/or checkpoint paths."""
-    from .train import CHECKPOINT_DIR, complete_checkpoints
+    from .run_folder import CHECKPOINT_DIR, complete_checkpoints
 
     out_dir: Path | None = None
     ckpts: list[Path] = []
@@ -406,7 +406,7 @@ def run_config_for(out_dir: Path, checkpoint: Path | None = None) -> dict[str, A
     trained with (embedded in it), else defaults with the ``model_metadata.json`` found beside the
     checkpoint / in its run folder."""
     from .config import TrainConfig, load_config
-    from .train import RESOLVED_CONFIG
+    from .run_folder import RESOLVED_CONFIG
 
     for folder in (out_dir, *(([checkpoint.parent, checkpoint.parent.parent]) if checkpoint else [])):
         if (folder / RESOLVED_CONFIG).is_file():
@@ -578,7 +578,7 @@ def evaluate(targets: Sequence[str | Path], trials: int = 10, naive: bool = True
 
 def watch(run_dir: str | Path, poll_s: float = 2.0, idle_timeout_s: float = 600.0, **kwargs: Any) -> dict[str, Any]:
     """Score each new complete checkpoint of a (running) training run until it finishes."""
-    from .train import STATUS_FILE, complete_checkpoints
+    from .run_folder import STATUS_FILE, complete_checkpoints
 
     run_dir = Path(run_dir)
     seen: set[str] = set()

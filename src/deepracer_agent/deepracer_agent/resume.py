@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .train import (CHECKPOINT_DIR, CHECKPOINT_RE, METADATA_FILE, METRICS_CSV, METRICS_JSONL, RESOLVED_CONFIG,
-                    STATUS_FILE, TrainError, _rewrite_metrics, _sha256, read_metrics)
+from .run_folder import (CHECKPOINT_DIR, CHECKPOINT_RE, METADATA_FILE, METRICS_CSV, METRICS_JSONL, RESOLVED_CONFIG,
+                         STATUS_FILE, TrainError, read_metrics, rewrite_metrics, sha256_file)
 
 INVALID_DIR = "invalid"
 _TEMP_RE = re.compile(r"^\.(iter_\d{6,}|" + "|".join(re.escape(n) for n in (
@@ -92,7 +92,7 @@ def verify_checkpoints(run_dir: str | Path) -> tuple[list[tuple[Path, dict[str, 
             continue
         if path.stat().st_size != sidecar.get("bytes"):
             invalid.append((path, f"{path.stat().st_size} bytes, sidecar says {sidecar.get('bytes')}"))
-        elif _sha256(path) != sidecar.get("sha256"):
+        elif sha256_file(path) != sidecar.get("sha256"):
             invalid.append((path, "sha256 differs from its sidecar"))
         else:
             valid.append((path, sidecar))
@@ -100,7 +100,7 @@ def verify_checkpoints(run_dir: str | Path) -> tuple[list[tuple[Path, dict[str, 
 
 
 def plan(run_dir: str | Path, resume: bool) -> ResumePlan:
-    """Read the run folder and decide (raises :class:`~deepracer_agent.train.TrainError`; writes nothing)."""
+    """Read the run folder and decide (raises :class:`~deepracer_agent.run_folder.TrainError`; writes nothing)."""
     run_dir = Path(run_dir)
     valid, invalid = verify_checkpoints(run_dir)
     rows = read_metrics(run_dir)
@@ -148,4 +148,4 @@ def apply(run_dir: str | Path, p: ResumePlan) -> None:
                         n += 1
                     os.replace(f, target)
     if p.keep_rows is not None and (p.keep_rows or (run_dir / METRICS_JSONL).exists() or (run_dir / METRICS_CSV).exists()):
-        _rewrite_metrics(run_dir, p.keep_rows)
+        rewrite_metrics(run_dir, p.keep_rows)

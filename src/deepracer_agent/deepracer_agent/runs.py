@@ -94,7 +94,7 @@ def summarize_run(run: str | Path) -> RunSummary:
     from .aws_logs import training_metrics_path
     from .evaluate import EVAL_CSV
     from .simtrace import read_metrics_json
-    from .train import METADATA_FILE, RESOLVED_CONFIG, STATUS_FILE, read_metrics
+    from .run_folder import METADATA_FILE, RESOLVED_CONFIG, STATUS_FILE, read_metrics
 
     run = Path(run)
     if not is_run(run):
@@ -189,7 +189,7 @@ def table(summaries: Sequence[RunSummary]) -> str:
 
 
 def show(s: RunSummary) -> str:
-    from .train import read_metrics
+    from .run_folder import read_metrics
 
     lines = [f"run:           {s.path}", f"state:         {_fmt(s.state)}", f"track:         {_fmt(s.track)}",
              f"reward:        {_fmt(s.reward)}", f"action space:  {_fmt(s.action_space)}",
@@ -213,7 +213,7 @@ def compare_plot(runs: Sequence[Path], out: str | Path) -> Path:
     """Mean training-episode progress (%) against environment steps, one curve per run; robust
     evaluation lap rate (when recorded) dashed on a second axis. One PNG, written atomically."""
     from .plots import _figure, _floats, _save
-    from .train import read_metrics
+    from .run_folder import read_metrics
 
     plt = _figure()
     fig, ax = plt.subplots(figsize=(8, 4.5))

@@ -34,12 +34,8 @@ training at a time per run folder (``run.lock``, :mod:`deepracer_agent.run_lock`
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
-import json
 import math
 import os
-import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -48,32 +44,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from deepracer_common.fileio import atomic_open, atomic_write_json
 
 from .config import ConfigError, TrainConfig, check_inputs, load_config, save_yaml
+from .run_folder import (CHECKPOINT_DIR, CHECKPOINT_RE, METADATA_FILE, METRIC_FIELDS, METRICS_CSV,  # noqa: F401
+                         METRICS_JSONL, PROGRESS_PLOT, RESOLVED_CONFIG, STATUS_FILE, TrainError, append_metrics,
+                         checkpoint_path, commit_checkpoint, complete_checkpoints, prune_checkpoints, read_metrics,
+                         sha256_file, write_json_atomic)
 from .reward import RewardFunctionError
-
-CHECKPOINT_DIR = "checkpoints"
-CHECKPOINT_RE = re.compile(r"^iter_(\d{6,})\.zip$")
-METRICS_CSV = "metrics.csv"
-METRICS_JSONL = "metrics.jsonl"
-RESOLVED_CONFIG = "config.resolved.yaml"
-METADATA_FILE = "model_metadata.json"
-PROGRESS_PLOT = "training_progress.png"
-STATUS_FILE = "status.json"
-
-METRIC_FIELDS = (
-    "iteration", "steps", "wall_time_s", "n_steps", "episodes", "episodes_total", "mean_reward",
-    "mean_progress", "lap_completion_rate", "mean_episode_steps", "entropy", "policy_loss", "value_loss",
-    "approx_kl", "clip_fraction", "explained_variance", "env_steps_per_s", "rollout_time_s",
-    "update_time_s", "save_time_s", "eval_time_s", "eval_completion_rate", "eval_mean_progress",
-    "eval_mean_lap_time_s", "track",
-)
-
-
-class TrainError(RuntimeError):
-    """Training cannot start or continue; the message names the file or folder at fault."""
-
 
 # ---------------------------------------------------------------------------------- PPO
 def _ppo_class():
@@ -186,24 +163,6 @@ def _episode_stats_callback():
     return EpisodeStats()
 
 
-# ---------------------------------------------------------------------------------- checkpoints
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def write_json_atomic(data: Any, path: Path) -> None:
-    """JSON to ``path`` atomically (deepracer_common.fileio)."""
-    atomic_write_json(path, data)
-
-
-def checkpoint_path(run_dir: Path, iteration: int) -> Path:
-    return Path(run_dir) / CHECKPOINT_DIR / f"iter_{iteration:06d}.zip"
-
-
 def save_checkpoint(model: Any, run_dir: Path, info: dict[str, Any], config: Any, commit: bool = True) -> Path:
     """Save ``model`` (trained with ``config``) as ``checkpoints/iter_NNNNNN.zip`` atomically in the
     :mod:`deepracer_agent.checkpoint` format (no pickle), then (``commit``) its sidecar JSON."""
@@ -214,88 +173,6 @@ def save_checkpoint(model: Any, run_dir: Path, info: dict[str, Any], config: Any
     if commit:
         commit_checkpoint(path, info)
     return path
-
-
-def commit_checkpoint(path: Path, info: dict[str, Any]) -> None:
-    """Write the sidecar (size + sha256): from now on the checkpoint is complete. ``train`` commits
-    after the iteration's metrics row is written, so a complete checkpoint always has its row."""
-    sidecar = dict(info, checkpoint=path.name, bytes=path.stat().st_size, sha256=_sha256(path))
-    write_json_atomic(sidecar, path.with_suffix(".json"))
-
-
-def complete_checkpoints(run_dir: Path, verify: bool = True) -> list[tuple[Path, dict[str, Any]]]:
-    """Complete checkpoints of a run, oldest first: ``(zip, sidecar)`` pairs whose sidecar parses
-    and (with ``verify``) whose zip has the recorded size and sha256. Temp files are ignored."""
-    folder = Path(run_dir) / CHECKPOINT_DIR
-    out = []
-    for path in sorted(folder.glob("iter_*.zip")) if folder.is_dir() else []:
-        if not CHECKPOINT_RE.match(path.name):
-            continue
-        try:
-            sidecar = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if verify and (path.stat().st_size != sidecar.get("bytes") or _sha256(path) != sidecar.get("sha256")):
-            continue
-        out.append((path, sidecar))
-    return out
-
-
-def _prune_checkpoints(run_dir: Path, keep_last: int | None) -> None:
-    """Delete all but the newest ``keep_last`` complete checkpoints (zip first, then sidecar). Only
-    checkpoints whose size matches their sidecar count, so a torn newer file never pushes a valid
-    older one out (resume also moves invalid ones aside, see :mod:`deepracer_agent.resume`)."""
-    if keep_last is None:
-        return
-    done = [(p, s) for p, s in complete_checkpoints(run_dir, verify=False) if p.stat().st_size == s.get("bytes")]
-    for path, _ in done[:-keep_last]:
-        path.unlink(missing_ok=True)
-        path.with_suffix(".json").unlink(missing_ok=True)
-
-
-# ---------------------------------------------------------------------------------- metrics files
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """Rows of ``metrics.jsonl`` (a torn last line from a killed run is skipped)."""
-    path = Path(run_dir) / METRICS_JSONL
-    rows = []
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                rows.append(json.loads(line))
-            except ValueError:
-                continue
-    return rows
-
-
-def _rewrite_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
-    """Rewrite metrics.csv / metrics.jsonl from ``rows`` atomically (used on resume)."""
-    for name, writer in ((METRICS_JSONL, _write_jsonl), (METRICS_CSV, _write_csv)):
-        with atomic_open(Path(run_dir) / name, "w", newline="") as fh:
-            writer(fh, rows)
-
-
-def _write_jsonl(fh: Any, rows: list[dict[str, Any]]) -> None:
-    for row in rows:
-        fh.write(json.dumps(row) + "\n")
-
-
-def _write_csv(fh: Any, rows: list[dict[str, Any]]) -> None:
-    w = csv.DictWriter(fh, fieldnames=METRIC_FIELDS, extrasaction="ignore")
-    w.writeheader()
-    for row in rows:
-        w.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in METRIC_FIELDS})
-
-
-def _append_metrics(run_dir: Path, row: dict[str, Any]) -> None:
-    csv_path = Path(run_dir) / METRICS_CSV
-    new = not csv_path.is_file() or csv_path.stat().st_size == 0
-    with open(csv_path, "a", encoding="utf-8", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=METRIC_FIELDS, extrasaction="ignore")
-        if new:
-            w.writeheader()
-        w.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in METRIC_FIELDS})
-    with open(Path(run_dir) / METRICS_JSONL, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(row) + "\n")
 
 
 # ---------------------------------------------------------------------------------- training
@@ -526,10 +403,10 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress_bar: bool, lo
                 row["eval_mean_lap_time_s"] = summary["mean_lap_time_s"]
                 row["eval_time_s"] = round(time.perf_counter() - t_eval, 3)
             row = {k: _plain(v) for k, v in row.items()}
-            _append_metrics(run_dir, row)
+            append_metrics(run_dir, row)
             commit_checkpoint(saved_ckpt, info)       # complete only now: its metrics row exists
             last_ckpt = saved_ckpt
-            _prune_checkpoints(run_dir, cfg.checkpoints.keep_last)
+            prune_checkpoints(run_dir, cfg.checkpoints.keep_last)
             rows.append(row)
             try:
                 from .plots import plot_training

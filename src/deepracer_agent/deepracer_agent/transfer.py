@@ -216,7 +216,7 @@ def resolve_targets(targets: Sequence[str | Path], all_checkpoints: bool = False
 def _config_for(model: Path) -> dict[str, Any]:
     if is_artifact(model):
         run = model.parent
-        from .train import RESOLVED_CONFIG
+        from .run_folder import RESOLVED_CONFIG
 
         if (run / RESOLVED_CONFIG).is_file():
             return run_config_for(run)

@@ -6,7 +6,7 @@ import yaml
 
 from deepracer_agent.config import (ConfigError, TrainConfig, apply_overrides, check_inputs, load_config,
                                     shipped_config)
-from deepracer_agent.train import main as train_main
+from deepracer_agent.commands.train import main as train_main
 
 
 def test_defaults_are_deepracers_and_round_trip():
@@ -115,7 +115,7 @@ def test_cli_rejects_bad_input_before_building_anything(tmp_path, capsys):
 
 
 def test_decoupled_cli_flags_are_validated_before_anything_starts(tmp_path, capsys):
-    from deepracer_agent.train import main
+    from deepracer_agent.commands.train import main
 
     assert main(["--decoupled", "--workers", "0", "--run-dir", str(tmp_path / "run")]) == 2
     assert "--workers: needs at least 1" in capsys.readouterr().err

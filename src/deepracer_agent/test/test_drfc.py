@@ -85,7 +85,8 @@ def test_a_broken_file_is_one_clear_line(tmp_path):
 
 @pytest.mark.slow   # a real (short) training run from DRfC's files
 def test_deepracer_train_trains_from_drfc_default_files(tmp_path, capsys):
-    from deepracer_agent.train import main, read_metrics
+    from deepracer_agent.commands.train import main
+    from deepracer_agent.train import read_metrics
 
     run = tmp_path / "run"
     rc = main(["--hyperparameters", str(FIXTURES / "hyperparameters.json"),

@@ -102,7 +102,7 @@ HOLD = "import sys, time; from deepracer_agent.run_lock import RunLock; RunLock(
 
 
 def test_second_training_is_refused_naming_the_holder_and_a_dead_holder_is_taken_over(run, capsys):
-    from deepracer_agent.train import main
+    from deepracer_agent.commands.train import main
 
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run)], stdout=subprocess.PIPE, text=True)
     try:

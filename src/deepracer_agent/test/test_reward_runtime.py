@@ -456,7 +456,8 @@ def test_numpy_zero_d_array_is_a_number(tmp_path):
 # ----------------------------------------------------------------------------- deepracer train
 @pytest.mark.slow
 def test_reward_failure_during_train_is_one_line_and_status_failed(tmp_path, capsys):
-    from deepracer_agent.train import complete_checkpoints, main
+    from deepracer_agent.commands.train import main
+    from deepracer_agent.train import complete_checkpoints
 
     reward = _write(tmp_path, "late_failure", """
         CALLS = [0]

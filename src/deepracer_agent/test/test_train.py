@@ -73,7 +73,7 @@ def test_rollout_length_follows_episodes_between_training():
 
 
 def _train_cmd(run, *overrides):
-    return [sys.executable, "-m", "deepracer_agent.train", "--run-dir", str(run), "--no-progress-bar",
+    return [sys.executable, "-m", "deepracer_agent.commands.train", "--run-dir", str(run), "--no-progress-bar",
             *overrides]
 
 

@@ -3,7 +3,7 @@
 Every package registers its verbs as setuptools entry points in the group ``deepracer.commands``
 (as ros2cli does with ``ros2cli.command``)::
 
-    entry_points={"deepracer.commands": ["train = deepracer_agent.train:main"]}
+    entry_points={"deepracer.commands": ["train = deepracer_agent.commands.train:main"]}
 
 The target is a function ``main(argv: list[str] | None) -> int``. Its module is imported only when
 the verb runs, so ``deepracer launch`` on the car never imports torch; a verb whose package
