@@ -5,7 +5,9 @@ tests are the natural home). The layering rules are checked statically, by parsi
 imports with ``ast``:
 - core modules (everything outside ``<pkg>/nodes/``) never import rclpy or ROS message packages;
 - the car-side packages (description, control, inference) never import torch or stable-baselines3;
-- dependencies point one way: no package imports a package above it in the graph.
+- dependencies point one way: no package imports a package above it in the graph;
+- no import cycle between modules, anywhere in the workspace (function-level imports included:
+  a lazy import only hides a circle until the function runs).
 """
 from __future__ import annotations
 
@@ -113,3 +115,78 @@ def test_import_scanner_sees_lazy_imports(tmp_path):
     module.write_text("import os\n\ndef f():\n    from rclpy.node import Node\n    import torch.nn as nn\n")
     assert _imports(module) == {"os", "rclpy", "torch"}
     assert sys.version_info >= (3, 10)
+
+
+# ---------------------------------------------------------------------------------- import cycles
+def module_graph(src: Path, packages: list[str]) -> dict[str, set[str]]:
+    """Module -> workspace modules it imports (any depth). ``from pkg import sub`` points at the
+    submodule, not at the package ``__init__`` (which Python has already started importing)."""
+    files: dict[str, Path] = {}
+    for pkg in packages:
+        for path in sorted((src / pkg / pkg).rglob("*.py")):
+            parts = list(path.relative_to(src / pkg).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            files[".".join(parts)] = path
+    graph: dict[str, set[str]] = {name: set() for name in files}
+    for name, path in files.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    module = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    module = node.module or ""
+                subs = [f"{module}.{a.name}" for a in node.names if f"{module}.{a.name}" in files]
+                targets = subs + ([module] if len(subs) < len(node.names) else [])
+            for target in targets:
+                while target and target not in files:   # import a.b.c: the deepest workspace module
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    graph[name].add(target)
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as [a, b, ..., a], or None (iterative depth-first search)."""
+    state: dict[str, int] = {}                  # 1 = on the current path, 2 = done
+    for root in sorted(graph):
+        if state.get(root):
+            continue
+        path, stack = [root], [iter(sorted(graph[root]))]
+        state[root] = 1
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            elif not state.get(nxt):
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(sorted(graph[nxt])))
+    return None
+
+
+def test_no_import_cycle_anywhere_in_the_workspace():
+    cycle = find_cycle(module_graph(SRC, PACKAGES))
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_cycle_finder_sees_a_lazy_cycle(tmp_path):
+    pkg = tmp_path / "p" / "p"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("from . import a\n")
+    (pkg / "a.py").write_text("from .b import x\n")
+    (pkg / "b.py").write_text("x = 1\n\ndef f():\n    from p.a import y\n")
+    (pkg / "c.py").write_text("from . import a, b\n")
+    graph = module_graph(tmp_path, ["p"])
+    assert graph["p"] == {"p.a"} and graph["p.c"] == {"p.a", "p.b"}
+    assert find_cycle(graph) == ["p.a", "p.b", "p.a"]
+    (pkg / "b.py").write_text("x = 1\n")
+    assert find_cycle(module_graph(tmp_path, ["p"])) is None
