@@ -274,6 +274,24 @@ def find_package_share(package: str) -> Path:
     raise ValueError(f"package '{package}' not found in the ament index{hint} nor in {_SOURCE_TREE}")
 
 
+def find_launch_file(package: str, name: str) -> Path:
+    """``ros2 launch PACKAGE NAME``: the file ``name`` anywhere in the package's share folder
+    (ament index; the source folder in a checkout). LaunchError when absent or ambiguous."""
+    try:
+        share = find_package_share(package)
+    except ValueError as exc:
+        raise LaunchError(str(exc)) from None
+    found = sorted(p for p in share.rglob(Path(name).name) if p.is_file()
+                   and p.relative_to(share).as_posix().endswith(Path(name).as_posix()))
+    if not found:
+        launch_files = sorted(p.name for p in share.rglob("*.launch.xml"))
+        raise LaunchError(f"package '{package}' has no launch file '{name}' in {share}"
+                          + (f" (it has: {', '.join(launch_files)})" if launch_files else ""))
+    if len(found) > 1:
+        raise LaunchError(f"package '{package}': '{name}' is ambiguous: {', '.join(map(str, found))}")
+    return found[0]
+
+
 def _normalise_dist(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
@@ -1057,7 +1075,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="deepracer launch",
         description="Run a ROS 2 XML launch file (the subset this project uses) as real processes. "
                     "On a sourced ROS 2 installation, 'ros2 launch FILE name:=value' runs the same files.")
-    parser.add_argument("file", help="launch file (.launch.xml)")
+    parser.add_argument("file", help="launch file (.launch.xml), or a PACKAGE followed by the file's name in "
+                                     "its share folder (as ros2 launch: deepracer launch deepracer_bringup "
+                                     "car.launch.xml)")
     parser.add_argument("arguments", nargs="*", metavar="name:=value", help="launch arguments")
     parser.add_argument("--print", "--dry-run", dest="dry_run", action="store_true",
                         help="resolve everything and print the processes, start nothing")
@@ -1076,7 +1096,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``deepracer launch FILE [name:=value ...]``; see the module docstring. Returns the exit status."""
+    """``deepracer launch FILE [name:=value ...]`` or ``deepracer launch PACKAGE FILE [...]``; see the module
+    docstring. Returns the exit status."""
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     if args.sigterm_timeout < 0 or args.sigkill_timeout < 0:
         print("deepracer launch: --sigterm-timeout and --sigkill-timeout must be >= 0", file=sys.stderr)
@@ -1086,6 +1107,8 @@ def main(argv: list[str] | None = None) -> int:
               "cannot run)", file=sys.stderr)
         return 2
     try:
+        if args.arguments and ":=" not in args.arguments[0] and not Path(args.file).exists():
+            args.file = str(find_launch_file(args.file, args.arguments.pop(0)))   # PACKAGE FILE
         cli_args = parse_cli_args(args.arguments)
         if args.show_args:
             # ros2 launch --show-args lists arguments without needing the required ones: mimic that

@@ -22,7 +22,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2]
 PACKAGES = ["deepracer_common", "deepracer_description", "deepracer_tracks", "deepracer_sim", "deepracer_inference",
-            "deepracer_control", "deepracer_agent"]
+            "deepracer_control", "deepracer_agent", "deepracer_bringup"]
 # what each package may import from the workspace (the dependency graph of ARCHITECTURE.md)
 ALLOWED = {
     "deepracer_common": set(),
@@ -33,6 +33,8 @@ ALLOWED = {
     "deepracer_control": {"deepracer_common", "deepracer_description", "deepracer_inference"},  # console model store
     "deepracer_agent": {"deepracer_common", "deepracer_description", "deepracer_tracks", "deepracer_sim",
                         "deepracer_inference"},
+    # launch files only (+ a path helper); exec_depends are the car's nodes, the rest test_depends
+    "deepracer_bringup": {"deepracer_common", "deepracer_description", "deepracer_control", "deepracer_inference"},
 }
 ROS_MODULES = {"rclpy", "std_msgs", "sensor_msgs", "geometry_msgs", "nav_msgs", "visualization_msgs",
                "std_srvs", "rcl_interfaces", "builtin_interfaces"}
