@@ -13,7 +13,7 @@ import yaml
 from deepracer_common.launch_runner import LaunchError, main, plan_launch
 
 REPO = Path(__file__).resolve().parents[3]
-LAUNCH = REPO / "launch"
+LAUNCH = Path(__file__).resolve().parents[1] / "launch"   # deepracer_bringup/launch (the top-level launch/ links here)
 INTERFACES = REPO / "docs" / "INTERFACES.md"
 MODEL = {"model": "/tmp/model.tar.gz"}
 

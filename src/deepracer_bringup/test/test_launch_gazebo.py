@@ -18,7 +18,7 @@ from deepracer_sim.gazebo import CAR_MODEL
 from deepracer_sim.gz_bridge import load_bridge_config
 
 REPO = Path(__file__).resolve().parents[3]
-LAUNCH = REPO / "launch"
+LAUNCH = Path(__file__).resolve().parents[1] / "launch"   # deepracer_bringup/launch (the top-level launch/ links here)
 GAZEBO = LAUNCH / "gazebo.launch.xml"
 EXTERNAL = ("gz", "ros_gz_sim", "ros_gz_bridge", "robot_state_publisher")
 MODEL = {"model": "/tmp/model.tar.gz"}

@@ -12,6 +12,7 @@ imports with ``ast``:
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -37,7 +38,20 @@ ALLOWED = {
     "deepracer_bringup": {"deepracer_common", "deepracer_description", "deepracer_control", "deepracer_inference"},
 }
 ROS_MODULES = {"rclpy", "std_msgs", "sensor_msgs", "geometry_msgs", "nav_msgs", "visualization_msgs",
-               "std_srvs", "rcl_interfaces", "builtin_interfaces"}
+               "std_srvs", "rcl_interfaces", "builtin_interfaces", "rosgraph_msgs"}
+# Every third-party import -> the package.xml key that provides it: a rosdep key (ROS packages and
+# python3-* system packages), or "pip:NAME" for a PyPI-only package (no rosdep key), which the
+# package.xml names in a comment <!-- pip: NAME, ... --> (installed from requirements/requirements.txt).
+IMPORT_KEYS = {
+    **{m: m for m in ROS_MODULES}, "ament_index_python": "ament_index_python",
+    "numpy": "python3-numpy", "scipy": "python3-scipy", "yaml": "python3-yaml", "matplotlib": "python3-matplotlib",
+    "PIL": "python3-pil", "cv2": "python3-opencv", "numba": "python3-numba", "flask": "python3-flask",
+    "werkzeug": "python3-flask",          # Flask's own dependency, used for its exceptions
+    "redis": "python3-redis", "boto3": "python3-boto3", "botocore": "python3-boto3", "tqdm": "python3-tqdm",
+    "shapely": "python3-shapely",
+    "torch": "pip:torch", "stable_baselines3": "pip:stable-baselines3", "gymnasium": "pip:gymnasium",
+    "openvino": "pip:openvino", "onnxruntime": "pip:onnxruntime", "onnx": "pip:onnx", "lz4": "pip:lz4",
+}
 TRAINING_ONLY = {"torch", "stable_baselines3", "gymnasium"}
 CAR_SIDE = {"deepracer_common", "deepracer_description", "deepracer_control", "deepracer_inference"}
 
@@ -109,6 +123,30 @@ def test_car_side_packages_run_without_torch(pkg):
     offenders = [f"{path.relative_to(SRC)} imports {sorted(_imports(path) & TRAINING_ONLY)}"
                  for path in _modules(pkg) if _imports(path) & TRAINING_ONLY]
     assert not offenders, f"{pkg} is installed on the car without torch/SB3:\n" + "\n".join(offenders)
+
+
+def _declared_keys(pkg: str) -> set[str]:
+    """Dependency keys of a package.xml (depend / exec_depend / build_depend) and its pip notes."""
+    text = (SRC / pkg / "package.xml").read_text()
+    manifest = ET.fromstring(text)
+    keys = {d.text.strip() for tag in ("depend", "build_depend", "exec_depend") for d in manifest.findall(tag) if d.text}
+    for note in re.findall(r"<!--\s*pip:(.*?)-->", text, flags=re.S):
+        keys |= {f"pip:{name}" for name in re.split(r"[,\s]+", note.split("(")[0]) if name}
+    return keys
+
+
+@pytest.mark.parametrize("pkg", PACKAGES)
+def test_every_import_is_declared_in_package_xml(pkg):
+    """rosdep (or pip, from the notes) installs what the code imports: numba, PIL, yaml, openvino..."""
+    third_party: set[str] = set()
+    for path in _modules(pkg):
+        third_party |= _imports(path) - set(sys.stdlib_module_names) - set(PACKAGES) - {"__future__"}
+    unknown = sorted(third_party - set(IMPORT_KEYS))
+    assert not unknown, f"{pkg} imports {unknown}: add them to IMPORT_KEYS (rosdep key or pip:NAME)"
+    declared = _declared_keys(pkg)
+    missing = sorted(f"{name} ({IMPORT_KEYS[name]})" for name in third_party if IMPORT_KEYS[name] not in declared)
+    assert not missing, (f"{pkg}/package.xml does not declare {missing}: an <exec_depend> with the rosdep key, "
+                         f"or a <!-- pip: NAME --> note for a PyPI-only package")
 
 
 def test_import_scanner_sees_lazy_imports(tmp_path):
