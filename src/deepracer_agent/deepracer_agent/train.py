@@ -33,7 +33,6 @@ training at a time per run folder (``run.lock``, :mod:`deepracer_agent.run_lock`
 """
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import sys
@@ -45,7 +44,8 @@ from typing import Any, Callable
 import numpy as np
 
 
-from .config import ConfigError, TrainConfig, check_inputs, load_config, save_yaml
+from .callbacks import IterationState, default_callbacks, plain_row, stop_reason as _stop_reason  # noqa: F401
+from .config import TrainConfig, check_inputs, save_yaml
 from .run_folder import (CHECKPOINT_DIR, CHECKPOINT_RE, METADATA_FILE, METRIC_FIELDS, METRICS_CSV,  # noqa: F401
                          METRICS_JSONL, PROGRESS_PLOT, RESOLVED_CONFIG, STATUS_FILE, TrainError, append_metrics,
                          checkpoint_path, commit_checkpoint, complete_checkpoints, prune_checkpoints, read_metrics,
@@ -188,16 +188,6 @@ class TrainResult:
     metrics: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _plain(value: Any) -> Any:
-    """numpy scalars -> Python numbers (JSON); NaN/inf -> None."""
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    return value
-
-
 def _mean(values: list[float]) -> float | None:
     return float(np.mean(values)) if values else None
 
@@ -331,11 +321,12 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress_bar: bool, lo
     if recent_len:
         mean_len = float(recent_len[-1])
     iteration = start_iteration
+    state = IterationState(cfg, run_dir, model, track, iteration, rows=rows, episodes_total=episodes_total,
+                           last_checkpoint=load_from, log=log, save_checkpoint=save_checkpoint)
+    callbacks = default_callbacks(bar)
     saved: dict[int, tuple] = {}          # train_tracks: per-track SB3 rollout state
     t_start = time.perf_counter()
     stop_reason = ""
-    last_ckpt = load_from
-    eval_rate: float | None = None
     failure: str | None = None
     try:
         while True:
@@ -384,50 +375,18 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress_bar: bool, lo
                 if value is not None and key not in ("iteration",):
                     model.logger.record(f"deepracer/{key}", value)
             model.logger.dump(step=model.num_timesteps)
-            t_save = time.perf_counter()
             logs.end_iteration(iteration)
-            info = {"iteration": iteration, "steps": row["steps"], "wall_time_s": row["wall_time_s"],
-                    "episodes_total": episodes_total}
-            saved_ckpt = save_checkpoint(model, run_dir, info, cfg, commit=False)
-            row["save_time_s"] = round(time.perf_counter() - t_save, 3)
-            ev = cfg.evaluation
-            if cfg.stop.target_eval_completion is not None and iteration % ev.every_iterations == 0 \
-                    and model.num_timesteps >= ev.start_after_steps:
-                from .evaluate import quick_robust_eval
-
-                t_eval = time.perf_counter()
-                summary = quick_robust_eval(model, cfg, track, seed=cfg.seed)
-                eval_rate = summary["success_rate"]
-                row["eval_completion_rate"] = eval_rate
-                row["eval_mean_progress"] = summary["mean_completion"]
-                row["eval_mean_lap_time_s"] = summary["mean_lap_time_s"]
-                row["eval_time_s"] = round(time.perf_counter() - t_eval, 3)
-            row = {k: _plain(v) for k, v in row.items()}
-            append_metrics(run_dir, row)
-            commit_checkpoint(saved_ckpt, info)       # complete only now: its metrics row exists
-            last_ckpt = saved_ckpt
-            prune_checkpoints(run_dir, cfg.checkpoints.keep_last)
+            state.iteration, state.row, state.episodes_total = iteration, row, episodes_total
+            for callback in callbacks:                 # checkpoint zip, robust evaluation: add to the row
+                callback.on_iteration_end(state)
+            state.row = row = plain_row(state.row)
+            append_metrics(run_dir, row)               # the iteration's record
             rows.append(row)
-            try:
-                from .plots import plot_training
-
-                plot_training(rows, run_dir / PROGRESS_PLOT, title=f"{run_dir.name}: {cfg.track}")
-            except Exception as exc:  # noqa: BLE001 - a plot failure must not stop training
-                if log:
-                    log(f"warning: could not draw {PROGRESS_PLOT}: {exc}")
-            if log:
-                msg = (f"iter {iteration:4d}  steps {row['steps']:7d}  {row['wall_time_s']:7.1f}s  "
-                       f"episodes {len(eps):3d}  progress {row['mean_progress'] or 0:5.1f}%  "
-                       f"laps {100 * (row['lap_completion_rate'] or 0):5.1f}%  "
-                       f"env {row['env_steps_per_s'] or 0:6.0f} steps/s  update {update_time:5.1f}s")
-                if row["eval_completion_rate"] is not None:
-                    msg += f"  robust eval {100 * row['eval_completion_rate']:.0f}% laps"
-                (bar.write if bar is not None else log)(msg)
-            if bar is not None:
-                bar.set_postfix(steps_s=row["env_steps_per_s"], progress=f"{row['mean_progress'] or 0:.0f}%",
-                                laps=f"{100 * (row['lap_completion_rate'] or 0):.0f}%")
-            stop_reason = _stop_reason(cfg, row, episodes_total, iteration)
-            if stop_reason:
+            keep_going = True
+            for callback in callbacks:                 # checkpoint commit, progress, stop
+                keep_going = callback.on_row_written(state) and keep_going
+            if not keep_going:
+                stop_reason = state.stop_reason
                 break
     except KeyboardInterrupt:
         stop_reason = "interrupted"
@@ -436,6 +395,7 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress_bar: bool, lo
     except OSError as exc:                   # disk full, quota, run folder removed: one clear line
         failure = f"cannot write in {run_dir} ({exc.strerror or exc}); free space, then --resume"
     finally:
+        last_ckpt, eval_rate = state.last_checkpoint, state.eval_rate
         if bar is not None:
             bar.close()
         for e in envs:
@@ -457,108 +417,3 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress_bar: bool, lo
         log(f"stopped: {stop_reason} after {iteration} iterations, {model.num_timesteps} steps, {wall:.1f}s; "
             f"last checkpoint {last_ckpt}")
     return TrainResult(run_dir, iteration, int(model.num_timesteps), wall, stop_reason, last_ckpt, eval_rate, rows)
-
-
-def _stop_reason(cfg: TrainConfig, row: dict[str, Any], episodes_total: int, iteration: int) -> str:
-    s, hp = cfg.stop, cfg.hyperparameters
-    if s.target_eval_completion is not None and row["eval_completion_rate"] is not None \
-            and row["eval_completion_rate"] >= s.target_eval_completion:
-        lap = row.get("eval_mean_lap_time_s")
-        if s.target_eval_lap_time_s is None:
-            return f"robust evaluation reached {row['eval_completion_rate']:.0%} (target {s.target_eval_completion:.0%})"
-        if lap is not None and lap <= s.target_eval_lap_time_s:
-            return (f"robust evaluation reached {row['eval_completion_rate']:.0%} with mean lap {lap:.2f} s "
-                    f"(targets {s.target_eval_completion:.0%}, {s.target_eval_lap_time_s:g} s)")
-    if s.max_steps is not None and row["steps"] >= s.max_steps:
-        return f"max_steps {s.max_steps} reached"
-    if s.max_wall_time_s is not None and row["wall_time_s"] >= s.max_wall_time_s:
-        return f"max_wall_time_s {s.max_wall_time_s:g} reached"
-    if s.max_iterations is not None and iteration >= s.max_iterations:
-        return f"max_iterations {s.max_iterations} reached"
-    if hp.term_cond_max_episodes is not None and episodes_total >= hp.term_cond_max_episodes:
-        return f"term_cond_max_episodes {hp.term_cond_max_episodes} reached"
-    if hp.term_cond_avg_score is not None and row["mean_reward"] is not None \
-            and row["mean_reward"] >= hp.term_cond_avg_score:
-        return f"term_cond_avg_score {hp.term_cond_avg_score:g} reached"
-    return ""
-
-
-# ---------------------------------------------------------------------------------- CLI
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="deepracer train",
-        description="Train a DeepRacer policy with PPO on the embedded simulator.",
-        epilog="Overrides: dotted keys, YAML values, e.g. hyperparameters.lr=0.001 n_envs=8 "
-               "stop.max_wall_time_s=600 track=oval reward_file=my_reward.py. "
-               "Keys and defaults: see the 'Training and evaluation' section of the deepracer_agent README.")
-    p.add_argument("--config", help="YAML config (default: the built-in defaults); 'demo' or 'default' "
-                                    "name a config shipped with the package")
-    p.add_argument("--run-dir", help="run folder (default: runs/<timestamp>)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last complete checkpoint")
-    p.add_argument("--no-progress-bar", action="store_true", help="no tqdm bar (a line per iteration only)")
-    p.add_argument("--decoupled", action="store_true",
-                   help="the paper's decoupled training on this machine: a private redis-server on 127.0.0.1, "
-                        "a trainer and --workers rollout workers as processes (deepracer_agent.distributed)")
-    p.add_argument("--workers", type=int, default=2, help="rollout workers with --decoupled (default 2)")
-    p.add_argument("--evaluator", action="store_true", help="with --decoupled: also score each new version")
-    p.add_argument("--hyperparameters", metavar="JSON",
-                   help="a DRfC/console hyperparameters.json, unchanged (deepracer_agent.drfc says what is used)")
-    p.add_argument("--model-metadata", metavar="JSON",
-                   help="a DRfC/console model_metadata.json, unchanged (deepracer_agent.drfc)")
-    p.add_argument("overrides", nargs="*", metavar="key.sub=value")
-    return p
-
-
-def resolve_config_arg(value: str | None) -> Path | None:
-    """``--config`` value: a file path, or the name of a shipped config (``demo``, ``default``)."""
-    from .config import shipped_config
-
-    if value is None:
-        return None
-    path = Path(value).expanduser()
-    if path.is_file() or value.endswith((".yaml", ".yml")) or "/" in value:
-        return path
-    return shipped_config(value)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        run_dir = Path(args.run_dir or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
-        config_path = resolve_config_arg(args.config)
-        if args.hyperparameters or args.model_metadata:
-            from .drfc import load_files
-
-            args.overrides = load_files(args.hyperparameters, args.model_metadata) + list(args.overrides)
-        if args.resume:
-            if not args.run_dir:
-                raise ConfigError("--resume needs --run-dir (the run to continue)")
-            saved = run_dir / RESOLVED_CONFIG
-            if not saved.is_file():
-                raise ConfigError(f"--resume: {saved} not found (is {run_dir} a run folder?)")
-            cfg = load_config(config_path or saved, args.overrides)
-        else:
-            cfg = load_config(config_path, args.overrides)
-        if args.decoupled:
-            if args.workers < 1:
-                raise ConfigError(f"--workers: needs at least 1 rollout worker, got {args.workers}")
-            from .distributed.local import run_local
-
-            print(f"deepracer train --decoupled: trainer + {args.workers} worker(s), run folder {run_dir}")
-            return run_local(cfg, workers=args.workers, evaluator=args.evaluator, run_dir=run_dir)
-        if args.workers != 2 or args.evaluator:
-            raise ConfigError("--workers and --evaluator only apply with --decoupled")
-        result = train(cfg, run_dir, resume=args.resume, progress_bar=not args.no_progress_bar)
-    except (ConfigError, TrainError) as exc:
-        print(f"deepracer train: {exc}", file=sys.stderr)
-        return 2
-    except MemoryError as exc:
-        print(f"deepracer train: out of memory ({exc or 'MemoryError'}); use fewer cars (n_envs) or steps "
-              f"(ppo.n_steps / ppo.max_n_steps)", file=sys.stderr)
-        return 2
-    print(f"run folder: {result.run_dir}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

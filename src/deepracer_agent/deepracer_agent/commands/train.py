@@ -85,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, TrainError) as exc:
         print(f"deepracer train: {exc}", file=sys.stderr)
         return 2
+    except MemoryError as exc:
+        print(f"deepracer train: out of memory ({exc or 'MemoryError'}); use fewer cars (n_envs) or steps "
+              f"(ppo.n_steps / ppo.max_n_steps)", file=sys.stderr)
+        return 2
     print(f"run folder: {result.run_dir}")
     return 0
 
