@@ -17,11 +17,13 @@ export MPLBACKEND ?= Agg
 BUILD_INPUTS := $(shell find src -path '*/test' -prune -o -path '*/__pycache__' -prune -o -type f ! -name '*.py' -print 2>/dev/null) \
                 $(wildcard src/*/setup.py) colcon.meta
 
-.PHONY: help setup build test demo bench clean distclean
+.PHONY: help setup build lint test test-fast demo bench clean distclean
 
 help:
 	@echo "make demo   - set up, then train on the embedded simulator and evaluate (the main job)"
-	@echo "make test   - set up, colcon build, colcon test, colcon test-result"
+	@echo "make test   - set up, colcon build, lint, colcon test, colcon test-result (the full tier CI runs)"
+	@echo "make test-fast - the same without the tests marked slow (> 20 s each): minutes, not the hour"
+	@echo "make lint   - ruff (pyflakes, bugbear, pyupgrade, mccabe) and mypy on the core modules"
 	@echo "make setup  - create $(VENV), install pinned packages, colcon build"
 	@echo "make bench  - run the benchmarks in bench/ (results go to BENCHMARKS.md by hand)"
 
@@ -45,15 +47,33 @@ build:
 	rm -f install/.built
 	$(MAKE) setup
 
-# 3. Tests through colcon; colcon test exits 0 on failures, so test-result decides.
-test: setup
+# 3. Lint: ruff (ruff.toml) over the sources, mypy (mypy.ini) on the typed core modules.
+MYPY_MODULES := $(addprefix src/deepracer_common/deepracer_common/,options.py fileio.py cli.py launch_runner.py) \
+                $(addprefix src/deepracer_sim/deepracer_sim/,episode.py config.py) \
+                $(addprefix src/deepracer_agent/deepracer_agent/,config.py run_folder.py callbacks.py) \
+                $(addprefix src/deepracer_control/deepracer_control/,calibration.py safety.py)
+lint: $(VENV)/.installed
+	$(ACTIVATE) && ruff check --no-cache src bench scripts
+	$(ACTIVATE) && mypy --config-file mypy.ini $(MYPY_MODULES)
+
+# 4. Tests through colcon; colcon test exits 0 on failures, so test-result decides.
+#    test-fast: the quick tier (tests marked @pytest.mark.slow, > 20 s each, are deselected).
+PYTEST_ARGS := -p no:cacheprovider -q -rfEs --timeout=600
+test: setup lint
 	rm -rf build/*/pytest.xml build/*/test_results
 	$(ACTIVATE) && colcon test --base-paths src --event-handlers console_direct+ \
-	    --pytest-args -p no:cacheprovider -q -rfEs --timeout=600
+	    --pytest-args $(PYTEST_ARGS)
 	$(ACTIVATE) && colcon test-result --verbose --test-result-base build
 	@$(PY) scripts/test_summary.py build
 
-# 4. The main job: train on the default track until robust evaluation passes (or a time cap), evaluate.
+test-fast: setup lint
+	rm -rf build/*/pytest.xml build/*/test_results
+	$(ACTIVATE) && colcon test --base-paths src --event-handlers console_direct+ \
+	    --pytest-args $(PYTEST_ARGS) -m "not slow"
+	$(ACTIVATE) && colcon test-result --verbose --test-result-base build
+	@$(PY) scripts/test_summary.py build
+
+# 5. The main job: train on the default track until robust evaluation passes (or a time cap), evaluate.
 demo: setup
 	$(ACTIVATE) && source install/setup.bash && deepracer demo
 

@@ -8,7 +8,6 @@ Nothing counted twice: the ids used across all versions are unique.
 import json
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
@@ -19,6 +18,8 @@ from deepracer_agent.distributed.model_store import open_store, version_prefix
 from deepracer_agent.distributed.trainer import Trainer
 from deepracer_agent.distributed.transport import ExperienceStream
 from distributed_fixtures import redis_server  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.slow   # real processes, kill -9 and recovery: minutes (make test-fast skips it)
 
 SMOKE = "deepracer_agent.distributed.runtime:SmokeRuntime"
 SLOW_EPISODES = {"episode_steps": 100_000, "step_delay_s": 0.002}   # never finishes in a test

@@ -1,6 +1,5 @@
 """Model store: atomic versioned publication, checksum verification, on a folder and on a real
 moto S3 server (loopback)."""
-import json
 
 import numpy as np
 import pytest

@@ -2,9 +2,7 @@
 tiny SmokeRuntime (fast stand-in env + MLP) so each test takes seconds."""
 import json
 import threading
-import time
 
-import numpy as np
 import pytest
 
 from deepracer_agent.distributed import ppo, wire
@@ -154,6 +152,7 @@ def test_numbers_in_any_yaml_form(tmp_path):
     assert load_config(None, {"max_wall_time_s": "6e2"}).max_wall_time_s == 600.0
 
 
+@pytest.mark.slow
 def test_real_deepracer_env_end_to_end(tmp_path, redis_server, monkeypatch):
     """The real runtime: DeepRacerEnv (embedded simulator) + the DeepRacer CNN, two workers on
     different tracks, one PPO update published and loaded back. Tiny: 8-step episodes, 1 epoch."""
@@ -203,6 +202,7 @@ def metrics(tmp_path):
     return [json.loads(l) for l in (tmp_path / "run" / "trainer_metrics.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_real_runtime_evaluator_uses_robust_evaluation(tmp_path, redis_server, monkeypatch):
     pytest.importorskip("deepracer_sim.batch_sim")
     cfg = make_cfg(tmp_path, redis_server, monkeypatch, runtime="deepracer_agent.distributed.runtime:DeepRacerRuntime",

@@ -1,5 +1,4 @@
 """Episode records on the wire: round trip, compression, and refusal of bad or hostile records."""
-import io
 import json
 import struct
 

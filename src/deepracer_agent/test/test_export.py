@@ -16,6 +16,8 @@ from deepracer_inference.engine import Policy
 from deepracer_inference.metadata import ModelMetadata
 from test_networks import TinyCameraEnv
 
+pytestmark = pytest.mark.slow   # > 20 s per test on the 2-core CI machine (make test-fast skips it)
+
 
 def train_config(meta, stack_size=1):
     """The training config a checkpoint of ``meta``'s network and action space carries."""

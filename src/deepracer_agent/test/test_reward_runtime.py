@@ -7,7 +7,6 @@ deepracer_tracks is used to compute the expected values.
 from __future__ import annotations
 
 import json
-import math
 import sys
 import textwrap
 import time

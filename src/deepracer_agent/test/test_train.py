@@ -12,6 +12,8 @@ from deepracer_agent.config import load_config
 from deepracer_agent.train import (METRIC_FIELDS, TrainError, complete_checkpoints, read_metrics,
                                    rollout_n_steps, train)
 
+pytestmark = pytest.mark.slow   # > 20 s per test on the 2-core CI machine (make test-fast skips it)
+
 TINY = ["n_envs=2", "ppo.n_steps=32", "hyperparameters.num_epochs=1", "hyperparameters.batch_size=32"]
 SMALL_NET = "model_metadata.neural_network=DEEP_CONVOLUTIONAL_NETWORK_DEEP"   # ~20 MB checkpoints
 

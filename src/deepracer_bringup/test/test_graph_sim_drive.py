@@ -8,16 +8,16 @@ node makes the control node's watchdog stop the car within its timeout.
 """
 from __future__ import annotations
 
-import math
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 import yaml
 
 rclpy = pytest.importorskip("rclpy")
+
+pytestmark = pytest.mark.slow   # > 20 s per test on the 2-core CI machine (make test-fast skips it)
 
 from graph_helpers import REPO, LaunchedGraph, parse_status, scripted_artifact, spin_until  # noqa: E402
 

@@ -18,6 +18,8 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy")
 
+pytestmark = pytest.mark.slow   # > 20 s per test on the 2-core CI machine (make test-fast skips it)
+
 from graph_helpers import sim_node_process, stop_process  # noqa: E402
 
 

@@ -371,7 +371,7 @@ class Options:
         """(dotted name, default, unit, doc) for every option, nested sections flattened (for docs)."""
         rows: list[tuple[str, Any, str, str]] = []
         defaults = {f.name: (f.default if f.default is not dataclasses.MISSING
-                             else f.default_factory() if f.default_factory is not dataclasses.MISSING  # type: ignore[misc]
+                             else f.default_factory() if f.default_factory is not dataclasses.MISSING
                              else dataclasses.MISSING) for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         for name, rule in _rules(cls).items():
             if _is_section(rule.kind):

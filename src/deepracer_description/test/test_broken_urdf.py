@@ -1,6 +1,5 @@
 """Broken URDFs are rejected with a URDFError that names the file and the offending element."""
 import re
-from pathlib import Path
 
 import pytest
 

@@ -3,7 +3,6 @@ import io
 import json
 import tarfile
 
-import numpy as np
 import pytest
 
 from deepracer_inference.artifact import ArtifactError, list_artifacts, load_artifact

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import rclpy
 from geometry_msgs.msg import Twist
-from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.srv import SetParameters
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter

@@ -96,7 +96,6 @@ def test_progress_unwraps_across_the_start_line():
 def test_lap_complete_fires_when_progress_reaches_100():
     rules = _rules()
     _begin(rules)
-    progress = 0.0
     for i, raw in enumerate([30.0, 60.0, 90.0, 99.0]):
         out = _step(rules, xy=(i + 1.0, 0.0), raw=raw)
         assert not out.terminated[0]
