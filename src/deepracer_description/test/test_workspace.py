@@ -51,6 +51,7 @@ IMPORT_KEYS = {
     "shapely": "python3-shapely",
     "torch": "pip:torch", "stable_baselines3": "pip:stable-baselines3", "gymnasium": "pip:gymnasium",
     "openvino": "pip:openvino", "onnxruntime": "pip:onnxruntime", "onnx": "pip:onnx", "lz4": "pip:lz4",
+    "tensorboard": "pip:tensorboard",
 }
 TRAINING_ONLY = {"torch", "stable_baselines3", "gymnasium"}
 CAR_SIDE = {"deepracer_common", "deepracer_description", "deepracer_control", "deepracer_inference"}

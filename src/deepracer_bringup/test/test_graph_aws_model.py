@@ -7,12 +7,16 @@ OpenVINO's TensorFlow frontend; the car must complete a lap of the oval on the m
 from __future__ import annotations
 
 import json
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
 
+# the AWS-convention model writer lives with the agent's AWS-model tests
+sys.path.append(str(Path(__file__).resolve().parents[2] / "deepracer_agent" / "test"))
 from aws_helpers import STEERING_DEG, tar_folder, write_aws_model  # noqa: E402
 from graph_helpers import REPO, LaunchedGraph, parse_status, spin_until  # noqa: E402
 
