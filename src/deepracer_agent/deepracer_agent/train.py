@@ -192,6 +192,68 @@ def _mean(values: list[float]) -> float | None:
     return float(np.mean(values)) if values else None
 
 
+def _progress_bar(cfg: TrainConfig, model: Any, stats: Any) -> Any:
+    """A tqdm bar over environment steps, advanced by the episode-statistics callback."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=cfg.stop.max_steps, initial=model.num_timesteps, unit="step", dynamic_ncols=True,
+               desc="training", file=sys.stderr, mininterval=0.5)
+    last = [model.num_timesteps]
+
+    def tick() -> None:
+        bar.update(model.num_timesteps - last[0])
+        last[0] = model.num_timesteps
+    stats.tick = tick
+    return bar
+
+
+def _switch_track(model: Any, envs: list[Any], stats: Any, saved: dict[int, tuple], iteration: int,
+                  n_envs: int) -> None:
+    """Several tracks: the next one every iteration. Each track's cars keep their episodes across
+    the switch (SB3's last observation / episode starts / reward sums are kept per track), so
+    episodes longer than one rollout still run to their end."""
+    old_k, new_k = (iteration - 1) % len(envs), iteration % len(envs)
+    saved[old_k] = (model._last_obs, model._last_episode_starts, stats.reward_sums)
+    model.set_env(envs[new_k], force_reset=False)
+    model._last_obs, model._last_episode_starts, stats.reward_sums = saved.get(new_k, (None, None, None))
+    if model._last_obs is None:
+        model._last_episode_starts = np.ones((n_envs,), dtype=bool)
+
+
+def _record_tensorboard(model: Any, row: dict[str, Any]) -> None:
+    """The row's values as TensorBoard scalars ``deepracer/<key>`` at the current step."""
+    for key, value in row.items():
+        if value is not None and key not in ("iteration",):
+            model.logger.record(f"deepracer/{key}", value)
+    model.logger.dump(step=model.num_timesteps)
+
+
+def _metrics_row(model: Any, stats: Any, iteration: int, n_steps: int, episodes_total: int, wall_s: float,
+                 update_time_s: float, track_name: str) -> dict[str, Any]:
+    """The iteration's row of metrics.csv / metrics.jsonl (run_folder.METRIC_FIELDS) from the model's
+    SB3 logger values and the episode statistics of the rollout."""
+    eps = stats.episodes
+    logged = dict(model.logger.name_to_value)
+    return {
+        "iteration": iteration, "steps": int(model.num_timesteps), "wall_time_s": round(wall_s, 3),
+        "n_steps": n_steps, "episodes": len(eps), "episodes_total": episodes_total,
+        "mean_reward": _mean([e["reward"] for e in eps]),
+        "mean_progress": _mean([e["progress"] for e in eps]),
+        "lap_completion_rate": _mean([float(e["lap"]) for e in eps]),
+        "mean_episode_steps": _mean([e["steps"] for e in eps]),
+        "entropy": -logged["train/entropy_loss"] if "train/entropy_loss" in logged else None,
+        "policy_loss": logged.get("train/policy_gradient_loss", logged.get("train/actor_loss")),
+        "value_loss": logged.get("train/value_loss", logged.get("train/critic_loss")),  # SAC: critics
+        "approx_kl": logged.get("train/approx_kl"),
+        "clip_fraction": logged.get("train/clip_fraction"),
+        "explained_variance": logged.get("train/explained_variance"),
+        "env_steps_per_s": round(stats.rollout_steps / stats.rollout_time_s, 1) if stats.rollout_time_s else None,
+        "rollout_time_s": round(stats.rollout_time_s, 3), "update_time_s": round(update_time_s, 3),
+        "eval_completion_rate": None, "eval_mean_progress": None,
+        "track": track_name,
+    }
+
+
 def build_model(cfg: TrainConfig, env: Any, tensorboard_dir: Path | None, load_from: Any = None) -> Any:
     """The PPO model for ``cfg`` over ``env``: new, then (``load_from``: a checkpoint path or a
     :class:`~deepracer_agent.checkpoint.Checkpoint`) loaded with its weights, optimizer state and
@@ -299,18 +361,7 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress_bar: bool, lo
         log(f"resuming from {load_from.name} (iteration {start_iteration}, {model.num_timesteps} steps)")
     stats = _episode_stats_callback()
 
-    bar = None
-    if progress_bar:
-        from tqdm import tqdm
-
-        bar = tqdm(total=cfg.stop.max_steps, initial=model.num_timesteps, unit="step", dynamic_ncols=True,
-                   desc="training", file=sys.stderr, mininterval=0.5)
-        last = [model.num_timesteps]
-
-        def tick() -> None:
-            bar.update(model.num_timesteps - last[0])
-            last[0] = model.num_timesteps
-        stats.tick = tick
+    bar = _progress_bar(cfg, model, stats) if progress_bar else None
 
     rows = read_metrics(run_dir)
     episodes_total = int(rows[-1]["episodes_total"]) if rows else 0
@@ -331,15 +382,7 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress_bar: bool, lo
     try:
         while True:
             if len(envs) > 1 and iteration > start_iteration:
-                # Several tracks: the next one every iteration. Each track's cars keep their episodes
-                # across the switch (SB3's last observation / episode starts / reward sums are kept
-                # per track), so episodes longer than one rollout still run to their end.
-                old_k, new_k = (iteration - 1) % len(envs), iteration % len(envs)
-                saved[old_k] = (model._last_obs, model._last_episode_starts, stats.reward_sums)
-                model.set_env(envs[new_k], force_reset=False)
-                model._last_obs, model._last_episode_starts, stats.reward_sums = saved.get(new_k, (None, None, None))
-                if model._last_obs is None:
-                    model._last_episode_starts = np.ones((cfg.n_envs,), dtype=bool)
+                _switch_track(model, envs, stats, saved, iteration, cfg.n_envs)
             n_steps = rollout_n_steps(cfg, mean_len)
             _set_rollout_length(model, n_steps)
             stats.start_iteration()
@@ -351,30 +394,10 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress_bar: bool, lo
             eps = stats.episodes
             episodes_total += len(eps)
             mean_len = _mean([e["steps"] for e in eps]) or mean_len
-            logged = dict(model.logger.name_to_value)
             wall = wall_offset + time.perf_counter() - t_start
-            row: dict[str, Any] = {
-                "iteration": iteration, "steps": int(model.num_timesteps), "wall_time_s": round(wall, 3),
-                "n_steps": n_steps, "episodes": len(eps), "episodes_total": episodes_total,
-                "mean_reward": _mean([e["reward"] for e in eps]),
-                "mean_progress": _mean([e["progress"] for e in eps]),
-                "lap_completion_rate": _mean([float(e["lap"]) for e in eps]),
-                "mean_episode_steps": _mean([e["steps"] for e in eps]),
-                "entropy": -logged["train/entropy_loss"] if "train/entropy_loss" in logged else None,
-                "policy_loss": logged.get("train/policy_gradient_loss", logged.get("train/actor_loss")),
-                "value_loss": logged.get("train/value_loss", logged.get("train/critic_loss")),  # SAC: critics
-                "approx_kl": logged.get("train/approx_kl"),
-                "clip_fraction": logged.get("train/clip_fraction"),
-                "explained_variance": logged.get("train/explained_variance"),
-                "env_steps_per_s": round(stats.rollout_steps / stats.rollout_time_s, 1) if stats.rollout_time_s else None,
-                "rollout_time_s": round(stats.rollout_time_s, 3), "update_time_s": round(update_time, 3),
-                "eval_completion_rate": None, "eval_mean_progress": None,
-                "track": train_tracks[(iteration - 1) % len(train_tracks)].name,
-            }
-            for key, value in row.items():
-                if value is not None and key not in ("iteration",):
-                    model.logger.record(f"deepracer/{key}", value)
-            model.logger.dump(step=model.num_timesteps)
+            row = _metrics_row(model, stats, iteration, n_steps, episodes_total, wall, update_time,
+                               train_tracks[(iteration - 1) % len(train_tracks)].name)
+            _record_tensorboard(model, row)
             logs.end_iteration(iteration)
             state.iteration, state.row, state.episodes_total = iteration, row, episodes_total
             for callback in callbacks:                 # checkpoint zip, robust evaluation: add to the row

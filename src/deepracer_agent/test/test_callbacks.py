@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from deepracer_agent.callbacks import (CheckpointCallback, EvaluationCallback, IterationState, ProgressCallback,
-                                       StopCallback, default_callbacks, stop_reason)
+                                       StopCallback, default_callbacks, plain_row, stop_reason)
 from deepracer_agent.config import load_config
-from deepracer_agent.run_folder import (METRICS_CSV, complete_checkpoints, checkpoint_path, read_metrics, sha256_file,
-                                        write_json_atomic)
+from deepracer_agent.run_folder import (METRICS_CSV, append_metrics, checkpoint_path, commit_checkpoint,
+                                        complete_checkpoints, read_metrics)
 
 
 class FakeModel:
@@ -24,11 +24,12 @@ def row(**kw):
     return base | kw
 
 
-def fake_save(model, run_dir, info, config):
+def fake_save(model, run_dir, info, config, commit=True):
     path = checkpoint_path(run_dir, info["iteration"])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"zip %d" % info["iteration"])
-    write_json_atomic(dict(info, bytes=path.stat().st_size, sha256=sha256_file(path)), path.with_suffix(".json"))
+    if commit:
+        commit_checkpoint(path, info)
     return path
 
 
@@ -56,35 +57,43 @@ def test_stop_conditions(overrides, r, episodes, iteration, expected):
 
 def test_stop_callback_stops_with_the_reason(tmp_path):
     s = state_for(tmp_path, "stop.max_iterations=2", iteration=1, row=row())
-    assert StopCallback().on_iteration_end(s) and s.stop_reason == ""
+    assert StopCallback().on_row_written(s) and s.stop_reason == ""
     s.iteration = 2
-    assert not StopCallback().on_iteration_end(s) and s.stop_reason == "max_iterations 2 reached"
+    assert not StopCallback().on_row_written(s) and s.stop_reason == "max_iterations 2 reached"
 
 
-def test_checkpoint_callback_saves_and_keeps_the_last_n(tmp_path):
+def test_checkpoint_callback_commits_only_after_the_row_and_keeps_the_last_n(tmp_path):
     s = state_for(tmp_path, "checkpoints.keep_last=2")
+    cb = CheckpointCallback()
     for i in range(1, 5):
         s.iteration, s.row = i, row(iteration=i)
-        assert CheckpointCallback().on_iteration_end(s)
-        assert s.last_checkpoint == checkpoint_path(tmp_path, i) and s.row["save_time_s"] >= 0
+        cb.on_iteration_end(s)
+        assert checkpoint_path(tmp_path, i).is_file() and s.row["save_time_s"] >= 0
+        # written but not complete until its metrics row exists (a kill here leaves no orphan checkpoint)
+        assert checkpoint_path(tmp_path, i) not in [p for p, _ in complete_checkpoints(tmp_path)]
+        assert cb.on_row_written(s)
+        assert s.last_checkpoint == checkpoint_path(tmp_path, i)
     assert [p.name for p, _ in complete_checkpoints(tmp_path)] == ["iter_000003.zip", "iter_000004.zip"]
 
 
 def test_evaluation_callback_runs_only_for_a_robust_target(tmp_path):
     s = state_for(tmp_path, row=row(), iteration=1)
-    assert EvaluationCallback().on_iteration_end(s) and s.eval_rate is None and "eval_time_s" not in s.row
+    EvaluationCallback().on_iteration_end(s)
+    assert s.eval_rate is None and "eval_time_s" not in s.row
 
 
-def test_progress_callback_writes_the_metrics_row_and_a_log_line(tmp_path):
+def test_the_row_as_written_and_the_progress_line(tmp_path):
     lines: list[str] = []
-    s = state_for(tmp_path, iteration=1, row=row(mean_reward=np.float32(2.5), episodes=np.int64(3),
-                                                   mean_progress=float("nan")))
+    r = plain_row(row(mean_reward=np.float32(2.5), episodes=np.int64(3), mean_progress=float("nan")))
+    assert r["mean_reward"] == 2.5 and type(r["episodes"]) is int and r["mean_progress"] is None
+    append_metrics(tmp_path, r)                            # what the loop does between the two steps
+    s = state_for(tmp_path, iteration=1, row=r, rows=[r])
     s.log = lines.append
-    assert ProgressCallback().on_iteration_end(s)
-    saved = read_metrics(tmp_path)
-    assert saved == s.rows and saved[0]["mean_reward"] == 2.5 and saved[0]["mean_progress"] is None
+    assert ProgressCallback().on_row_written(s)
+    assert read_metrics(tmp_path) == [r]
     assert (tmp_path / METRICS_CSV).read_text().splitlines()[0].startswith("iteration,steps")
     assert len(lines) == 1 and lines[0].startswith("iter    1  steps     640")
+    assert (tmp_path / "training_progress.png").stat().st_size > 0
 
 
 def test_default_order():

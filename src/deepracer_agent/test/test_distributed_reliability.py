@@ -8,7 +8,7 @@ import pytest
 
 from deepracer_agent.distributed import wire
 from deepracer_agent.distributed.config import StopFlag
-from deepracer_agent.distributed.model_store import ModelStoreError, StoreAccessError, open_store
+from deepracer_agent.distributed.model_store import ModelStoreError, open_store
 from deepracer_agent.distributed.trainer import Trainer
 from deepracer_agent.distributed.transport import ExperienceStream
 from deepracer_agent.distributed.worker import Worker
