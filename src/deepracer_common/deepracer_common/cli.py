@@ -18,6 +18,7 @@ import ast
 import importlib
 import importlib.metadata
 import importlib.util
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -86,9 +87,7 @@ def _summary_line(doc: str, width: int = 76) -> str:
     para = " ".join(doc.strip().split("\n\n", 1)[0].split())
     if para.startswith("`") and "`:" in para:
         para = para.split("`:", 1)[1].strip()
-    for end in (". ", "; "):
-        if end in para:
-            para = para.split(end, 1)[0]
+    para = re.split(r"(?:\.|;)\s+(?=[A-Z`(])", para, maxsplit=1)[0]   # "Fig. 6" does not end a sentence
     para = para.rstrip(".")
     return para if len(para) <= width else para[: width - 3].rstrip() + "..."
 

@@ -80,3 +80,5 @@ def test_summary_line():
     assert cli._summary_line("``deepracer train``: PPO on N cars. More text.\n\nBody") == "PPO on N cars"
     assert cli._summary_line("The trainer role: Redis -> PPO\nupdate every K episodes.") == \
         "The trainer role: Redis -> PPO update every K episodes"
+    assert cli._summary_line("the suite (Table II), and Fig. 6 of the paper. Details.") == \
+        "the suite (Table II), and Fig. 6 of the paper"
