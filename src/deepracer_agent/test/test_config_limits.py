@@ -10,7 +10,7 @@ import time
 import pytest
 
 from deepracer_agent.config import ConfigError, check_memory, load_config
-from deepracer_agent.train import main
+from deepracer_agent.commands.train import main
 
 
 @pytest.mark.parametrize("override, message", [
@@ -48,7 +48,7 @@ def test_non_utf8_config_is_one_line(tmp_path, capsys):
 def test_ctrl_c_stops_training_and_keeps_the_checkpoints(tmp_path):
     run = tmp_path / "run"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "deepracer_agent.train", "--run-dir", str(run), "--no-progress-bar", "n_envs=2",
+        [sys.executable, "-m", "deepracer_agent.commands.train", "--run-dir", str(run), "--no-progress-bar", "n_envs=2",
          "ppo.n_steps=32", "hyperparameters.num_epochs=1", "hyperparameters.batch_size=32", "torch_threads=2",
          "model_metadata.neural_network=DEEP_CONVOLUTIONAL_NETWORK_DEEP", "stop.max_iterations=500"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -61,7 +61,7 @@ def test_export_refuses_up_front_when_the_disk_is_too_small(ckpt, tmp_path):
 @pytest.mark.slow
 def test_training_on_a_full_disk_stops_with_one_line_and_resumes(tmp_path):
     run = tmp_path / "run"
-    args = [sys.executable, "-m", "deepracer_agent.train", "--run-dir", str(run), "--no-progress-bar", "n_envs=2",
+    args = [sys.executable, "-m", "deepracer_agent.commands.train", "--run-dir", str(run), "--no-progress-bar", "n_envs=2",
             "ppo.n_steps=32", "hyperparameters.num_epochs=1", "hyperparameters.batch_size=32", "torch_threads=1",
             "model_metadata.neural_network=DEEP_CONVOLUTIONAL_NETWORK_DEEP", "stop.max_iterations=1"]
     res = subprocess.run(args, capture_output=True, text=True, timeout=300, preexec_fn=_limited())
