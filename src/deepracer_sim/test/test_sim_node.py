@@ -18,7 +18,7 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
-from sensor_msgs.msg import Image  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
@@ -85,7 +85,7 @@ def test_frames_odometry_status_share_stamps_and_the_car_drives(graph_factory):
     assert g.spin_until(lambda: len(g.images) >= 6 and len(g.status) >= 6)
     g.spin_until(lambda: False, 0.2)        # the other topics of the last frames (one callback per spin)
     img = g.images[-1]
-    assert (img.encoding, img.width, img.height, img.step, img.header.frame_id) == ("mono8", 160, 120, 160, "camera")
+    assert (img.encoding, img.width, img.height, img.step, img.header.frame_id) == ("mono8", 160, 120, 160, "camera_optical_frame")
     assert len(img.data) == 160 * 120
     pixels = np.frombuffer(bytes(img.data), np.uint8)
     assert pixels.min() < 80 < pixels.max()                     # dark road and bright lines / sky
@@ -109,6 +109,59 @@ def test_frames_odometry_status_share_stamps_and_the_car_drives(graph_factory):
     assert last["cmd_speed_m_s"] == pytest.approx(1.0) and last["cmd_steering_rad"] == pytest.approx(0.0)
     assert last["progress"] > frames[0]["progress"]
     assert g.paths and g.paths[-1].header.frame_id == "odom" and len(g.paths[-1].poses) >= 3
+
+
+def test_camera_info_matches_the_renderer_and_shares_the_image_stamp(graph_factory):
+    g = graph_factory(rate_hz=30.0)
+    infos: list[CameraInfo] = []
+    g.probe.create_subscription(CameraInfo, "/camera/camera_info", infos.append, qos_profile_sensor_data)
+    assert g.spin_until(lambda: len(infos) >= 3 and len(g.images) >= 3)
+    info = infos[-1]
+    assert (info.width, info.height, info.header.frame_id, info.distortion_model) == \
+        (160, 120, "camera_optical_frame", "plumb_bob")
+    assert {_ns(i.header.stamp) for i in infos} & {_ns(i.header.stamp) for i in g.images}
+    rays = g.sim.session.sim.camera_rays(0)
+    K = np.array(info.k).reshape(3, 3)
+    # a ground point ahead of the car: the renderer's projection (pixel centres at j + 0.5) and K's
+    # (pixel centres at integers) agree to within float error
+    point = np.array([[rays.origin[0] + 0.8, rays.origin[1] + 0.1, 0.0]])     # on the ground, ahead
+    uv, visible = rays.project(point)
+    u, v, w = K @ rays.car_to_optical(point[0] - rays.origin)
+    assert visible[0]
+    assert (u / w + 0.5, v / w + 0.5) == pytest.approx(tuple(uv[0]), abs=1e-6)
+
+
+def test_two_namespaced_sims_in_one_domain_do_not_cross_talk():
+    rclpy.init()
+    try:
+        sims = [SimNode(namespace=ns, parameter_overrides=[Parameter("track", value="oval"),
+                                                            Parameter("rate_hz", value=30.0)])
+                for ns in ("car1", "car2")]
+        probe = Node("ns_probe")
+        odom = {"car1": [], "car2": []}
+        for ns in odom:
+            probe.create_subscription(Odometry, f"/{ns}/odom", odom[ns].append, 50)
+        cmd = probe.create_publisher(Twist, "/car1/sim/cmd_vel", 10)
+        assert probe.count_subscribers("/sim/cmd_vel") == 0
+        ex = SingleThreadedExecutor()
+        for n in (*sims, probe):
+            ex.add_node(n)
+        t = Twist()
+        t.linear.x = 1.0
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline and not (odom["car1"] and odom["car1"][-1].twist.twist.linear.x > 0.5):
+            cmd.publish(t)
+            ex.spin_once(timeout_sec=0.02)
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and len(odom["car2"]) < 5:
+            ex.spin_once(timeout_sec=0.02)
+        assert odom["car1"][-1].twist.twist.linear.x > 0.5
+        assert len(odom["car2"]) >= 5 and all(o.twist.twist.linear.x == 0.0 for o in odom["car2"])
+        ex.shutdown()
+        for n in (*sims, probe):
+            n.destroy_node()
+    finally:
+        rclpy.try_shutdown()
 
 
 def test_track_markers_are_latched_for_late_subscribers(graph_factory):
@@ -240,3 +293,36 @@ def test_rate_60_on_the_command_line_starts_the_node():
     out = "".join(lines)
     assert "sim ready" in out and "60" in out, out
     assert "Traceback" not in out and "expecting type" not in out
+
+
+@pytest.mark.parametrize("signals", [("SIGINT",), ("SIGTERM",), ("SIGINT", "SIGTERM"), ("SIGINT", "SIGINT")],
+                         ids=["sigint", "sigterm", "sigint-then-sigterm", "two-sigints"])
+def test_shutdown_is_clean_under_launch_signals(signals):
+    """What ros2 launch / deepracer launch do on Ctrl-C: SIGINT, then SIGTERM (or a second SIGINT)
+    while the node is still cleaning up. Exit 0, no traceback, no 'context is invalid'."""
+    import signal as _signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "deepracer_sim.nodes.sim_node", "--ros-args", "-p", "track:=oval",
+                             "-p", "rate_hz:=200.0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "sim ready" in line:
+                break
+        time.sleep(0.5)          # frames being published at 200 Hz when the signal lands
+        for name in signals:
+            proc.send_signal(getattr(_signal, name))
+            time.sleep(0.01)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = "".join(lines) + out
+    assert "sim ready" in text, text
+    assert proc.returncode == 0, text
+    assert "Traceback" not in text and "context is invalid" not in text, text

@@ -1,13 +1,24 @@
 """The sim node: the embedded simulator (one car) as a ROS 2 node.
 
-Topics out: /camera/image_raw (sensor_msgs/Image, sensor-data QoS; mono8 160x120, or rgb8 at the
+All names are RELATIVE (they resolve in the node's namespace: ``namespace:=car1`` gives
+/car1/camera/image_raw ...), so several sims share one ROS domain without cross-talk.
+
+Topics out: camera/image_raw (sensor_msgs/Image, sensor-data QoS; mono8 160x120, or rgb8 at the
             URDF camera's sensor size with ``color``; header stamp = sim time of the frame, frame_id
-            ``camera_frame``), /odom (nav_msgs/Odometry, ``odom_frame`` -> ``base_frame``),
-            /sim/track_markers (visualization_msgs/MarkerArray, transient local: borders, centre line,
-            waypoints, start line), /sim/path (nav_msgs/Path of the driven path, every
-            ``path_every_n_frames`` frames), /sim/lap_status (std_msgs/String JSON, every frame).
-Topic in:   /sim/cmd_vel (geometry_msgs/Twist, cmd_vel semantics -> ``drive_from_twist``).
-Service:    /sim/reset (std_srvs/Trigger): new episode at the start line; the response message is
+            ``camera_frame`` = the URDF's ``camera_optical_frame``), camera/camera_info
+            (sensor_msgs/CameraInfo of the renderer's lens, same stamp and frame, published just before
+            the image; see ``deepracer_description.frames.camera_intrinsics``), odom (nav_msgs/Odometry,
+            ``odom_frame`` -> ``base_frame``), sim/track_markers (visualization_msgs/MarkerArray,
+            transient local: borders, centre line, waypoints, start line), sim/path (nav_msgs/Path of
+            the driven path, every ``path_every_n_frames`` frames), sim/lap_status (std_msgs/String
+            JSON, every frame: no standard message carries the AWS episode fields).
+TF:         where tf2_msgs is importable: /tf odom -> base_link every frame (``publish_tf``), and with
+            ``publish_robot_tf`` the URDF joints at position 0 on /tf_static (for graphs without
+            robot_state_publisher). tf2_msgs is not among the PyPI ROS wheels: without it the node
+            logs one line and publishes no TF (the launch files run robot_state_publisher where ROS
+            is installed).
+Topic in:   sim/cmd_vel (geometry_msgs/Twist, cmd_vel semantics -> ``drive_from_twist``).
+Service:    sim/reset (std_srvs/Trigger): new episode at the start line; the response message is
             JSON {"episode", "stamp_ns"} where stamp_ns is the stamp of the frame showing the start pose.
 
 Clock: frame k carries the stamp ``t0 + k / 15 s`` where t0 is the wall time at start-up, so at
@@ -18,7 +29,7 @@ JSON repeats it as ``stamp_ns``. A Gym bridge pairs them by it.
 Modes:
 - timer (default): a frame every 1 / ``rate_hz`` wall seconds with the latest command (a command
   holds until the next one, like the car's servo). 15 = real time; 60 = 4x faster than real time.
-- ``step_on_command``: lockstep for training through the Gym bridge. No timer: every /sim/cmd_vel
+- ``step_on_command``: lockstep for training through the Gym bridge. No timer: every sim/cmd_vel
   message advances exactly one frame and publishes it, so each action gets exactly one image, as
   fast as the trainer goes. Do not use it with the control node (it publishes at 50 Hz).
 
@@ -43,18 +54,19 @@ from typing import Any
 
 import numpy as np
 import rclpy
-from geometry_msgs.msg import Point, PoseStamped, Quaternion, Twist
+from geometry_msgs.msg import Point, PoseStamped, Quaternion, TransformStamped, Twist
 from nav_msgs.msg import Odometry, Path as PathMsg
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.time import Time
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import ColorRGBA, String
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
+from deepracer_common.nodes.lifecycle import run_node
 from deepracer_common.nodes.params import ParameterError, Spec, declare
+from deepracer_description.frames import CAMERA_OPTICAL_FRAME, camera_intrinsics, joint_transforms
 
 from ..config import SimConfig, SimConfigError
 from ..randomization import RandomizationConfig
@@ -64,7 +76,7 @@ SPECS = [
     Spec("track", "reinvent2018_like", "built-in track name or a DeepRacer .npy path"),
     Spec("rate_hz", 15.0, "frames per wall-clock second in timer mode (15 = real time); "
                           "sim time per frame stays 1/15 s", range=(0.1, 1000.0), unit="Hz"),
-    Spec("step_on_command", False, "lockstep: one frame per /sim/cmd_vel message, no timer"),
+    Spec("step_on_command", False, "lockstep: one frame per sim/cmd_vel message, no timer"),
     Spec("randomize", False, "every domain randomization option on (default strengths)"),
     Spec("sim_config_file", "", "YAML of SimConfig options (dynamics, color, randomization...)"),
     Spec("color", False, "publish rgb8 at the camera's sensor size instead of mono8 160x120"),
@@ -74,11 +86,14 @@ SPECS = [
     Spec("start_advance_fraction", 0.0, "each reset starts this fraction of a lap further "
                                         "(0.05 = AWS training round robin)", range=(0.0, 0.999)),
     Spec("reset_on_off_track", True, "put the car back at the start after it leaves the track"),
-    Spec("odom_frame", "odom", "frame of /odom, /sim/path and /sim/track_markers"),
-    Spec("base_frame", "base_link", "child frame of /odom"),
-    Spec("camera_frame", "camera", "frame_id of the camera images"),
-    Spec("path_every_n_frames", 5, "publish /sim/path every N frames", range=(1, 10_000)),
-    Spec("path_max_poses", 2000, "poses kept in /sim/path (oldest dropped)", range=(2, 1_000_000)),
+    Spec("odom_frame", "odom", "frame of odom, sim/path and sim/track_markers"),
+    Spec("base_frame", "base_link", "child frame of odom"),
+    Spec("camera_frame", CAMERA_OPTICAL_FRAME, "frame_id of the camera images and camera_info (a URDF frame)"),
+    Spec("publish_tf", True, "publish odom_frame -> base_frame on /tf (when tf2_msgs is importable)"),
+    Spec("publish_robot_tf", False, "also publish the URDF joints on /tf_static (when tf2_msgs is importable "
+                                    "and robot_state_publisher is not running)"),
+    Spec("path_every_n_frames", 5, "publish sim/path every N frames", range=(1, 10_000)),
+    Spec("path_max_poses", 2000, "poses kept in sim/path (oldest dropped)", range=(2, 1_000_000)),
 ]
 
 #: Reliable, transient local, depth 1: late subscribers (rviz) get the track markers ("latched").
@@ -153,32 +168,75 @@ class SimNode(Node):
         self.encoding = "rgb8" if self.session.sim.channels == 3 else "mono8"
         self.t0_ns = time.time_ns()
 
-        self.image_pub = self.create_publisher(Image, "/camera/image_raw", qos_profile_sensor_data)
-        self.odom_pub = self.create_publisher(Odometry, "/odom", 10)
-        self.status_pub = self.create_publisher(String, "/sim/lap_status", 50)
-        self.path_pub = self.create_publisher(PathMsg, "/sim/path", 10)
-        self.marker_pub = self.create_publisher(MarkerArray, "/sim/track_markers", LATCHED_QOS)
-        self.create_subscription(Twist, "/sim/cmd_vel", self._on_cmd_vel, 10)
-        self.create_service(Trigger, "/sim/reset", self._on_reset)
+        self.image_pub = self.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
+        self.info_pub = self.create_publisher(CameraInfo, "camera/camera_info", qos_profile_sensor_data)
+        self.odom_pub = self.create_publisher(Odometry, "odom", 10)
+        self.status_pub = self.create_publisher(String, "sim/lap_status", 50)
+        self.path_pub = self.create_publisher(PathMsg, "sim/path", 10)
+        self.marker_pub = self.create_publisher(MarkerArray, "sim/track_markers", LATCHED_QOS)
+        self.create_subscription(Twist, "sim/cmd_vel", self._on_cmd_vel, 10)
+        self.create_service(Trigger, "sim/reset", self._on_reset)
         self.path_msg = PathMsg()
         self.path_msg.header.frame_id = p["odom_frame"]
         self._path_poses: list[PoseStamped] = []
         self.frames_published = 0
+        self._start_tf()
         self.marker_pub.publish(self.track_markers(track))
         self.timer = None
         if not p["step_on_command"]:
             self.timer = self.create_timer(1.0 / p["rate_hz"], self._on_timer)
         self._publish(self.session.status)          # the start frame
-        mode = "lockstep (one frame per /sim/cmd_vel)" if p["step_on_command"] else f"{p['rate_hz']} frames/s"
+        mode = "lockstep (one frame per sim/cmd_vel)" if p["step_on_command"] else f"{p['rate_hz']} frames/s"
         self.get_logger().info(f"sim ready: track {track.name} ({track.length_m:.2f} m), {mode}, "
                                f"{self.encoding} {self.session.sim.width}x{self.session.sim.height}")
+
+    def _start_tf(self) -> None:
+        """/tf (odom -> base_link) and /tf_static (URDF joints) publishers, where tf2_msgs is importable."""
+        self.tf_pub = self.tf_static_pub = None
+        p = self.params
+        if not (p["publish_tf"] or p["publish_robot_tf"]):
+            return
+        try:
+            from tf2_msgs.msg import TFMessage
+        except ImportError:
+            self.get_logger().info("tf2_msgs is not installed: no /tf from the sim node (odom -> base_link is on odom; "
+                                   "install ros-jazzy-tf2-msgs or run robot_state_publisher for the URDF frames)")
+            return
+        self._tf_message = TFMessage
+        if p["publish_tf"]:
+            self.tf_pub = self.create_publisher(TFMessage, "/tf", 100)
+        if p["publish_robot_tf"]:
+            static_qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                                    durability=DurabilityPolicy.TRANSIENT_LOCAL)
+            self.tf_static_pub = self.create_publisher(TFMessage, "/tf_static", static_qos)
+            stamp = Time(nanoseconds=self.t0_ns).to_msg()
+            msg = TFMessage()
+            for t in joint_transforms():
+                ts = TransformStamped()
+                ts.header.stamp, ts.header.frame_id, ts.child_frame_id = stamp, t.parent, t.child
+                ts.transform.translation.x, ts.transform.translation.y, ts.transform.translation.z = t.translation
+                (ts.transform.rotation.x, ts.transform.rotation.y, ts.transform.rotation.z,
+                 ts.transform.rotation.w) = t.rotation
+                msg.transforms.append(ts)
+            self.tf_static_pub.publish(msg)
+
+    def camera_info(self, stamp: Any) -> CameraInfo:
+        """camera_info of the frame being rendered: the renderer's current lens (after any camera jitter)."""
+        rays = self.session.sim.camera_rays(0)
+        intr = camera_intrinsics(rays.width, rays.height, rays.horizontal_fov_rad, rays.model)
+        info = CameraInfo()
+        info.header.stamp, info.header.frame_id = stamp, self.params["camera_frame"]
+        info.width, info.height = intr.width, intr.height
+        info.distortion_model = intr.distortion_model
+        info.d, info.k, info.r, info.p = list(intr.d), list(intr.k), list(intr.r), list(intr.p)
+        return info
 
     # -- callbacks ---------------------------------------------------------------------------------
     def _on_cmd_vel(self, msg: Twist) -> None:
         try:
             speed, steering = self.vehicle.drive_from_twist(msg.linear.x, msg.angular.z)
         except ValueError as exc:
-            self.get_logger().warn(f"/sim/cmd_vel ignored: {exc}", throttle_duration_sec=1.0)
+            self.get_logger().warn(f"sim/cmd_vel ignored: {exc}", throttle_duration_sec=1.0)
             return
         self.session.set_command(speed, steering)
         if self.params["step_on_command"]:
@@ -218,6 +276,11 @@ class SimNode(Node):
         odom.twist.twist.linear.y = status.lateral_speed_m_s
         odom.twist.twist.angular.z = status.yaw_rate_rad_s
         self.odom_pub.publish(odom)
+        if self.tf_pub is not None:
+            ts = TransformStamped(header=odom.header, child_frame_id=odom.child_frame_id)
+            ts.transform.translation.x, ts.transform.translation.y = status.x, status.y
+            ts.transform.rotation = odom.pose.pose.orientation
+            self.tf_pub.publish(self._tf_message(transforms=[ts]))
 
         payload = status.to_dict()
         payload["stamp_ns"] = stamp_ns
@@ -234,6 +297,7 @@ class SimNode(Node):
         img.encoding = self.encoding
         img.step = int(pixels.shape[1] * (3 if pixels.ndim == 3 else 1))
         img.data = np.ascontiguousarray(pixels).tobytes()
+        self.info_pub.publish(self.camera_info(stamp))
         self.image_pub.publish(img)
 
         pose = PoseStamped()
@@ -284,21 +348,7 @@ class SimNode(Node):
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point (``ros2 run deepracer_sim sim_node``); returns the exit status."""
-    rclpy.init(args=argv if argv is not None else sys.argv)
-    node = None
-    try:
-        node = SimNode()
-        rclpy.spin(node)
-    except SimStartupError as exc:
-        rclpy.logging.get_logger("sim_node").error(str(exc))
-        return 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(SimNode, "sim_node", (SimStartupError,), argv)
 
 
 if __name__ == "__main__":
