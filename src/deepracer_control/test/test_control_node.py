@@ -137,6 +137,28 @@ def test_watchdog_stops_the_sim_car_when_commands_stop(graph):
     assert graph.last_applied()["throttle_duty_ns"] == 1_446_000
 
 
+def test_twist_stamped_drives_like_twist_and_diagnostics_report_the_state(graph):
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+    from geometry_msgs.msg import TwistStamped
+
+    diags = []
+    graph.probe.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
+    pub_stamped = graph.probe.create_publisher(TwistStamped, "/cmd_vel_auto_stamped", 10)
+    graph.add_control(backend="sim", mode="autonomous", watchdog_timeout_s=0.25)
+    msg = TwistStamped()
+    msg.header.frame_id = "base_link"
+    msg.twist = twist(1.0, 0.5)
+    assert graph.publish_until(pub_stamped, msg, lambda: graph.sim_cmds and graph.sim_cmds[-1][1] > 0.9)
+    assert graph.publish_until(pub_stamped, msg, lambda: any(d.status[0].level == DiagnosticStatus.OK for d in diags), 3.0)
+    ok = next(d.status[0] for d in diags if d.status[0].level == DiagnosticStatus.OK)
+    assert ok.name.endswith("control_node: control") and ok.message == "autonomous: command"
+    assert {kv.key for kv in ok.values} >= {"throttle_duty_ns", "emergency_stop", "reason"}
+    # silence: the watchdog stops the car and the diagnostics say WARN
+    assert graph.wait_for(lambda: graph.sim_cmds[-1][1] == 0.0, timeout=2.0)
+    assert graph.wait_for(lambda: diags[-1].status[0].level == DiagnosticStatus.WARN, 3.0)
+    assert diags[-1].status[0].message == "autonomous: watchdog"
+
+
 def test_modes_let_only_their_own_source_through_and_switch_at_runtime(graph):
     node = graph.add_control(backend="sim", mode="manual", watchdog_timeout_s=1.0)
     graph.pub_auto.publish(twist(2.0))   # inference ignored in manual

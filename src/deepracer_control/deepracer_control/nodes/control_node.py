@@ -1,15 +1,22 @@
 """The control node: drive commands (Twist) -> safety -> PWM backend (sysfs | sim | dry-run).
 
-Topics in:  /cmd_vel (geometry_msgs/Twist, teleop; passes in mode "manual"),
-            /cmd_vel_auto (Twist, inference; passes in mode "autonomous"),
-            /control/calibration_pwm (std_msgs/Int32MultiArray [throttle_duty_ns, steering_duty_ns];
+All names are relative (they resolve in the node's namespace).
+
+Topics in:  cmd_vel (geometry_msgs/Twist, teleop; passes in mode "manual"),
+            cmd_vel_auto (Twist, inference; passes in mode "autonomous"),
+            cmd_vel_stamped, cmd_vel_auto_stamped (geometry_msgs/TwistStamped, the same two sources
+            for Jazzy's stamped teleop tools, e.g. ``teleop_twist_keyboard --ros-args -p stamped:=true
+            -r cmd_vel:=cmd_vel_stamped``; both types are always accepted, the latest message wins),
+            control/calibration_pwm (std_msgs/Int32MultiArray [throttle_duty_ns, steering_duty_ns];
             passes in mode "calibration"; clamped to 1.0-2.0 ms).
-Topics out: /control/applied (std_msgs/String JSON: what the PWM got and why, on every change and
-            at the 50 Hz tick), /sim/cmd_vel (Twist, sim backend only).
-Services:   /control/emergency_stop (std_srvs/SetBool: true latches neutral, false releases),
-            /control/set_mode/manual, /control/set_mode/autonomous, /control/set_mode/calibration
+Topics out: control/applied (std_msgs/String JSON: what the PWM got and why, on every change and
+            at the 50 Hz tick; the console reads it), /diagnostics (diagnostic_msgs/DiagnosticArray,
+            1 Hz: status "control", level OK / WARN (watchdog or emergency stop neutral) with the same
+            fields as key/values), sim/cmd_vel (Twist, sim backend only).
+Services:   control/emergency_stop (std_srvs/SetBool: true latches neutral, false releases),
+            control/set_mode/manual, control/set_mode/autonomous, control/set_mode/calibration
             (std_srvs/Trigger: switch the mode; the same as setting the ``mode`` parameter),
-            /control/reload_calibration (std_srvs/Trigger: re-read ``calibration_file``; an invalid
+            control/reload_calibration (std_srvs/Trigger: re-read ``calibration_file``; an invalid
             file is refused with the reason and the old calibration stays).
 The mode is also the ``mode`` parameter (``ros2 param set /control_node mode autonomous``).
 
@@ -23,13 +30,14 @@ import json
 import sys
 
 import rclpy
-from geometry_msgs.msg import Twist
-from rclpy.executors import ExternalShutdownException
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.node import Node
 from std_msgs.msg import Int32MultiArray, String
 from rclpy.parameter import Parameter
 from std_srvs.srv import SetBool, Trigger
 
+from deepracer_common.nodes.lifecycle import run_node
 from deepracer_common.nodes.params import NodeParameters, ParameterError, Spec
 
 from ..calibration import Calibration, CalibrationError, load_calibration
@@ -109,16 +117,22 @@ class ControlNode(Node):
             self.mapper.neutral(), mode=mode, timeout_s=p["watchdog_timeout_s"])
         self._last_applied: tuple[ActuatorCommand, str] | None = None
 
-        self.applied_pub = self.create_publisher(String, "/control/applied", 10)
-        self.sim_pub = self.create_publisher(Twist, "/sim/cmd_vel", 10) if p["backend"] == "sim" else None
-        self.create_subscription(Twist, "/cmd_vel", lambda m: self._on_twist(Source.TELEOP, m), 10)
-        self.create_subscription(Twist, "/cmd_vel_auto", lambda m: self._on_twist(Source.INFERENCE, m), 10)
-        self.create_subscription(Int32MultiArray, "/control/calibration_pwm", self._on_calibration_pwm, 10)
-        self.create_service(SetBool, "/control/emergency_stop", self._on_emergency_stop)
+        self.applied_pub = self.create_publisher(String, "control/applied", 10)
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.sim_pub = self.create_publisher(Twist, "sim/cmd_vel", 10) if p["backend"] == "sim" else None
+        self.create_subscription(Twist, "cmd_vel", lambda m: self._on_twist(Source.TELEOP, m), 10)
+        self.create_subscription(Twist, "cmd_vel_auto", lambda m: self._on_twist(Source.INFERENCE, m), 10)
+        self.create_subscription(TwistStamped, "cmd_vel_stamped", lambda m: self._on_twist(Source.TELEOP, m.twist), 10)
+        self.create_subscription(TwistStamped, "cmd_vel_auto_stamped",
+                                 lambda m: self._on_twist(Source.INFERENCE, m.twist), 10)
+        self.create_subscription(Int32MultiArray, "control/calibration_pwm", self._on_calibration_pwm, 10)
+        self.create_service(SetBool, "control/emergency_stop", self._on_emergency_stop)
         for name in MODES:
-            self.create_service(Trigger, f"/control/set_mode/{name}",
+            self.create_service(Trigger, f"control/set_mode/{name}",
                                 lambda req, resp, name=name: self._on_set_mode(name, resp))
-        self.create_service(Trigger, "/control/reload_calibration", self._on_reload_calibration)
+        self.create_service(Trigger, "control/reload_calibration", self._on_reload_calibration)
+        self._applied_fields: dict = {}
+        self.create_timer(1.0, self._publish_diagnostics)
         self._calibration_file = p["calibration_file"]
         self.create_timer(1.0 / TICK_HZ, self._tick)
         self._apply()
@@ -152,7 +166,7 @@ class ControlNode(Node):
 
     def _on_calibration_pwm(self, msg: Int32MultiArray) -> None:
         if len(msg.data) != 2:
-            self.get_logger().warn(f"/control/calibration_pwm: expected [throttle_duty_ns, steering_duty_ns], "
+            self.get_logger().warn(f"control/calibration_pwm: expected [throttle_duty_ns, steering_duty_ns], "
                                    f"got {len(msg.data)} values; ignored", throttle_duration_sec=5.0)
             return
         if self.supervisor.submit(Source.CALIBRATION, self.mapper.from_duty_ns(msg.data[0], msg.data[1])):
@@ -212,11 +226,27 @@ class ControlNode(Node):
             twist = Twist()
             twist.linear.x, twist.angular.z = linear_x, angular_z
             self.sim_pub.publish(twist)
-        self.applied_pub.publish(String(data=json.dumps({
+        self._applied_fields = {
             "mode": self.supervisor.mode.value, "reason": reason, "backend": self.backend.name,
             "throttle": round(command.throttle, 6), "steering": round(command.steering, 6),
             "throttle_duty_ns": command.throttle_duty_ns, "steering_duty_ns": command.steering_duty_ns,
-            "clamp_count": self.mapper.clamp_count, "emergency_stop": self.supervisor.estop.engaged})))
+            "clamp_count": self.mapper.clamp_count, "emergency_stop": self.supervisor.estop.engaged}
+        self.applied_pub.publish(String(data=json.dumps(self._applied_fields)))
+
+    def _publish_diagnostics(self) -> None:
+        """/diagnostics: one DiagnosticStatus "<node name>: control" with the applied fields."""
+        fields = self._applied_fields
+        if not fields:
+            return
+        level, message = DiagnosticStatus.OK, f"{fields['mode']}: {fields['reason']}"
+        if fields["emergency_stop"] or fields["reason"] == "watchdog":
+            level = DiagnosticStatus.WARN
+        status = DiagnosticStatus(level=level, name=f"{self.get_fully_qualified_name()}: control",
+                                  message=message, hardware_id=fields["backend"],
+                                  values=[KeyValue(key=k, value=str(v)) for k, v in fields.items()])
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.diag_pub.publish(msg)
 
     def close(self) -> None:
         """Neutral, then release the outputs (sysfs: enable = 0)."""
@@ -225,24 +255,9 @@ class ControlNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    """Entry point; returns the exit status (1 when the node cannot start)."""
-    rclpy.init(args=args)
-    try:
-        try:
-            node = ControlNode()
-        except ControlStartupError as exc:
-            rclpy.logging.get_logger("control_node").error(str(exc))
-            return 1
-        try:
-            rclpy.spin(node)
-        except (KeyboardInterrupt, ExternalShutdownException):
-            pass
-        finally:
-            node.close()
-            node.destroy_node()
-        return 0
-    finally:
-        rclpy.try_shutdown()
+    """Entry point; returns the exit status (1 when the node cannot start). ``close()`` (neutral,
+    outputs released) runs on every exit path, SIGINT and SIGTERM included."""
+    return run_node(ControlNode, "control_node", (ControlStartupError,), args)
 
 
 if __name__ == "__main__":
