@@ -77,7 +77,7 @@ def test_camera_node_publishes_video_frames_resized_and_stamped(video):
         rclpy.try_shutdown(context=context)
     assert len(received) >= 2 * N_FRAMES + 2, f"only {len(received)} frames"
     msg = received[0]
-    assert (msg.width, msg.height, msg.encoding, msg.step, msg.header.frame_id) == (160, 120, "mono8", 160, "camera_link")
+    assert (msg.width, msg.height, msg.encoding, msg.step, msg.header.frame_id) == (160, 120, "mono8", 160, "camera_optical_frame")
     images = [np.frombuffer(bytes(m.data), np.uint8).reshape(120, 160) for m in received]
     # content survives: the white stripe on the left, gray elsewhere, increasing per frame and looping
     levels = [int(np.median(img[:, 40:])) for img in images]

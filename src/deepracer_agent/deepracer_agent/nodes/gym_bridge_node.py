@@ -1,10 +1,11 @@
 """The Gym-bridge node: the sim topics as a gymnasium env (`deepracer_agent.bridge.BridgeEnv`), and PPO on it.
 
-Topics in:  /camera/image_raw (sensor_msgs/Image, sensor-data QoS, any encoding the preprocessing
-            takes), /sim/lap_status (std_msgs/String JSON from the sim node, paired with the image by
+All names are relative (they resolve in the node's namespace: the sim node's names there).
+Topics in:  camera/image_raw (sensor_msgs/Image, sensor-data QoS, any encoding the preprocessing
+            takes), sim/lap_status (std_msgs/String JSON from the sim node, paired with the image by
             its ``stamp_ns``).
-Topic out:  /sim/cmd_vel (geometry_msgs/Twist, from (speed, steering) through ``twist_from_drive``).
-Client:     /sim/reset (std_srvs/Trigger; the answer's JSON ``stamp_ns`` names the start frame).
+Topic out:  sim/cmd_vel (geometry_msgs/Twist, from (speed, steering) through ``twist_from_drive``).
+Client:     sim/reset (std_srvs/Trigger; the answer's JSON ``stamp_ns`` names the start frame).
 
 `GymBridgeNode` is the `BridgeLink` of the env core: it owns the publisher, the reset client and a
 `FrameSync` fed by its subscription callbacks. Its callbacks run on a background executor thread
@@ -18,7 +19,7 @@ trains PPO through the bridge with the model and hyperparameters of ``deepracer 
 ``deepracer export`` turns into a model artifact.
 
 Parameters: track, reward_file ("" = the config's reward), output_dir, total_timesteps, seed,
-frame_timeout_s (see launch/README.md), plus startup_timeout_s (wait for the sim node's /sim/reset,
+frame_timeout_s (see launch/README.md), plus startup_timeout_s (wait for the sim node's sim/reset,
 default 60 s), config_file (a ``deepracer train`` YAML, "" = defaults)
 and config_overrides (space-separated ``key=value`` items, e.g. ``ppo.n_steps=64``).
 """
@@ -73,10 +74,10 @@ class GymBridgeNode(Node):
         self.vehicle = load_vehicle()
         self.frames = FrameSync()
         self.bad_messages = 0
-        self.cmd_pub = self.create_publisher(Twist, "/sim/cmd_vel", 10)
-        self.reset_client = self.create_client(Trigger, "/sim/reset")
-        self.create_subscription(Image, "/camera/image_raw", self._on_image, qos_profile_sensor_data)
-        self.create_subscription(String, "/sim/lap_status", self._on_status, 50)
+        self.cmd_pub = self.create_publisher(Twist, "sim/cmd_vel", 10)
+        self.reset_client = self.create_client(Trigger, "sim/reset")
+        self.create_subscription(Image, "camera/image_raw", self._on_image, qos_profile_sensor_data)
+        self.create_subscription(String, "sim/lap_status", self._on_status, 50)
         self._executor: SingleThreadedExecutor | None = None
         self._thread: threading.Thread | None = None
 
@@ -119,7 +120,7 @@ class GymBridgeNode(Node):
             obs = to_network_input(image, msg.encoding)
         except PreprocessError as exc:
             self.bad_messages += 1
-            self.get_logger().warn(f"/camera/image_raw: {exc}", throttle_duration_sec=2.0)
+            self.get_logger().warn(f"camera/image_raw: {exc}", throttle_duration_sec=2.0)
             return
         self.frames.add_image(msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec, obs)
 
@@ -129,7 +130,7 @@ class GymBridgeNode(Node):
             stamp_ns = int(status["stamp_ns"])
         except (ValueError, KeyError, TypeError) as exc:
             self.bad_messages += 1
-            self.get_logger().warn(f"/sim/lap_status: not the sim node's JSON ({exc})", throttle_duration_sec=2.0)
+            self.get_logger().warn(f"sim/lap_status: not the sim node's JSON ({exc})", throttle_duration_sec=2.0)
             return
         self.frames.add_status(stamp_ns, status)
 
@@ -149,14 +150,14 @@ class GymBridgeNode(Node):
         future = self.reset_client.call_async(Trigger.Request())
         future.add_done_callback(lambda _f: done.set())
         if not done.wait(timeout_s):
-            raise BridgeTimeout(f"/sim/reset did not answer within {timeout_s} s")
+            raise BridgeTimeout(f"sim/reset did not answer within {timeout_s} s")
         response = future.result()
         try:
             stamp_ns = int(json.loads(response.message)["stamp_ns"])
         except (ValueError, KeyError, TypeError):
-            raise BridgeTimeout(f"/sim/reset answered {response.message!r}, not the sim node's JSON with stamp_ns") from None
+            raise BridgeTimeout(f"sim/reset answered {response.message!r}, not the sim node's JSON with stamp_ns") from None
         if not response.success:
-            raise BridgeTimeout(f"/sim/reset failed: {response.message}")
+            raise BridgeTimeout(f"sim/reset failed: {response.message}")
         return stamp_ns
 
 

@@ -1,4 +1,5 @@
-"""The car camera node: OpenCV V4L2 capture -> sensor_msgs/Image on /camera/image_raw (sensor-data QoS).
+"""The car camera node: OpenCV V4L2 capture -> sensor_msgs/Image on camera/image_raw (relative:
+in the node's namespace; sensor-data QoS).
 
 A capture thread reads the device as fast as it delivers (so no stale frames queue up in the
 driver) and publishes at most ``rate_hz`` frames per second (default 15, the DeepRacer camera
@@ -17,11 +18,11 @@ import threading
 import time
 
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
+from deepracer_common.nodes.lifecycle import ignore_further_signals, is_shutdown_error
 from deepracer_common.nodes.params import ParameterError, Spec, declare
 
 from ..camera import ENCODINGS, CameraError, CameraSource, ReopeningCamera, format_frame, open_camera
@@ -35,7 +36,7 @@ SPECS = [
     Spec("output_height", 0, "resize before publishing, px (0 = as captured; set with output_width)",
          range=(0, 4096)),
     Spec("encoding", "bgr8", "bgr8 | mono8", choices=ENCODINGS),
-    Spec("frame_id", "camera_link", "header.frame_id of the images"),
+    Spec("frame_id", "camera_optical_frame", "header.frame_id of the images (the URDF optical frame: z forward, x right, y down)"),
     Spec("loop", True, "video files: start again at the end (false: stop publishing and exit 0)"),
 ]
 
@@ -72,7 +73,7 @@ class CameraNode(Node):
             raise CameraStartupError(str(exc)) from None
         self.camera = ReopeningCamera(self.source, lambda: open_camera(
             p["device"], p["width"], p["height"], p["rate_hz"], first_frame_timeout_s=1.0), p["device"])
-        self.publisher = self.create_publisher(Image, "/camera/image_raw", qos_profile_sensor_data)
+        self.publisher = self.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._capture_loop, name="camera_capture", daemon=True)
         self._thread.start()
@@ -162,9 +163,11 @@ def main(args: list[str] | None = None) -> int:
         try:
             while rclpy.ok() and not node.finished.is_set():
                 rclpy.spin_once(node, timeout_sec=0.1)
-        except (KeyboardInterrupt, ExternalShutdownException):
-            pass
+        except BaseException as exc:  # noqa: BLE001 - a signal's shutdown is a clean exit, anything else re-raised
+            if not is_shutdown_error(exc):
+                raise
         finally:
+            ignore_further_signals()      # a second Ctrl-C / SIGTERM must not interrupt close()
             node.close()
             node.destroy_node()
         return 0

@@ -4,13 +4,14 @@ Serves http://<host>:<port>/ (default 127.0.0.1:8080; port 0 = a free one) and l
 with its token at start-up. What the page does goes through topics and services other tools can use
 too (table in :mod:`deepracer_control.console.backend` and docs/INTERFACES.md).
 
-Topics in:  /camera/image_raw (sensor_msgs/Image, sensor-data QoS) -> the MJPEG stream,
-            /inference/decision, /control/applied (std_msgs/String JSON) -> overlay and status,
-            /battery_state (sensor_msgs/BatteryState, when the car reports one) -> status.
-Topics out: /cmd_vel (geometry_msgs/Twist, manual drive, only while the page sends),
-            /control/calibration_pwm (std_msgs/Int32MultiArray, calibration sliders).
-Services called: /control/set_mode/<mode>, /control/emergency_stop, /control/reload_calibration,
-            /inference/start_stop, and the parameter services of the control node
+All names are relative (they resolve in the node's namespace, like the rest of the graph).
+Topics in:  camera/image_raw (sensor_msgs/Image, sensor-data QoS) -> the MJPEG stream,
+            inference/decision, control/applied (std_msgs/String JSON) -> overlay and status,
+            battery_state (sensor_msgs/BatteryState, when the car reports one) -> status.
+Topics out: cmd_vel (geometry_msgs/Twist, manual drive, only while the page sends),
+            control/calibration_pwm (std_msgs/Int32MultiArray, calibration sliders).
+Services called: control/set_mode/<mode>, control/emergency_stop, control/reload_calibration,
+            inference/start_stop, and the parameter services of the control node
             (max_speed_scale) and of the inference node (model_path).
 
 Start-up is all-or-nothing: a bad parameter, an unreadable password file or a port in use logs ONE
@@ -27,11 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import rclpy
 from geometry_msgs.msg import Twist
 from rcl_interfaces.srv import GetParameters, SetParameters
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter, parameter_value_to_python
 from rclpy.qos import qos_profile_sensor_data
@@ -40,6 +40,7 @@ from std_msgs.msg import Int32MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 from werkzeug.serving import make_server
 
+from deepracer_common.nodes.lifecycle import run_node
 from deepracer_common.nodes.params import ParameterError, Spec, declare
 from deepracer_description.vehicle import load_vehicle
 from deepracer_inference.preprocess import PreprocessError, image_from_buffer
@@ -69,8 +70,8 @@ SPECS = [
          range=(0.1, 30.0)),
     Spec("model_load_timeout_s", 60.0, "how long selecting a model may take (loading + compiling, s)",
          range=(1.0, 600.0)),
-    Spec("control_node", "/control_node", "full name of the control node (its parameter services)"),
-    Spec("inference_node", "/inference_node", "full name of the inference node (its parameter services)"),
+    Spec("control_node", "control_node", "name of the control node (its parameter services); relative = in this node's namespace"),
+    Spec("inference_node", "inference_node", "name of the inference node (its parameter services); relative = in this node's namespace"),
 ]
 
 
@@ -106,18 +107,18 @@ class ConsoleNode(Node):
         self._max_speed: tuple[float, float | None] | None = None
 
         group = ReentrantCallbackGroup()
-        self.create_subscription(Image, "/camera/image_raw", self._on_image, qos_profile_sensor_data,
+        self.create_subscription(Image, "camera/image_raw", self._on_image, qos_profile_sensor_data,
                                  callback_group=group)
-        self.create_subscription(String, "/inference/decision", self._on_decision, 10, callback_group=group)
-        self.create_subscription(String, "/control/applied", self._on_applied, 10, callback_group=group)
-        self.create_subscription(BatteryState, "/battery_state", self._on_battery, 10, callback_group=group)
-        self.cmd_pub = self.create_publisher(Twist, "/cmd_vel", 10)
-        self.cal_pub = self.create_publisher(Int32MultiArray, "/control/calibration_pwm", 10)
+        self.create_subscription(String, "inference/decision", self._on_decision, 10, callback_group=group)
+        self.create_subscription(String, "control/applied", self._on_applied, 10, callback_group=group)
+        self.create_subscription(BatteryState, "battery_state", self._on_battery, 10, callback_group=group)
+        self.cmd_pub = self.create_publisher(Twist, "cmd_vel", 10)
+        self.cal_pub = self.create_publisher(Int32MultiArray, "control/calibration_pwm", 10)
         client = lambda srv, name: self.create_client(srv, name, callback_group=group)  # noqa: E731
-        self.mode_clients = {m: client(Trigger, f"/control/set_mode/{m}") for m in MODES}
-        self.estop_client = client(SetBool, "/control/emergency_stop")
-        self.reload_client = client(Trigger, "/control/reload_calibration")
-        self.start_stop_client = client(SetBool, "/inference/start_stop")
+        self.mode_clients = {m: client(Trigger, f"control/set_mode/{m}") for m in MODES}
+        self.estop_client = client(SetBool, "control/emergency_stop")
+        self.reload_client = client(Trigger, "control/reload_calibration")
+        self.start_stop_client = client(SetBool, "inference/start_stop")
         control, inference = p["control_node"].rstrip("/"), p["inference_node"].rstrip("/")
         self.control_params = client(SetParameters, f"{control}/set_parameters")
         self.control_get = client(GetParameters, f"{control}/get_parameters")
@@ -300,25 +301,8 @@ def _finite(value: float) -> float | None:
 
 def main(args: list[str] | None = None) -> int:
     """Entry point; returns the exit status (1 when the console cannot start)."""
-    rclpy.init(args=args)
-    try:
-        try:
-            node = ConsoleNode()
-        except ConsoleStartupError as exc:
-            rclpy.logging.get_logger("console_node").error(str(exc))
-            return 1
-        executor = MultiThreadedExecutor(num_threads=4)
-        executor.add_node(node)
-        try:
-            executor.spin()
-        except (KeyboardInterrupt, ExternalShutdownException):
-            pass
-        finally:
-            node.close()
-            node.destroy_node()
-        return 0
-    finally:
-        rclpy.try_shutdown()
+    return run_node(ConsoleNode, "console_node", (ConsoleStartupError,), args,
+                    executor=lambda: MultiThreadedExecutor(num_threads=4))
 
 
 if __name__ == "__main__":

@@ -37,15 +37,14 @@ import sys
 import threading
 from pathlib import Path
 
-import rclpy
 from geometry_msgs.msg import Twist
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
+from deepracer_common.nodes.lifecycle import run_node
 from deepracer_common.nodes.params import NodeParameters, ParameterError, Spec
 from deepracer_description.vehicle import load_vehicle
 
@@ -239,22 +238,7 @@ class InferenceNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Entry point: spin the node until Ctrl-C / shutdown; returns 1 when the node cannot start."""
-    rclpy.init(args=args)
-    try:
-        try:
-            node = InferenceNode()
-        except InferenceStartupError as exc:
-            rclpy.logging.get_logger("inference_node").error(str(exc))
-            return 1
-        try:
-            rclpy.spin(node)
-        except (KeyboardInterrupt, ExternalShutdownException):
-            pass
-        finally:
-            node.destroy_node()
-        return 0
-    finally:
-        rclpy.try_shutdown()
+    return run_node(InferenceNode, "inference_node", (InferenceStartupError,), args)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,17 @@
-"""gz_referee_node: the sim node's episode referee for the car in Gazebo (/sim/lap_status, /sim/reset).
+"""gz_referee_node: the sim node's episode referee for the car in Gazebo (sim/lap_status, sim/reset).
+
+Names are relative (the node's namespace), except /clock (global, as gz bridges it).
 
 Under Gazebo (launch/gazebo.launch.xml) gz-sim moves the car and renders the camera; this node adds
 what the Gym bridge needs from the embedded sim node, with THE same rules (`SimSession` on an
 `ExternalCar`, deepracer_sim.gz_referee):
 
-Subscribes: /odom (nav_msgs/Odometry, bridged from gz OdometryPublisher: the pose the rules judge),
-            /camera/image_raw (sensor_msgs/Image, sensor QoS: one rules step per frame),
-            /sim/cmd_vel (geometry_msgs/Twist: echoed as cmd_speed_m_s / cmd_steering_rad),
+Subscribes: odom (nav_msgs/Odometry, bridged from gz OdometryPublisher: the pose the rules judge),
+            camera/image_raw (sensor_msgs/Image, sensor QoS: one rules step per frame),
+            sim/cmd_vel (geometry_msgs/Twist: echoed as cmd_speed_m_s / cmd_steering_rad),
             /clock (rosgraph_msgs/Clock, bridged: when a teleport took effect).
-Publishes:  /sim/lap_status (std_msgs/String JSON, the sim node's keys, stamp_ns = the image's stamp).
-Service:    /sim/reset (std_srvs/Trigger): new episode at the start line: the car is moved there with
+Publishes:  sim/lap_status (std_msgs/String JSON, the sim node's keys, stamp_ns = the image's stamp).
+Service:    sim/reset (std_srvs/Trigger): new episode at the start line: the car is moved there with
             ``gz service -s /world/<world>/set_pose`` and the answer JSON {"episode", "stamp_ns"} names
             the first camera frame after the move (its lap status is the reset one). An off-track
             frame (reset_on_off_track) moves the car back the same way.
@@ -24,11 +26,10 @@ import subprocess
 import sys
 import threading
 
-import rclpy
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rosgraph_msgs.msg import Clock
@@ -36,6 +37,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
+from deepracer_common.nodes.lifecycle import run_node
 from deepracer_common.nodes.params import ParameterError, Spec, declare
 from deepracer_description.vehicle import load_vehicle
 from deepracer_tracks.library import load_track
@@ -86,14 +88,14 @@ class GzRefereeNode(Node):
         self._start_stamp_ns = 0
         self._started = threading.Event()
         self._resets = 0                            # /sim/reset calls: a newer one wins over an off-track move
-        self.status_pub = self.create_publisher(String, "/sim/lap_status", 50)
+        self.status_pub = self.create_publisher(String, "sim/lap_status", 50)
         frames = MutuallyExclusiveCallbackGroup()
-        self.create_subscription(Odometry, "/odom", self._on_odom, 50, callback_group=frames)
-        self.create_subscription(Image, "/camera/image_raw", self._on_image, qos_profile_sensor_data,
+        self.create_subscription(Odometry, "odom", self._on_odom, 50, callback_group=frames)
+        self.create_subscription(Image, "camera/image_raw", self._on_image, qos_profile_sensor_data,
                                  callback_group=frames)
-        self.create_subscription(Twist, "/sim/cmd_vel", self._on_cmd_vel, 10, callback_group=frames)
+        self.create_subscription(Twist, "sim/cmd_vel", self._on_cmd_vel, 10, callback_group=frames)
         self.create_subscription(Clock, "/clock", self._on_clock, 10, callback_group=frames)
-        self.create_service(Trigger, "/sim/reset", self._on_reset, callback_group=MutuallyExclusiveCallbackGroup())
+        self.create_service(Trigger, "sim/reset", self._on_reset, callback_group=MutuallyExclusiveCallbackGroup())
         self.car.take_teleport()                    # the spawn pose is the first start: nothing to move
         self.get_logger().info(f"gz referee ready: track {track.name} ({track.length_m:.2f} m), "
                                f"world {self.world}, model {p['model_name']}")
@@ -111,7 +113,7 @@ class GzRefereeNode(Node):
                 self.car.set_pose(msg.pose.pose.position.x, msg.pose.pose.position.y, yaw, t.linear.x,
                                   t.angular.z, t.linear.y)
         except ValueError as exc:
-            self.get_logger().warn(f"/odom ignored: {exc}", throttle_duration_sec=1.0)
+            self.get_logger().warn(f"odom ignored: {exc}", throttle_duration_sec=1.0)
 
     def _on_cmd_vel(self, msg: Twist) -> None:
         try:
@@ -119,7 +121,7 @@ class GzRefereeNode(Node):
             with self.lock:
                 self.session.set_command(speed, steering)
         except ValueError as exc:
-            self.get_logger().warn(f"/sim/cmd_vel ignored: {exc}", throttle_duration_sec=1.0)
+            self.get_logger().warn(f"sim/cmd_vel ignored: {exc}", throttle_duration_sec=1.0)
 
     def _on_image(self, msg: Image) -> None:
         stamp_ns = _stamp_ns(msg.header.stamp)
@@ -194,23 +196,7 @@ class GzRefereeNode(Node):
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point (``ros2 run deepracer_sim gz_referee_node``); returns the exit status."""
-    rclpy.init(args=argv if argv is not None else sys.argv)
-    node = None
-    try:
-        node = GzRefereeNode()
-        executor = MultiThreadedExecutor(num_threads=2)
-        executor.add_node(node)
-        executor.spin()
-    except ParameterError as exc:
-        rclpy.logging.get_logger("gz_referee_node").error(str(exc))
-        return 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(GzRefereeNode, "gz_referee_node", (), argv, executor=lambda: MultiThreadedExecutor(num_threads=2))
 
 
 if __name__ == "__main__":

@@ -53,7 +53,6 @@ import time
 from typing import Any
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import Point, PoseStamped, Quaternion, TransformStamped, Twist
 from nav_msgs.msg import Odometry, Path as PathMsg
 from rclpy.node import Node
