@@ -35,8 +35,11 @@ Deliberate differences (all stricter; our launch files behave the same under bot
 - every executable and package is resolved before the first process starts, so a typo never
   leaves a half-started graph; ``--print --allow-missing NAME`` lets the named packages / commands
   (e.g. ros_gz_sim, gz: not installable here) stay unresolved in the printed plan, nothing else;
-- a node that exits with a non-zero code stops the whole launch (``--keep-going`` turns this off;
-  ``ros2 launch`` keeps the others running unless the node has ``on_exit="shutdown"``).
+- a node that exits with a non-zero code is reported (and makes the launch's exit status 1) but
+  the others keep running, as under ``ros2 launch``: a crashed inference node leaves the control
+  node's watchdog to stop the car. Only ``on_exit="shutdown"`` nodes end the launch when they exit;
+  ``--stop-on-failure`` stops everything on the first failure instead (``--keep-going`` is accepted
+  and is the default).
 
 Process handling: each process runs in its own process group with its output (stdout and stderr
 merged) prefixed by ``[name]``. Ctrl-C / SIGTERM sends SIGINT to every process, then SIGTERM after
@@ -1016,7 +1019,7 @@ class _Supervisor:
         self.selector.close()
 
 
-def run_plan(plan: LaunchPlan, keep_going: bool = False,
+def run_plan(plan: LaunchPlan, keep_going: bool = True,
              sigterm_timeout_s: float = DEFAULT_SIGTERM_TIMEOUT_S,
              sigkill_timeout_s: float = DEFAULT_SIGKILL_TIMEOUT_S,
              out: Callable[[str], None] | None = None) -> int:
@@ -1087,7 +1090,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--show-args", "-s", action="store_true",
                         help="list the arguments the launch file declares (evaluated with the given ones)")
     parser.add_argument("--keep-going", action="store_true",
-                        help="keep the other processes running when one fails (ros2 launch's default)")
+                        help="keep the other processes running when one fails (the default, as ros2 launch)")
+    parser.add_argument("--stop-on-failure", action="store_true",
+                        help="stop every process when one exits with an error (not ros2 launch's behaviour)")
     parser.add_argument("--sigterm-timeout", type=float, default=DEFAULT_SIGTERM_TIMEOUT_S, metavar="S",
                         help="seconds between SIGINT and SIGTERM on shutdown (default %(default)s)")
     parser.add_argument("--sigkill-timeout", type=float, default=DEFAULT_SIGKILL_TIMEOUT_S, metavar="S",
@@ -1128,7 +1133,7 @@ def main(argv: list[str] | None = None) -> int:
     if not plan.processes:
         print("deepracer launch: the launch file starts no process", file=sys.stderr)
         return 0
-    return run_plan(plan, keep_going=args.keep_going, sigterm_timeout_s=args.sigterm_timeout,
+    return run_plan(plan, keep_going=not args.stop_on_failure, sigterm_timeout_s=args.sigterm_timeout,
                     sigkill_timeout_s=args.sigkill_timeout)
 
 
