@@ -165,3 +165,44 @@ def test_bridge_node_reports_missing_sim_clearly(tmp_path):
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert "/sim/reset not available" in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_during_realtime_training_writes_a_checkpoint(tmp_path, sig):
+    """The ROS training graph's defaults: the sim at 15 fps on its own clock (not lockstep), the
+    rollout size as a parameter; Ctrl-C (or the launcher's SIGTERM) ends it with a checkpoint."""
+    import signal as _signal
+    import threading
+
+    sim = _start_sim("rate_hz:=15.0")
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "deepracer_agent.nodes.gym_bridge_node", "--ros-args",
+           "-p", "track:=oval", "-p", "total_timesteps:=100000", "-p", f"output_dir:={out}",
+           "-p", "rollout_steps:=32", "-p", "config_overrides:=hyperparameters.batch_size=32 "
+           "hyperparameters.num_epochs=1"]
+    trainer = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(trainer.stdout), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any("training: PPO, rollout 32" in ln for ln in lines):
+            time.sleep(0.1)
+        assert any("training: PPO, rollout 32" in ln for ln in lines), "".join(lines)[-3000:]
+        time.sleep(6.0)                        # frames at 15 fps (fewer on a loaded machine)
+        trainer.send_signal(getattr(_signal, sig))
+        trainer.wait(timeout=60)
+        reader.join(timeout=5)
+    finally:
+        if trainer.poll() is None:
+            trainer.kill()
+        stop_process(sim)
+    log = "".join(lines)
+    assert trainer.returncode == 0, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
+    sidecar = json.loads((out / "checkpoints" / "iter_000001.json").read_text())
+    assert sidecar["interrupted"] is True and 0 < sidecar["steps"] < 100000
+    assert sidecar["frames_consumed"] >= 1 and sidecar["frames_duplicate"] == 0
+    from deepracer_agent import checkpoint
+    assert checkpoint.read((out / "checkpoints" / "iter_000001.zip")) is not None

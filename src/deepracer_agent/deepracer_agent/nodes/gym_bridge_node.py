@@ -21,11 +21,17 @@ trains PPO through the bridge with the model and hyperparameters of ``deepracer 
 Parameters: track, reward_file ("" = the config's reward), output_dir, total_timesteps, seed,
 frame_timeout_s (see launch/README.md), plus startup_timeout_s (wait for the sim node's sim/reset,
 default 60 s), config_file (a ``deepracer train`` YAML, "" = defaults)
-and config_overrides (space-separated ``key=value`` items, e.g. ``ppo.n_steps=64``).
+and config_overrides (space-separated ``key=value`` items, e.g. ``ppo.n_steps=64``), rollout_steps
+(PPO's n_steps: frames per policy update; 0 = the config's).
+
+Ctrl-C (SIGINT) or SIGTERM during training: training stops, a checkpoint of what was learnt so
+far is written (``"interrupted": true`` in its sidecar, the no-pickle ``deepracer_agent.checkpoint``
+format) and the node exits 0.
 """
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
 import time
@@ -41,6 +47,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
+from deepracer_common.nodes.lifecycle import ignore_further_signals
 from deepracer_common.nodes.params import ParameterError, Spec, declare
 
 from ..bridge import BridgeTimeout, FrameSync
@@ -56,6 +63,8 @@ SPECS = [
          range=(0.01, 3600.0), unit="s"),
     Spec("config_file", "", "deepracer train YAML config; empty = defaults"),
     Spec("config_overrides", "", "space-separated key=value config overrides"),
+    Spec("rollout_steps", 0, "PPO rollout size (camera frames per policy update, ppo.n_steps); 0 = the config's",
+         range=(0, 10_000_000)),
 ]
 
 
@@ -178,6 +187,8 @@ def train_config(params: dict[str, Any]) -> Any:
 
     overrides = params["config_overrides"].split() + ["n_envs=1", f"seed={params['seed']}",
                                                       f"track={params['track']}"]
+    if params["rollout_steps"]:
+        overrides.append(f"ppo.n_steps={params['rollout_steps']}")
     if params["reward_file"]:
         overrides.append(f"reward_file={params['reward_file']}")
     return load_config(params["config_file"] or None, overrides)
@@ -190,7 +201,7 @@ def train(node: GymBridgeNode) -> Path:
     p = node.params
     cfg = train_config(p)
     if not node.reset_client.wait_for_service(timeout_sec=p["startup_timeout_s"]):   # before loading torch
-        raise BridgeTimeout(f"service /sim/reset not available within {p['startup_timeout_s']} s: "
+        raise BridgeTimeout(f"service {node.resolve_service_name(node.reset_client.srv_name)} not available within {p['startup_timeout_s']} s: "
                             f"is the sim node running?")
     out = Path(p["output_dir"]).expanduser()
     out.mkdir(parents=True, exist_ok=True)
@@ -202,20 +213,43 @@ def train(node: GymBridgeNode) -> Path:
     logs = TrainingLogs(out)                  # output_dir/training-simtrace/0-iteration.csv + metrics/
     logs.attach([env])
     model = build_model(cfg, env, None)
+    node.get_logger().info(f"training: PPO, rollout {model.n_steps} frames per update, "
+                           f"{p['total_timesteps']} timesteps -> {out}")
     start = time.perf_counter()
-    model.learn(total_timesteps=p["total_timesteps"], progress_bar=False)
+    interrupted = False
+    try:
+        model.learn(total_timesteps=p["total_timesteps"], progress_bar=False)
+    except KeyboardInterrupt:     # SIGINT / SIGTERM (see main): keep what was learnt so far
+        interrupted = True
+        ignore_further_signals()
+        node.get_logger().warn(f"interrupted after {model.num_timesteps} steps: writing a checkpoint")
     logs.end_iteration(1)
     counters = node.frames.counters.as_info()
     path = save_checkpoint(model, out, {"iteration": 1, "steps": int(model.num_timesteps),
-                                        "wall_time_s": round(time.perf_counter() - start, 3), **counters}, cfg)
+                                        "wall_time_s": round(time.perf_counter() - start, 3),
+                                        "interrupted": interrupted, **counters}, cfg)
     node.get_logger().info(f"trained {model.num_timesteps} steps in {time.perf_counter() - start:.1f} s -> {path}; "
                            f"frames: {counters}")
     return path
 
 
+def _interrupt_on_signals() -> None:
+    """SIGINT and SIGTERM raise KeyboardInterrupt in the training (main) thread while the ROS context
+    stays valid, so the checkpoint is written through a working graph; rclpy's own handlers are off."""
+    def handler(signum: int, _frame: object) -> None:
+        ignore_further_signals()
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: train through the bridge, exit 0 when done, 1 on a clear error."""
-    rclpy.init(args=argv if argv is not None else sys.argv)
+    from rclpy.signals import SignalHandlerOptions
+
+    rclpy.init(args=argv if argv is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
+    _interrupt_on_signals()
     node = None
     log = rclpy.logging.get_logger("gym_bridge_node")
     try:
@@ -237,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         raise
     finally:
+        ignore_further_signals()
         if node is not None:
             node.close()
             node.destroy_node()
