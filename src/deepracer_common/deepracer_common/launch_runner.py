@@ -39,7 +39,9 @@ Deliberate differences (all stricter; our launch files behave the same under bot
   the others keep running, as under ``ros2 launch``: a crashed inference node leaves the control
   node's watchdog to stop the car. Only ``on_exit="shutdown"`` nodes end the launch when they exit;
   ``--stop-on-failure`` stops everything on the first failure instead (``--keep-going`` is accepted
-  and is the default).
+  and is the default). Except at start-up: a node that fails within ``--startup-grace`` seconds
+  (default 30) of its start stops the launch, since start-up is all-or-nothing (a bad model path,
+  parameter or device would otherwise leave an incomplete graph idling).
 
 Process handling: each process runs in its own process group with its output (stdout and stderr
 merged) prefixed by ``[name]``. Ctrl-C / SIGTERM sends SIGINT to every process, then SIGTERM after
@@ -76,6 +78,7 @@ import yaml
 
 __all__ = ["LaunchError", "ProcessSpec", "LaunchPlan", "plan_launch", "run_plan", "main"]
 
+DEFAULT_STARTUP_GRACE_S = 30.0
 DEFAULT_SIGTERM_TIMEOUT_S = 5.0
 DEFAULT_SIGKILL_TIMEOUT_S = 5.0
 # Exit codes that mean "stopped because we asked it to" during a requested shutdown.
@@ -862,6 +865,7 @@ class _Running:
     fd: int | None
     pending: bytes = b""
     returncode: int | None = None
+    started_at: float = 0.0          # time.monotonic() at start
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -878,9 +882,11 @@ class _Supervisor:
     """Starts the processes, forwards their output, and shuts them down in escalating steps."""
 
     def __init__(self, plan: LaunchPlan, keep_going: bool, sigterm_timeout_s: float,
-                 sigkill_timeout_s: float, out: Callable[[str], None]) -> None:
+                 sigkill_timeout_s: float, out: Callable[[str], None],
+                 startup_grace_s: float = DEFAULT_STARTUP_GRACE_S) -> None:
         self.plan = plan
         self.keep_going = keep_going
+        self.startup_grace_s = startup_grace_s
         self.sigterm_timeout_s = sigterm_timeout_s
         self.sigkill_timeout_s = sigkill_timeout_s
         self.out = out
@@ -909,7 +915,7 @@ class _Supervisor:
             assert popen.stdout is not None
             fd = popen.stdout.fileno()
             os.set_blocking(fd, False)
-            proc = _Running(spec, popen, fd)
+            proc = _Running(spec, popen, fd, started_at=time.monotonic())
             self.selector.register(fd, selectors.EVENT_READ, proc)
             self.running.append(proc)
             self.log(f"started '{spec.name}' [pid {popen.pid}]")
@@ -1009,6 +1015,10 @@ class _Supervisor:
             self.request_shutdown(f"'{proc.spec.name}' has on_exit=\"shutdown\"")
         elif not clean and not self.keep_going:
             self.request_shutdown(f"'{proc.spec.name}' failed")
+        elif not clean and time.monotonic() - proc.started_at < self.startup_grace_s:
+            # start-up is all-or-nothing: a node that refuses to start (bad model, parameter, device)
+            # leaves an incomplete graph, so the launch fails at once instead of idling
+            self.request_shutdown(f"'{proc.spec.name}' failed at start-up")
 
     def close(self) -> None:
         """Last resort (an exception in the loop): make sure nothing we started keeps running."""
@@ -1022,7 +1032,7 @@ class _Supervisor:
 def run_plan(plan: LaunchPlan, keep_going: bool = True,
              sigterm_timeout_s: float = DEFAULT_SIGTERM_TIMEOUT_S,
              sigkill_timeout_s: float = DEFAULT_SIGKILL_TIMEOUT_S,
-             out: Callable[[str], None] | None = None) -> int:
+             out: Callable[[str], None] | None = None, startup_grace_s: float | None = None) -> int:
     """Start every process of ``plan``, supervise them until all have ended; 0 = all clean, 1 = failure.
 
     Must run in the main thread (it installs SIGINT/SIGTERM handlers, restored on return).
@@ -1030,7 +1040,8 @@ def run_plan(plan: LaunchPlan, keep_going: bool = True,
     def _print(line: str) -> None:
         print(line, flush=True)
 
-    supervisor = _Supervisor(plan, keep_going, sigterm_timeout_s, sigkill_timeout_s, out or _print)
+    supervisor = _Supervisor(plan, keep_going, sigterm_timeout_s, sigkill_timeout_s, out or _print,
+                             DEFAULT_STARTUP_GRACE_S if startup_grace_s is None else startup_grace_s)
     previous = {sig: signal.signal(sig, supervisor.on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         supervisor.start()
@@ -1093,6 +1104,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="keep the other processes running when one fails (the default, as ros2 launch)")
     parser.add_argument("--stop-on-failure", action="store_true",
                         help="stop every process when one exits with an error (not ros2 launch's behaviour)")
+    parser.add_argument("--startup-grace", type=float, default=DEFAULT_STARTUP_GRACE_S, metavar="S",
+                        help="a process that fails within S seconds of its start stops the launch (a start-up "
+                             "refusal: bad model, parameter, device); later failures leave the rest running "
+                             "(default %(default)s)")
     parser.add_argument("--sigterm-timeout", type=float, default=DEFAULT_SIGTERM_TIMEOUT_S, metavar="S",
                         help="seconds between SIGINT and SIGTERM on shutdown (default %(default)s)")
     parser.add_argument("--sigkill-timeout", type=float, default=DEFAULT_SIGKILL_TIMEOUT_S, metavar="S",
@@ -1133,7 +1148,7 @@ def main(argv: list[str] | None = None) -> int:
     if not plan.processes:
         print("deepracer launch: the launch file starts no process", file=sys.stderr)
         return 0
-    return run_plan(plan, keep_going=not args.stop_on_failure, sigterm_timeout_s=args.sigterm_timeout,
+    return run_plan(plan, keep_going=not args.stop_on_failure, startup_grace_s=args.startup_grace, sigterm_timeout_s=args.sigterm_timeout,
                     sigkill_timeout_s=args.sigkill_timeout)
 
 

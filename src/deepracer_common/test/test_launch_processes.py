@@ -140,10 +140,11 @@ def test_talker_listener_graph_runs_and_stops_on_sigint(tmp_path):
 def test_a_failing_node_leaves_the_rest_running_like_ros2_launch(tmp_path):
     launch_file = write_launch(tmp_path, f"""
         <node pkg="{PKG}" exec="talker" name="talker"/>
-        <executable cmd="{sys.executable} -c 'import sys; print(&quot;bye&quot;); sys.exit(3)'" name="crasher"/>
-        <executable cmd="{sys.executable} -c 'import time; time.sleep(4.0)'" name="timer" on_exit="shutdown"/>
+        <executable cmd="{sys.executable} -c 'import time, sys; time.sleep(1.5); print(&quot;bye&quot;); sys.exit(3)'"
+                    name="crasher"/>
+        <executable cmd="{sys.executable} -c 'import time; time.sleep(5.0)'" name="timer" on_exit="shutdown"/>
     """)
-    runner = Runner(tmp_path, launch_file)
+    runner = Runner(tmp_path, launch_file, "--startup-grace", "0.5")
     try:
         code = runner.wait(timeout_s=20)
     finally:
@@ -152,6 +153,23 @@ def test_a_failing_node_leaves_the_rest_running_like_ros2_launch(tmp_path):
     assert "process 'crasher'" in runner.output and "exited with code 3" in runner.output
     assert "'crasher' failed" not in runner.output      # ...but it did not shut the graph down
     assert "shutting down ('timer' has on_exit=\"shutdown\")" in runner.output
+    assert "[talker] talker stopped cleanly" in runner.output
+    assert_all_gone(runner.child_pids())
+
+
+def test_a_node_failing_at_start_up_stops_the_launch(tmp_path):
+    launch_file = write_launch(tmp_path, f"""
+        <node pkg="{PKG}" exec="talker" name="talker"/>
+        <executable cmd="{sys.executable} -c 'import time, sys; time.sleep(2.0); print(&quot;bad model&quot;); sys.exit(1)'"
+                    name="refuser"/>
+    """)
+    runner = Runner(tmp_path, launch_file)
+    try:
+        code = runner.wait(timeout_s=20)
+    finally:
+        runner.kill()
+    assert code == 1, runner.output
+    assert "shutting down ('refuser' failed at start-up)" in runner.output
     assert "[talker] talker stopped cleanly" in runner.output
     assert_all_gone(runner.child_pids())
 
