@@ -364,6 +364,35 @@ def run_units(units: Sequence[WorkUnit], workers: int, on_result: Callable[[dict
 
 
 # ---------------------------------------------------------------------------------- run folders
+def collect_trials(units: Sequence[WorkUnit], workers: int, log: Callable[[str], None] | None,
+                   describe: Callable[[WorkUnit, dict[str, Any]], str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Run ``units`` and gather one row per trial (checkpoint, iteration, mode, track + the trial's
+    metrics) and the distinct error lines of units that could not run (a corrupt checkpoint, say).
+
+    :param describe: the progress line after a unit's checkpoint name, from the unit and its
+        :func:`summarize` dict; used only when ``log`` is given.
+    """
+    errors: list[str] = []
+    rows: list[dict[str, Any]] = []
+
+    def on_result(res: dict[str, Any]) -> None:
+        unit = res["unit"]
+        if "error" in res:
+            if res["error"] not in errors:
+                errors.append(res["error"])
+                if log:
+                    log(f"skipped: {res['error']}")
+            return
+        for t in res["trials"]:
+            rows.append({"checkpoint": unit.checkpoint, "iteration": unit.iteration, "mode": unit.mode,
+                         "track": unit.track, **t})
+        if log:
+            log(f"{Path(unit.checkpoint).name} {describe(unit, summarize(res['trials']))}")
+
+    run_units(units, workers, on_result)
+    return rows, errors
+
+
 def _iteration_of(path: Path) -> int | None:
     from .run_folder import CHECKPOINT_RE
 
@@ -549,26 +578,9 @@ def evaluate(targets: Sequence[str | Path], trials: int = 10, naive: bool = True
 
         units = [replace(u, trace_root=str(out), trace_stamp=stamp)
                  for u, stamp in zip(units, evaluation_stamps(out, len(units)))]
-    errors: list[str] = []
-    new_rows: list[dict[str, Any]] = []
-
-    def on_result(res: dict[str, Any]) -> None:
-        unit = res["unit"]
-        if "error" in res:
-            if res["error"] not in errors:
-                errors.append(res["error"])
-                if log:
-                    log(f"skipped: {res['error']}")
-            return
-        for t in res["trials"]:
-            new_rows.append({"checkpoint": unit.checkpoint, "iteration": unit.iteration, "mode": unit.mode,
-                             "track": unit.track, **t})
-        if log:
-            s = summarize(res["trials"])
-            log(f"{Path(unit.checkpoint).name} {unit.mode:6s} {unit.track}: {s['laps']}/{s['trials']} laps, "
-                f"mean completion {s['mean_completion']:.1f}%")
-
-    run_units(units, workers, on_result)
+    new_rows, errors = collect_trials(units, workers, log,
+                                      lambda u, s: f"{u.mode:6s} {u.track}: {s['laps']}/{s['trials']} laps, "
+                                                   f"mean completion {s['mean_completion']:.1f}%")
     replaced = {(u.checkpoint, u.mode, u.track) for u in units}
     rows = [r for r in existing if (r["checkpoint"], r["mode"], r["track"]) not in replaced] + new_rows
     result = write_outputs(out, rows, window=window, errors=errors)

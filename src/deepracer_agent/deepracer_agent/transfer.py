@@ -49,8 +49,8 @@ import numpy as np
 
 from deepracer_common.fileio import atomic_write_text
 
-from .evaluate import (EVAL_CSV, TRIAL_FIELDS, EvaluateError, WorkUnit, _iteration_of, deep_merge,
-                       is_artifact, read_trials, robust_trials, run_config_for, run_units, summarize, summary_rows)
+from .evaluate import (EVAL_CSV, TRIAL_FIELDS, EvaluateError, WorkUnit, _iteration_of, collect_trials, deep_merge,
+                       is_artifact, read_trials, robust_trials, run_config_for, summary_rows)
 
 TRANSFER_CSV = "transfer.csv"
 TRANSFER_MD = "transfer.md"
@@ -256,26 +256,9 @@ def transfer(targets: Sequence[str | Path], cells: Sequence[Cell] | None = None,
                 load_track(t)
             except (OSError, ValueError) as exc:
                 raise TransferError(f"track {t!r}: {exc}") from None
-    errors: list[str] = []
-    rows: list[dict[str, Any]] = []
-
-    def on_result(res: dict[str, Any]) -> None:
-        unit = res["unit"]
-        if "error" in res:
-            if res["error"] not in errors:
-                errors.append(res["error"])
-                if log:
-                    log(f"skipped: {res['error']}")
-            return
-        for t in res["trials"]:
-            rows.append({"checkpoint": unit.checkpoint, "iteration": unit.iteration, "mode": unit.mode,
-                         "track": unit.track, **t})
-        if log:
-            s = summarize(res["trials"])
-            log(f"{Path(unit.checkpoint).name} {unit.mode:18s} {s['laps']}/{s['trials']} laps, "
-                f"mean completion {s['mean_completion']:.0f}%")
-
-    run_units(units, workers, on_result)
+    rows, errors = collect_trials(units, workers, log,
+                                  lambda u, s: f"{u.mode:18s} {s['laps']}/{s['trials']} laps, "
+                                               f"mean completion {s['mean_completion']:.0f}%")
     table = write_outputs(out, rows, cells, errors)
     return {"out_dir": out, "rows": rows, "table": table, "errors": errors}
 

@@ -205,4 +205,4 @@ def test_ctrl_c_during_realtime_training_writes_a_checkpoint(tmp_path, sig):
     assert sidecar["interrupted"] is True and 0 < sidecar["steps"] < 100000
     assert sidecar["frames_consumed"] >= 1 and sidecar["frames_duplicate"] == 0
     from deepracer_agent import checkpoint
-    assert checkpoint.read((out / "checkpoints" / "iter_000001.zip")) is not None
+    assert checkpoint.read(out / "checkpoints" / "iter_000001.zip") is not None
