@@ -184,3 +184,27 @@ def test_rviz_config_shows_the_documented_topics():
     # QoS must match the publishers: sensor-data camera, latched track
     assert shown["/camera/image_raw"]["Topic"]["Reliability Policy"] == "Best Effort"
     assert shown["/sim/track_markers"]["Topic"]["Durability Policy"] == "Transient Local"
+
+
+@pytest.mark.parametrize("name", ["sim_drive.launch.xml", "car.launch.xml", "sim_training.launch.xml"])
+def test_namespace_argument_reaches_every_node(name):
+    args = {} if "training" in name else MODEL
+    plain = by_name(plan(name, **args))
+    assert all("__ns:=/car1" not in " ".join(p.argv) for p in plain.values())
+    spaced = by_name(plan(name, **args, namespace="car1", console="true") if name == "car.launch.xml"
+                     else plan(name, **args, namespace="car1"))
+    assert spaced and all("__ns:=/car1" in p.argv for p in spaced.values()), {n: p.argv for n, p in spaced.items()}
+
+
+def test_training_defaults_to_15_fps_with_rollout_argument():
+    procs = by_name(plan("sim_training.launch.xml", rollout="256"))
+    sim = params(procs["sim_node"].argv)
+    assert sim["step_on_command"] == "false" and sim["rate_hz"] == "15.0"
+    assert params(procs["gym_bridge_node"].argv)["rollout_steps"] == "256"
+
+
+def test_robot_state_publisher_is_guarded_by_an_argument():
+    for name in ("sim_drive.launch.xml", "car.launch.xml"):
+        assert "robot_state_publisher" not in by_name(plan(name, **MODEL))
+        rsp = by_name(plan(name, **MODEL, robot_state_publisher="true"))["robot_state_publisher"]
+        assert params_files(rsp.argv) == ["robot_description.yaml"]
