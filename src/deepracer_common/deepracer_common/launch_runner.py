@@ -39,8 +39,8 @@ Deliberate differences (all stricter; our launch files behave the same under bot
   the others keep running, as under ``ros2 launch``: a crashed inference node leaves the control
   node's watchdog to stop the car. Only ``on_exit="shutdown"`` nodes end the launch when they exit;
   ``--stop-on-failure`` stops everything on the first failure instead (``--keep-going`` is accepted
-  and is the default). Except at start-up: a node that fails within ``--startup-grace`` seconds
-  (default 30) of its start stops the launch, since start-up is all-or-nothing (a bad model path,
+  and is the default). Except at start-up: a node that exits with an error code (not a signal)
+  within ``--startup-grace`` seconds (default 30) of its start stops the launch, since start-up is all-or-nothing (a bad model path,
   parameter or device would otherwise leave an incomplete graph idling).
 
 Process handling: each process runs in its own process group with its output (stdout and stderr
@@ -1015,7 +1015,7 @@ class _Supervisor:
             self.request_shutdown(f"'{proc.spec.name}' has on_exit=\"shutdown\"")
         elif not clean and not self.keep_going:
             self.request_shutdown(f"'{proc.spec.name}' failed")
-        elif not clean and time.monotonic() - proc.started_at < self.startup_grace_s:
+        elif code > 0 and time.monotonic() - proc.started_at < self.startup_grace_s:
             # start-up is all-or-nothing: a node that refuses to start (bad model, parameter, device)
             # leaves an incomplete graph, so the launch fails at once instead of idling
             self.request_shutdown(f"'{proc.spec.name}' failed at start-up")
@@ -1105,7 +1105,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--stop-on-failure", action="store_true",
                         help="stop every process when one exits with an error (not ros2 launch's behaviour)")
     parser.add_argument("--startup-grace", type=float, default=DEFAULT_STARTUP_GRACE_S, metavar="S",
-                        help="a process that fails within S seconds of its start stops the launch (a start-up "
+                        help="a process that exits with an error code within S seconds of its start stops the launch (a start-up "
                              "refusal: bad model, parameter, device); later failures leave the rest running "
                              "(default %(default)s)")
     parser.add_argument("--sigterm-timeout", type=float, default=DEFAULT_SIGTERM_TIMEOUT_S, metavar="S",
