@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from . import ppo, wire
+from ..sac import is_sac_policy
+from . import ppo, sac, wire
 from .config import ConfigError, DistributedConfig, StopFlag, common_arguments, config_from_args
 from .model_store import ModelStore, ModelStoreError, dump_npz, open_store
 from .runtime import Runtime, load_runtime
@@ -44,7 +45,10 @@ SEEN_IDS_KEPT = 100_000   # episode ids remembered for de-duplication (>> episod
 
 def model_objects(model: Any, runtime: Runtime, spec: dict[str, Any], state: dict[str, Any]) -> dict[str, bytes]:
     """Everything one published version holds (no pickle anywhere)."""
-    opt_arrays, opt_groups = ppo.optimizer_to_arrays(model.policy.optimizer)
+    if is_sac_policy(model.policy):       # SAC: actor + critic Adam states (the replay buffer stays here)
+        opt_arrays, opt_groups = sac.optimizer_objects(model)
+    else:
+        opt_arrays, opt_groups = ppo.optimizer_to_arrays(model.policy.optimizer)
     return {
         "policy.npz": dump_npz(ppo.policy_to_arrays(model.policy)),
         "optimizer.npz": dump_npz(opt_arrays),
@@ -88,8 +92,12 @@ class Trainer:
             self.runtime = load_runtime(self.spec)
             self.model = self.runtime.make_model(self.runtime.make_env(None), device=self.cfg.trainer_device)
             ppo.arrays_to_policy(self.model.policy, latest.arrays("policy.npz"))
-            ppo.arrays_to_optimizer(self.model.policy.optimizer, latest.arrays("optimizer.npz"),
-                                    latest.objects["optimizer_groups.json"])
+            if is_sac_policy(self.model.policy):   # the replay buffer starts empty (workers refill it)
+                sac.restore_optimizers(self.model, latest.arrays("optimizer.npz"),
+                                       latest.objects["optimizer_groups.json"])
+            else:
+                ppo.arrays_to_optimizer(self.model.policy.optimizer, latest.arrays("optimizer.npz"),
+                                        latest.objects["optimizer_groups.json"])
             self.state = latest.json("trainer_state.json")
             self.model.num_timesteps = int(self.state["num_timesteps"])
             self.version = latest.version
@@ -172,7 +180,7 @@ class Trainer:
         records = [rec for rec, _ in self.buffer.values()]
         entries = [e for _, e in self.buffer.values()]
         t0 = time.monotonic()
-        stats = ppo.ppo_update(self.model, records)
+        stats = (sac.sac_update if is_sac_policy(self.model.policy) else ppo.ppo_update)(self.model, records)
         self._publish(records)
         dt = time.monotonic() - t0
         self.train_s += dt

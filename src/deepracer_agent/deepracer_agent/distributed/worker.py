@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from . import ppo, wire
+from .sac import actor_for
 from ..reward import RewardFunctionError
 from .config import ConfigError, DistributedConfig, StopFlag, common_arguments, config_from_args
 from .model_store import CorruptModelError, ModelStore, ModelStoreError, ModelVersion, StoreAccessError, open_store
@@ -208,7 +209,7 @@ class Worker:
                 self.follower.refresh()
             version = self.follower.version
             self._trace(version)
-            result = run_episode(self.follower.env, ppo.Actor(self.follower.model.policy), self.max_steps, self.stop,
+            result = run_episode(self.follower.env, actor_for(self.follower.model.policy), self.max_steps, self.stop,
                                  seed=seed if self.episodes == 0 else None)
             if result is None:
                 log.info("%s stopped mid-episode; the partial episode is discarded", self.settings.worker_id)
