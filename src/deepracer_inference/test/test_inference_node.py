@@ -237,3 +237,23 @@ def test_integer_for_a_double_and_unknown_parameters_at_start_up(graph_factory, 
         graph_factory(model_path=str(a), speed_scal=0.5)
     with pytest.raises(InferenceStartupError, match=r"parameter num_threads = 99 is outside \[0, 64\]"):
         graph_factory(num_threads=99)
+
+
+def test_a_continuous_artifact_drives_its_deterministic_mean(graph_factory, tmp_path):
+    """Continuous PPO / SAC artifacts: the node drives the network's [-1, 1] mean, scaled onto the
+    metadata's steering and speed ranges (as AWS's car does); the control mapping is the discrete one's."""
+    meta = ModelMetadata.continuous((-20.0, 30.0), (0.5, 2.0))
+    meta.training_algorithm = "sac"
+    folder, w, b = make_artifact(tmp_path / "cont", meta, seed=5)
+    g = graph_factory(model_path=str(folder), speed_scale=1.0)
+    for seed in range(3):
+        img = rgb_frame(20 + seed)
+        mean = reference_output(to_network_input(img, "rgb8").astype(np.float32)[None, None], w, b, False)
+        steering_deg, speed = meta.action_to_drive(np.clip(mean, -1.0, 1.0))
+        assert -20.0 <= steering_deg <= 30.0 and 0.5 <= speed <= 2.0
+        lin, ang = load_vehicle().twist_from_drive(speed, math.radians(steering_deg))
+        assert g.send(image_msg(img)) == pytest.approx((lin, ang), abs=1e-6)
+    with g.cond:
+        assert g.cond.wait_for(lambda: len(g.decisions) >= 3, timeout=5)
+        last = g.decisions[-1]
+    assert last["action_index"] == -1 and len(last["action"]) == 2 and last["probabilities"] == []
