@@ -119,7 +119,7 @@ class SACSettings(_Section):
     DRfC's names map as: sac_alpha -> ent_coef (fixed), lr -> learning_rate (actor and critics),
     batch_size -> batch_size (replay minibatch), discount_factor -> gamma."""
 
-    buffer_size: int = _opt(20000, kind=int, lo=1, hi=10_000_000,
+    buffer_size: int = _opt(10000, kind=int, lo=1, hi=10_000_000,
                             doc="replay buffer transitions (an uint8 frame pair each, ~38 kB per transition)")
     learning_starts: int = _opt(500, kind=int, lo=0, doc="env steps (all cars) before the first update")
     tau: float = _opt(0.005, lo=0.0, hi=1.0, lo_open=True, doc="target critic soft-update rate")

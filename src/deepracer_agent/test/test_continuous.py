@@ -77,6 +77,12 @@ def test_trains_checkpoints_and_evaluates(trained):
     rows = read_metrics(run)
     assert all(0.0 <= r["eval_completion_rate"] <= 1.0 for r in rows)
     assert all(r["value_loss"] is not None for r in rows[1:])   # SAC: the critics' loss once updates ran
+    # deepracer evaluate (and the transfer suite, through the same work units) on the checkpoint
+    from deepracer_agent.evaluate import evaluate
+
+    out = evaluate([ckpts[-1][0]], trials=2, max_steps=30, workers=1, out_dir=run / "eval", log=None,
+                   simtrace=False)
+    assert not out["errors"] and len(out["rows"]) == 1 + 2      # naive + 2 robust trials
 
 
 def test_resume_continues_weights_and_optimizer(trained, tmp_path):
