@@ -1,4 +1,4 @@
-"""``deepracer train``: PPO or SAC (stable-baselines3, :mod:`deepracer_agent.sac`) on N cars of the embedded simulator, one run folder.
+"""``deepracer train``: PPO or SAC (:mod:`deepracer_agent.sac`) on N cars of the embedded simulator, one run folder.
 
     deepracer train [--config FILE] [--run-dir DIR] [--resume] [key.sub=value ...]
 
