@@ -121,5 +121,15 @@ def export_view(policy: Any) -> Any:
     return ExportView(policy) if is_sac_policy(policy) else policy
 
 
-__all__ = ["ExportView", "export_view", "ALGORITHM", "POLICY_CLASS", "is_sac", "sac_policy_kwargs", "build_sac", "make_sac_policy",
-           "is_sac_policy", "optimizers"]
+__all__ = [
+    "ALGORITHM",
+    "POLICY_CLASS",
+    "ExportView",
+    "build_sac",
+    "export_view",
+    "is_sac",
+    "is_sac_policy",
+    "make_sac_policy",
+    "optimizers",
+    "sac_policy_kwargs",
+]

@@ -7,14 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from deepracer_agent import checkpoint
 from deepracer_agent.config import load_config
 from deepracer_agent.drfc import load_files
-from deepracer_agent.export import exportable_policy, export_checkpoint
+from deepracer_agent.export import export_checkpoint, exportable_policy
 from deepracer_agent.sac import export_view
 from deepracer_agent.train import complete_checkpoints, read_metrics, train
 from deepracer_inference.engine import Policy
+
+from deepracer_agent import checkpoint
 
 pytestmark = pytest.mark.slow   # two tiny trainings (PPO and SAC) + exports: ~90 s on 2 cores
 
@@ -35,8 +35,8 @@ def _config(metadata_file: Path, extra: list[str]):
 
 def _real_frames(cfg, n: int = 12) -> np.ndarray:
     """(n, 1, 120, 160) float32 camera frames of the embedded simulator driving the track."""
-    from deepracer_agent.train import make_env
     from deepracer_agent.config import check_inputs
+    from deepracer_agent.train import make_env
 
     track, reward = check_inputs(cfg)
     env = make_env(cfg, track, reward)
@@ -62,7 +62,7 @@ def trained(request, tmp_path_factory):
 
 
 def test_trains_checkpoints_and_evaluates(trained):
-    algo, cfg, run, result = trained
+    algo, _cfg, run, result = trained
     assert result.iterations == 2 and result.steps == 2 * 2 * 24
     ckpts = complete_checkpoints(run)
     ckpt = checkpoint.read(ckpts[-1][0])
@@ -88,7 +88,7 @@ def test_trains_checkpoints_and_evaluates(trained):
 def test_resume_continues_weights_and_optimizer(trained, tmp_path):
     import shutil
 
-    algo, cfg, run, _ = trained
+    algo, _cfg, run, _ = trained
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
     last = checkpoint.read(complete_checkpoints(copy)[-1][0])
@@ -108,8 +108,8 @@ def test_a_sac_checkpoint_does_not_load_as_ppo(trained):
     algo, cfg, run, _ = trained
     if algo != "sac":
         pytest.skip("SAC only")
-    from deepracer_agent.train import build_model, make_env
     from deepracer_agent.config import check_inputs
+    from deepracer_agent.train import build_model, make_env
 
     ppo_cfg = load_config(None, [f"model_metadata={json.dumps({**cfg.metadata().to_dict(), 'training_algorithm': 'clipped_ppo'})}",
                                  SMALL_NET] + TINY)
@@ -125,7 +125,7 @@ def test_a_sac_checkpoint_does_not_load_as_ppo(trained):
 
 
 def test_exports_agree_on_real_frames(trained, tmp_path):
-    algo, cfg, run, _ = trained
+    _algo, cfg, run, _ = trained
     ckpt_path = complete_checkpoints(run)[-1][0]
     result = export_checkpoint(ckpt_path, out=tmp_path / "artifact", aws=True)
     assert result.manifest["output"]["name"] == "action_mean"

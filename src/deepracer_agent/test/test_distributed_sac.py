@@ -5,7 +5,6 @@ import threading
 
 import numpy as np
 import pytest
-
 from deepracer_agent.distributed import sac as dsac
 from deepracer_agent.distributed.config import DistributedConfig, StopFlag
 from deepracer_agent.distributed.model_store import open_store

@@ -119,4 +119,4 @@ def restore_optimizers(model: Any, arrays: dict[str, np.ndarray], groups_json: b
                             json.dumps(g).encode() if g is not None else None)
 
 
-__all__ = ["SACActor", "actor_for", "add_episode", "sac_update", "optimizer_objects", "restore_optimizers"]
+__all__ = ["SACActor", "actor_for", "add_episode", "optimizer_objects", "restore_optimizers", "sac_update"]
