@@ -213,8 +213,11 @@ def train(node: GymBridgeNode) -> Path:
     logs = TrainingLogs(out)                  # output_dir/training-simtrace/0-iteration.csv + metrics/
     logs.attach([env])
     model = build_model(cfg, env, None)
-    node.get_logger().info(f"training: PPO, rollout {model.n_steps} frames per update, "
-                           f"{p['total_timesteps']} timesteps -> {out}")
+    if hasattr(model, "rollout_buffer"):
+        how = f"PPO, rollout {model.n_steps} frames per update"
+    else:                                     # training_algorithm sac: the Box action space, SB3's SAC
+        how = f"SAC, replay buffer {model.buffer_size}, {model.gradient_steps} gradient step(s) per frame"
+    node.get_logger().info(f"training: {how}, {p['total_timesteps']} timesteps -> {out}")
     start = time.perf_counter()
     interrupted = False
     try:
