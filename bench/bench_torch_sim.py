@@ -1,0 +1,92 @@
+"""Throughput of the torch simulator (deepracer_sim.torch_sim): camera frames/s and physics steps/s.
+
+    python bench/bench_torch_sim.py --device cuda --cars 4096 8192 [--compile]
+
+Prints one line per case: cars, camera, mode (eager / compiled), frames/s (render only), steps/s
+(cars x physics frames per second), and peak device memory. Timed with device synchronisation,
+median of --repeats runs of --iters calls after warm-up. Results go to BENCHMARKS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from deepracer_sim.config import SimConfig
+from deepracer_sim.torch_sim import TorchBatchSim
+from deepracer_tracks.library import load_track
+
+
+def _sync(dev):
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def _time(fn, dev, iters, repeats):
+    fn()
+    fn()
+    _sync(dev)
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            fn()
+        _sync(dev)
+        out.append((time.perf_counter() - t0) / iters)
+    return statistics.median(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--cars", type=int, nargs="+", default=[4096])
+    ap.add_argument("--cameras", nargs="+", default=["pinhole", "fisheye"])
+    ap.add_argument("--compile", action="store_true", help="also time torch.compile'd render")
+    ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--track", default="reinvent2018_like")
+    a = ap.parse_args()
+    dev = torch.device(a.device)
+    track = load_track(a.track)
+    if dev.type == "cuda":
+        print(f"# {torch.cuda.get_device_name(dev)}, torch {torch.__version__}", flush=True)
+    for cam in a.cameras:
+        for n in a.cars:
+            t0 = time.perf_counter()
+            sim = TorchBatchSim(track, n, SimConfig(camera_model=cam), seed=0, device=dev)
+            rng = np.random.default_rng(0)
+            xy, hd = track.pose_at(rng.uniform(0, track.length_m, n))
+            sim.reset(np.arange(n), xy[:, 0], xy[:, 1], hd)
+            build = time.perf_counter() - t0
+            steer = torch.full((n,), 0.1, dtype=torch.float64, device=dev)
+            speed = torch.full((n,), 1.5, dtype=torch.float64, device=dev)
+            if dev.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(dev)
+            t_render = _time(sim.render, dev, a.iters, a.repeats)
+            mem = torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else float("nan")
+            t_step = _time(lambda: sim.step(steer, speed), dev, a.iters, a.repeats)
+            print(f"cars={n} camera={cam} mode=eager frames_per_s={n / t_render:,.0f} "
+                  f"physics_steps_per_s={n / t_step:,.0f} peak_mem_GiB={mem:.1f} build_s={build:.1f}", flush=True)
+            if a.compile:
+                r, st = sim.renderer, sim._state
+                fn = torch.compile(r.render, dynamic=False)
+                args = (st["x"], st["y"], st["yaw"], st["cam_index"], st["palette"], st["mix"], st["lut"],
+                        st["shadow"], st["tex_noise"])
+                t0 = time.perf_counter()
+                ref = fn(*args)
+                _sync(dev)
+                ctime = time.perf_counter() - t0
+                same = float((ref == r.render(*args)).float().mean())
+                t_c = _time(lambda: fn(*args), dev, a.iters, a.repeats)
+                print(f"cars={n} camera={cam} mode=compiled frames_per_s={n / t_c:,.0f} compile_s={ctime:.0f} "
+                      f"identical_to_eager={same:.5f}", flush=True)
+            del sim
+            if dev.type == "cuda":
+                torch.cuda.empty_cache()
+
+
+if __name__ == "__main__":
+    main()
