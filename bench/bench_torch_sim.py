@@ -74,7 +74,7 @@ def main() -> None:
                 r, st = sim.renderer, sim._state
                 fn = torch.compile(r.render, dynamic=False)
                 args = (st["x"], st["y"], st["yaw"], st["cam_index"], st["palette"], st["mix"], st["lut"],
-                        st["shadow"], st["tex_noise"])
+                        st["shadow"], st["tex_noise"], sim._shade)
                 t0 = time.perf_counter()
                 ref = fn(*args)
                 _sync(dev)

@@ -67,8 +67,29 @@ class TorchRenderer:
             for k, a in arrays.items():
                 getattr(self, k)[idx] = torch.as_tensor(np.ascontiguousarray(a[np.asarray(rows)]), device=dev)
 
-    def render(self, x, y, yaw, cam_index, palette, mix_color, lut, shadow, texture) -> torch.Tensor:
+    def _shade(self, vals, wx, wy, inv, shadow, texture, n_ch):
+        f32 = torch.float32
+        sh = shadow.to(f32)
+        tx = texture.to(f32)
+        t_amp = tx[:, 0:1]
+        fused = (sh[:, 0:1] <= 0.0) & (t_amp > 0.0) & (n_ch == 1)
+        nmask = self.noise_tile.shape[0] - 1
+        ti = torch.floor(wx * NOISE_TEXELS_PER_M + tx[:, 1:2]).to(torch.int64) & nmask
+        tj = torch.floor(wy * NOISE_TEXELS_PER_M + tx[:, 2:3]).to(torch.int64) & nmask
+        noise = self.noise_tile.reshape(-1)[tj * self.noise_tile.shape[1] + ti]
+        nmul = 1.0 + t_amp * noise
+        nmul = torch.where(fused & (inv < NOISE_TEXELS_PER_M), 1.0, nmul)
+        nmul = torch.where(t_amp > 0.0, nmul, 1.0)
+        fr = (wx * sh[:, 1:2] + wy * sh[:, 2:3]) / torch.where(sh[:, 3:4] != 0, sh[:, 3:4], 1.0)
+        in_stripe = (sh[:, 0:1] > 0.0) & ((fr - torch.floor(fr)) < sh[:, 4:5])
+        smul = torch.where(in_stripe, sh[:, 5:6], 1.0)
+        return vals * (nmul * smul)[..., None]
+
+    def render(self, x, y, yaw, cam_index, palette, mix_color, lut, shadow, texture, shade: bool = True) -> torch.Tensor:
         """(N, P, C) uint8 images. All inputs are tensors on `device`:
+
+        shade=False skips the shadow / ground-noise pass (only valid when every car's shadow[:, 0]
+        and texture[:, 0] are <= 0; `TorchBatchSim` knows this from its config).
 
         x, y, yaw (N,) float (m, rad); cam_index (N,) long; palette (N, 8, C) float (output space);
         mix_color (N, M, C) float; lut (N, 256) uint8; shadow (N, 6); texture (N, 3) float.
@@ -110,21 +131,9 @@ class TorchRenderer:
         vals = torch.stack(chans, -1)            # (N, P, C)
 
         # shading: shadow stripes and ground noise (the fused gray rule skips far texels)
-        sh = shadow.to(f32)
-        tx = texture.to(f32)
-        t_amp = tx[:, 0:1]
-        fused = (sh[:, 0:1] <= 0.0) & (t_amp > 0.0) & (n_ch == 1)
-        nmask = self.noise_tile.shape[0] - 1
-        ti = torch.floor(wx * NOISE_TEXELS_PER_M + tx[:, 1:2]).to(torch.int64) & nmask
-        tj = torch.floor(wy * NOISE_TEXELS_PER_M + tx[:, 2:3]).to(torch.int64) & nmask
-        noise = self.noise_tile.reshape(-1)[tj * self.noise_tile.shape[1] + ti]
-        nmul = 1.0 + t_amp * noise
-        nmul = torch.where(fused & (inv < NOISE_TEXELS_PER_M), 1.0, nmul)
-        nmul = torch.where(t_amp > 0.0, nmul, 1.0)
-        fr = (wx * sh[:, 1:2] + wy * sh[:, 2:3]) / torch.where(sh[:, 3:4] != 0, sh[:, 3:4], 1.0)
-        in_stripe = (sh[:, 0:1] > 0.0) & ((fr - torch.floor(fr)) < sh[:, 4:5])
-        smul = torch.where(in_stripe, sh[:, 5:6], 1.0)
-        vals = vals * (nmul * smul)[..., None]
+        if shade:
+            vals = self._shade(vals, wx, wy, inv, shadow, texture, n_ch)
+
 
         # walls (lens inside the box) and the panorama for sky rays and ground beyond the walls
         bx0, bx1, by0, by1 = self.box
