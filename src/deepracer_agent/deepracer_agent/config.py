@@ -251,7 +251,10 @@ class TrainConfig(_Section):
     n_envs: int = _opt(4, kind=int, lo=1, hi=4096, doc="cars in the batched simulator")
     seed: int = _opt(0, kind=int, lo=0, hi=2**32 - 1,
                      doc="seeds the simulator, PPO and evaluation (PPO's numpy seed is 32-bit)")
-    device: str = _opt("cpu", kind=str, choices=("cpu", "cuda", "auto"), doc="torch device for PPO")
+    device: str = _opt("cpu", kind=str, choices=("cpu", "cuda", "auto", "cpu-torch", "cuda-sb3"),
+                      doc="cpu / auto / cuda-sb3: SB3 PPO on the numba simulator, on that torch device; "
+                          "cuda: the GPU trainer (deepracer_agent.torch_train: torch simulator + PPO on the GPU); "
+                          "cpu-torch: the same GPU trainer on torch's CPU backend (tests)")
     torch_threads: int | None = _opt(None, kind=int, lo=1, hi=256, allow_none=True,
                                      doc="torch CPU threads (null: torch's choice); more than the cores only slows "
                                          "training down (hundreds starve the main thread: Ctrl-C then takes minutes)")

@@ -63,7 +63,7 @@ def build_sac(cfg: Any, env: Any) -> Any:
                batch_size=hp.batch_size, tau=s.tau, gamma=hp.discount_factor, train_freq=s.train_freq,
                gradient_steps=s.gradient_steps, ent_coef=float(hp.sac_alpha),
                policy_kwargs=sac_policy_kwargs(cfg.metadata(), cfg.network_options()),
-               seed=cfg.seed, device=cfg.device, verbose=0)
+               seed=cfg.seed, device="cuda" if cfg.device == "cuda-sb3" else cfg.device, verbose=0)
 
 
 def make_sac_policy(observation_space: Any, action_space: Any, cfg: Any, device: str = "cpu") -> Any:

@@ -270,7 +270,7 @@ def build_model(cfg: TrainConfig, env: Any, tensorboard_dir: Path | None, load_f
         clip_range=p.clip_range, normalize_advantage=p.normalize_advantage, ent_coef=hp.beta_entropy,
         vf_coef=p.vf_coef, max_grad_norm=p.max_grad_norm,
         policy_kwargs=policy_kwargs_for(cfg.metadata(), cfg.network_options()),
-        seed=cfg.seed, device=cfg.device, verbose=0)
+        seed=cfg.seed, device="cuda" if cfg.device == "cuda-sb3" else cfg.device, verbose=0)
     model.loss_type = hp.loss_type   # PPO's value loss (SAC: unused)
     if load_from is not None:
         from . import checkpoint
@@ -310,9 +310,28 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress_
     except RunLockedError as exc:
         raise TrainError(str(exc)) from None
     try:
+        if cfg.device in ("cuda", "cpu-torch"):
+            return _train_torch(cfg, run_dir, resume, log)
         return _train(cfg, run_dir, resume, progress_bar, log, track, reward)
     finally:
         lock.release()
+
+
+def _train_torch(cfg: TrainConfig, run_dir: Path, resume: bool, log: Callable[[str], None] | None) -> TrainResult:
+    """device=cuda / cpu-torch: the GPU trainer (deepracer_agent.torch_train), imported only here."""
+    from .torch_train import TorchTrainError, train as torch_train
+
+    if resume:
+        raise TrainError("--resume: the GPU trainer (device=cuda / cpu-torch) does not resume yet")
+    t0 = time.perf_counter()
+    try:
+        rows = torch_train(cfg, run_dir, device="cuda" if cfg.device == "cuda" else "cpu", log=log)
+    except TorchTrainError as exc:
+        raise TrainError(str(exc)) from None
+    last = checkpoint_path(run_dir, len(rows)) if rows else None
+    return TrainResult(run_dir=run_dir, iterations=len(rows), steps=int(rows[-1]["steps"]) if rows else 0,
+                       wall_time_s=time.perf_counter() - t0, stop_reason="stop condition", last_checkpoint=last,
+                       metrics=rows)
 
 
 def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress_bar: bool, log: Callable[[str], None] | None,

@@ -201,7 +201,7 @@ class TorchBatchSim:
 
     # --------------------------------------------------------------------- CPU -> device
     def _t(self, a, dtype=F64):
-        return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=self.device)
+        return torch.as_tensor(np.array(a), dtype=dtype, device=self.device)
 
     def _pull(self, ids) -> None:
         """Copy the CPU sim's state and per-car draws (all cars, or rows `ids`) to the device."""
