@@ -67,7 +67,7 @@ def main() -> None:
                 torch.cuda.reset_peak_memory_stats(dev)
             t_render = _time(sim.render, dev, a.iters, a.repeats)
             mem = torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else float("nan")
-            t_step = _time(lambda: sim.step(steer, speed), dev, a.iters, a.repeats)
+            t_step = _time(lambda sim=sim: sim.step(steer, speed), dev, a.iters, a.repeats)
             print(f"cars={n} camera={cam} mode=eager frames_per_s={n / t_render:,.0f} "
                   f"physics_steps_per_s={n / t_step:,.0f} peak_mem_GiB={mem:.1f} build_s={build:.1f}", flush=True)
             if a.compile:
@@ -80,7 +80,7 @@ def main() -> None:
                 _sync(dev)
                 ctime = time.perf_counter() - t0
                 same = float((ref == r.render(*args)).float().mean())
-                t_c = _time(lambda: fn(*args), dev, a.iters, a.repeats)
+                t_c = _time(lambda fn=fn, args=args: fn(*args), dev, a.iters, a.repeats)
                 print(f"cars={n} camera={cam} mode=compiled frames_per_s={n / t_c:,.0f} compile_s={ctime:.0f} "
                       f"identical_to_eager={same:.5f}", flush=True)
             del sim

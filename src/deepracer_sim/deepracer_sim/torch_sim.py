@@ -302,8 +302,7 @@ class TorchBatchSim:
     @staticmethod
     def _blur(img: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """Per-car vertical box blur (`batch_sim.vertical_blur`), rows (N,) >= 1; img (N, H, W, C) uint8."""
-        n, h = img.shape[0], img.shape[1]
-        rmax = int(rows.max())
+        h = img.shape[1]
         lo = rows // 2
         csum = torch.cumsum(img.to(torch.int32), dim=1)
         csum = torch.cat([torch.zeros_like(csum[:, :1]), csum], 1)           # csum[:, j] = sum rows < j
@@ -317,7 +316,6 @@ class TorchBatchSim:
             below = (-j).clamp(min=0)[..., None, None] * img[:, :1].to(torch.int32)
             above = (j - h).clamp(min=0)[..., None, None] * img[:, -1:].to(torch.int32)
             return base - below + above
-        del rmax
         total = prefix(end) - prefix(start)
         r = rows[:, None, None, None]
         return ((total + r // 2) // r).to(torch.uint8)
