@@ -8,7 +8,7 @@ nothing on it imports this module. Here rollouts (`deepracer_sim.torch_sim.Torch
 and camera frames as tensors), the reward, the episode rules, GAE and the PPO updates all run on
 ``--device``: no frame ever leaves the GPU. The policy is the SAME SB3 ``ActorCriticCnnPolicy`` with
 the DeepRacer networks (`networks.policy_kwargs_for`) that `checkpoint.make_policy` rebuilds, so the
-run folder it writes (``config.resolved.yaml``, ``model_metadata.json``, ``checkpoints/iter_NNNNNN.zip``
+run folder it writes (`run_folder`: ``config.resolved.yaml``, ``model_metadata.json``, ``checkpoints/iter_NNNNNN.zip``
 + sidecar, ``metrics.csv`` / ``metrics.jsonl`` rows with `train.METRIC_FIELDS`, ``status.json``)
 works with ``deepracer evaluate`` and ``export``.
 
@@ -154,8 +154,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: str = "cuda", iteration
     """PPO iterations of ppo.n_steps (default 128) steps x n_envs cars until `iterations` or, if None, the
     config's stop.max_iterations / max_steps / max_wall_time_s (one of them is required); returns the rows."""
     from . import checkpoint
-    from .train import (METADATA_FILE, RESOLVED_CONFIG, STATUS_FILE, _append_metrics, checkpoint_path,
-                        commit_checkpoint, write_json_atomic)
+    from .run_folder import (METADATA_FILE, RESOLVED_CONFIG, STATUS_FILE, append_metrics, checkpoint_path,
+                             commit_checkpoint, write_json_atomic)
 
     if cfg.reward_file != "centerline":
         raise TorchTrainError(f"reward_file: the GPU trainer has built-in vectorised rewards only ('centerline'), "
@@ -281,7 +281,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: str = "cuda", iteration
         checkpoint.write(path, cfg.to_dict(), checkpoint.policy_to_arrays(policy), opt_arrays, obs_space, act_space,
                          num_timesteps=steps, n_updates=it * int(hp.num_epochs), training=info)
         row["save_time_s"] = round(time.perf_counter() - t2, 3)
-        _append_metrics(run_dir, row)
+        append_metrics(run_dir, row)
         commit_checkpoint(path, info)
         rows.append(row)
         write_json_atomic({"state": "running", "pid": os.getpid(), "iteration": it, "steps": steps,
