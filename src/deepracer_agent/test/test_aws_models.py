@@ -130,7 +130,15 @@ def test_onnxruntime_and_broken_aws_folders_say_what_is_wrong(tmp_path):
 @pytest.mark.slow
 def test_evaluate_takes_ours_and_aws_models_side_by_side(aws_archive, tmp_path, capsys):
     """One `deepracer evaluate` over our artifact (NCHW ONNX/IR, manifest) and an AWS archive (NHWC .pb)."""
-    from graph_helpers import scripted_artifact
+    import sys
+    from pathlib import Path
+
+    # the scripted centre-line artifact lives with the graph tests in deepracer_bringup
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "deepracer_bringup" / "test"))
+    try:
+        from graph_helpers import scripted_artifact
+    finally:
+        sys.path.pop(0)
 
     ours = scripted_artifact(tmp_path / "ours")
     code = evaluate_main([str(ours), str(aws_archive), "--tracks", "oval", "--naive-only", "--workers", "1",

@@ -437,8 +437,15 @@ def test_a_real_ctrl_c_during_a_reward_still_interrupts(tmp_path):
             time.sleep(0.5)
             return 1.0
     """))
-    with pytest.raises(KeyboardInterrupt):
-        rf({})
+    # A process started in the background by a non-interactive shell inherits SIGINT as ignored;
+    # Python installs its Ctrl-C handler only when SIGINT is not ignored, so install it here.
+    import signal
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            rf({})
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_sys_exit_while_loading_is_an_error(tmp_path):

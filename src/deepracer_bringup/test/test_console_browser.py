@@ -21,6 +21,9 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy")
 
+# The console's browser helpers live beside its own tests in deepracer_control; this test drives the
+# whole sim graph (deepracer_sim + the drive stack), so it lives with the cross-package graph tests.
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2] / "deepracer_control" / "test"))
 from console_helpers import (REPO, URL_RE, Proc, aws_model_archive, http, playwright, screenshot, screenshot_dir,  # noqa: E402,F401
                              switch_mode, tiny_model_archive, wait)
 
