@@ -38,7 +38,7 @@ ALLOWED = {
     "deepracer_bringup": {"deepracer_common", "deepracer_description", "deepracer_control", "deepracer_inference"},
 }
 ROS_MODULES = {"rclpy", "std_msgs", "sensor_msgs", "geometry_msgs", "nav_msgs", "visualization_msgs",
-               "std_srvs", "rcl_interfaces", "builtin_interfaces", "rosgraph_msgs"}
+               "std_srvs", "rcl_interfaces", "builtin_interfaces", "rosgraph_msgs", "diagnostic_msgs", "tf2_msgs"}
 # Every third-party import -> the package.xml key that provides it: a rosdep key (ROS packages and
 # python3-* system packages), or "pip:NAME" for a PyPI-only package (no rosdep key), which the
 # package.xml names in a comment <!-- pip: NAME, ... --> (installed from requirements/requirements.txt).
