@@ -100,7 +100,8 @@ def test_redis_restart_loses_and_doubles_nothing(tmp_path, redis_server):
 
 
 def test_trainer_killed_restarts_from_last_published_version(tmp_path, redis_server):
-    with cluster_for(tmp_path, redis_server, [{}, {}], 2, max_versions=5) as c:
+    # keep_versions=None: every version stays, so the whole lineage can be checked
+    with cluster_for(tmp_path, redis_server, [{}, {}], 2, max_versions=5, keep_versions=None) as c:
         wait_for(lambda: latest(tmp_path) >= 2, 60, "version 2")
         c.trainer.send_signal(signal.SIGKILL)
         c.trainer.wait()
@@ -110,6 +111,7 @@ def test_trainer_killed_restarts_from_last_published_version(tmp_path, redis_ser
         assert c.wait_trainer(90) == 0
     log = (tmp_path / "run" / "logs" / "trainer.log").read_text()
     assert f"restarted from version {killed_at}" in log
+    assert "Adam restarts from zero" not in log        # the optimizer side record was found and verified
     store = open_store(str(tmp_path / "store"))
     assert store.versions() == list(range(6))
     # the restarted trainer continued the lineage: parent links and step counts are continuous

@@ -44,6 +44,9 @@ class WorkerSettings(Options):
     seed: int | None = option(None, kind=int, lo=0, allow_none=True, doc="this worker's simulator seed")
     randomization: dict[str, Any] | None = option(None, kind=_mapping, allow_none=True,
                                                   doc="SimConfig randomization options")
+    speed_scale: float | None = option(None, lo=0.1, hi=3.0, allow_none=True,
+                                       doc="this worker's car: actual speed = commanded speed x this "
+                                           "(sim.actuation.speed_scale)")
     overrides: dict[str, Any] = option(kind=_mapping, default_factory=dict,
                                        doc="other training-config keys (dotted)")
 
@@ -98,6 +101,12 @@ class DistributedConfig(Options):
                                       doc="trainer: stop after publishing this version")
     max_wall_time_s: float | None = option(None, lo=0.0, lo_open=True, allow_none=True, unit="s",
                                            doc="trainer/worker/evaluator: stop after this long")
+    keep_versions: int | None = option(5, kind=int, lo=1, allow_none=True,
+                                       doc="model store: keep the newest K versions (None: keep all); never "
+                                           "fewer than max_policy_lag + 2")
+    keep_best_versions: int = option(2, kind=int, lo=0, doc="model store: also keep the best-scoring versions")
+    lease_ttl_s: float = option(300.0, lo=1.0, unit="s",
+                                doc="a reader's lease on the version it uses expires after this long without refresh")
     trainer_device: str = option("cpu", kind=str, doc="torch device of the PPO update (cpu, cuda, auto)")
     max_backlog: int = option(200, kind=int, lo=1, doc="worker: wait while more entries are queued")
     compression: str = option("zlib", kind=str, choices=("none", "zlib", "lz4"),

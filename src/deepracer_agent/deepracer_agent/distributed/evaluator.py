@@ -32,6 +32,9 @@ class Evaluator:
         self.cfg, self.stop, self.max_evaluations = cfg, stop or StopFlag(install_signals=False), max_evaluations
         self.store = open_store(cfg.store, endpoint_url=cfg.store_endpoint_url)
         self.notifications = ModelNotifications(cfg.redis_settings())
+        from .retention import ReaderLease
+
+        self.lease = ReaderLease(cfg.redis_settings(), "evaluator", cfg.lease_ttl_s)
         self.run_dir = Path(cfg.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.out = self.run_dir / "evaluations.jsonl"
@@ -48,10 +51,15 @@ class Evaluator:
         self._model: Any = None
 
     def evaluate_version(self, version: int) -> dict[str, Any] | None:
+        self.lease.hold(version)    # the trainer's retention never deletes a leased version
         try:
             mv = self.store.load(version, ["policy.npz", "training_config.json"])
         except CorruptModelError as exc:
             log.error("version %d rejected (checksum): %s; not evaluated", version, exc)
+            self.done.add(version)
+            return None
+        except ModelStoreError as exc:   # deleted by retention before the lease was taken
+            log.warning("version %d is gone (%s); not evaluated", version, exc)
             self.done.add(version)
             return None
         spec = mv.json("training_config.json")
@@ -94,7 +102,9 @@ class Evaluator:
                 if self.evaluate_version(v) is not None:
                     n += 1
                 if self.max_evaluations is not None and n >= self.max_evaluations:
+                    self.lease.release()
                     return 0
+        self.lease.release()
         return 0
 
 

@@ -7,6 +7,7 @@ its own machine with the same ``--config``).
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -156,10 +157,27 @@ def run_local(config: Any, workers: int = 2, start_redis: bool = True, evaluator
     ``config``: a :class:`DistributedConfig`, or the ``TrainConfig`` of ``deepracer train``
     (``deepracer train --decoupled --workers N`` passes its own)."""
     cluster = LocalCluster(as_distributed_config(config, run_dir), workers, start_redis, evaluator, worker_args)
+    from .run_record import progress_line
+
+    metrics = cluster.run_dir / "metrics.jsonl"
+    seen = len(metrics.read_text().splitlines()) if metrics.is_file() else 0
+
+    def show_progress() -> None:   # one line per model version (the trainer's run-folder rows)
+        nonlocal seen
+        if not metrics.is_file():
+            return
+        lines = metrics.read_text().splitlines()
+        for line in lines[seen:]:
+            try:
+                print(progress_line(json.loads(line)), flush=True)
+            except (ValueError, KeyError, TypeError):
+                break             # a line being written: read it next time
+            seen += 1
     try:
         cluster.start()
         while True:
             rc = cluster.wait_trainer(timeout_s=1.0)
+            show_progress()
             failed = cluster.workers_failed() if rc is None else None
             if failed is not None:       # nobody produces experience any more: do not wait for the wall time
                 print(f"deepracer train --decoupled: {failed}; logs in {cluster.run_dir / 'logs'}", file=sys.stderr)
@@ -167,6 +185,7 @@ def run_local(config: Any, workers: int = 2, start_redis: bool = True, evaluator
             if rc is not None:
                 if evaluator and cluster.evaluator_proc is not None:
                     time.sleep(2.0)   # let it score the last version
+                show_progress()
                 return int(rc)
     except KeyboardInterrupt:
         return 130

@@ -93,6 +93,7 @@ class ModelStore:
     def _put(self, key: str, data: bytes) -> None: raise NotImplementedError
     def _get(self, key: str) -> bytes | None: raise NotImplementedError  # None if absent
     def _list_versions(self) -> list[int]: raise NotImplementedError
+    def _delete(self, key: str) -> None: raise NotImplementedError  # absent is not an error
 
     # -- publication -------------------------------------------------------------------------
     def publish(self, version: int, objects: dict[str, bytes]) -> dict[str, Any]:
@@ -189,6 +190,36 @@ class ModelStore:
     def get_record(self, key: str) -> bytes | None:
         return self._get(key)
 
+    def delete_record(self, key: str) -> None:
+        if key.startswith("models/") or key == LATEST:
+            raise ValueError("records may not be deleted under models/ or latest (use delete_version)")
+        self._delete(key)
+
+    # -- deletion (retention) ------------------------------------------------------------------
+    def delete_version(self, version: int) -> None:
+        """Delete ``version``: its manifest FIRST (from then on the version does not exist for any
+        reader, which never loads a version without a manifest), then the objects it listed.
+        Refuses the version ``latest`` points at. Callers decide which versions are safe to delete
+        (:mod:`.retention`: newest K, best scores and readers' leases are never deleted)."""
+        if version == self.latest_pointer():
+            raise ModelStoreError(f"{self.url}: version {version} is the latest; it is never deleted")
+        prefix = version_prefix(version)
+        raw = self._get(prefix + MANIFEST)
+        names: list[str] = []
+        if raw is not None:
+            try:
+                names = list(json.loads(raw)["objects"])
+            except (ValueError, KeyError, TypeError):
+                names = []
+        self._delete(prefix + MANIFEST)
+        for name in names:
+            self._delete(prefix + name)
+        self._delete_prefix(prefix)   # whatever else is left (unlisted temp objects, the folder)
+        log.info("deleted model version %d from %s", version, self.url)
+
+    def _delete_prefix(self, prefix: str) -> None:
+        """Remove what is left under ``prefix`` (backend-specific)."""
+
 
 class LocalFolderStore(ModelStore):
     """A folder on disk; every write is atomic (deepracer_common.fileio: temp file, fsync, ``os.replace``)."""
@@ -212,6 +243,16 @@ class LocalFolderStore(ModelStore):
             return self._path(key).read_bytes()
         except FileNotFoundError:
             return None
+
+    def _delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def _delete_prefix(self, prefix: str) -> None:
+        import shutil
+
+        d = self._path(prefix.rstrip("/"))
+        if d.is_dir():
+            shutil.rmtree(d, ignore_errors=True)
 
     def _list_versions(self) -> list[int]:
         d = self.root / "models"
@@ -270,6 +311,21 @@ class S3Store(ModelStore):
             raise self._error(f"cannot read {key}", exc) from exc
         except self._errors.BotoCoreError as exc:
             raise self._error(f"cannot read {key}", exc) from exc
+
+    def _delete(self, key: str) -> None:
+        try:
+            self.s3.delete_object(Bucket=self.bucket, Key=self.prefix + key)
+        except (self._errors.ClientError, self._errors.BotoCoreError) as exc:
+            raise ModelStoreError(f"{self.url}: cannot delete {key}: {exc}") from exc
+
+    def _delete_prefix(self, prefix: str) -> None:
+        try:
+            pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix + prefix)
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    self.s3.delete_object(Bucket=self.bucket, Key=obj["Key"])
+        except (self._errors.ClientError, self._errors.BotoCoreError) as exc:
+            raise ModelStoreError(f"{self.url}: cannot delete {prefix}: {exc}") from exc
 
     def _list_versions(self) -> list[int]:
         out: list[int] = []

@@ -94,8 +94,8 @@ class DeepRacerRuntime(Runtime):
     scored with :func:`deepracer_agent.evaluate.quick_robust_eval` (the robust evaluation: trials
     from several starts, both directions, action noise; ``evaluation.*`` keys of the config).
 
-    A worker's ``track``, ``seed`` and ``randomization`` replace the config's ``track``, ``seed``
-    and ``sim.randomization`` for that worker. ``train_tracks`` rotation is not used by workers:
+    A worker's ``track``, ``seed``, ``randomization`` and ``speed_scale`` replace the config's
+    ``track``, ``seed``, ``sim.randomization`` and ``sim.actuation.speed_scale`` for that worker. ``train_tracks`` rotation is not used by workers:
     give each worker its own track instead.
     """
 
@@ -108,7 +108,8 @@ class DeepRacerRuntime(Runtime):
     def _cfg_for(self, worker: WorkerSettings | None) -> Any:
         from deepracer_agent.config import TrainConfig
 
-        if worker is None or (worker.track is None and worker.seed is None and worker.randomization is None):
+        if worker is None or (worker.track is None and worker.seed is None and worker.randomization is None
+                              and worker.speed_scale is None):
             return self.cfg
         data = self.cfg.to_dict()
         if worker.track is not None:
@@ -117,6 +118,10 @@ class DeepRacerRuntime(Runtime):
             data["seed"] = int(worker.seed)
         if worker.randomization is not None:
             data["sim"] = {**data.get("sim", {}), "randomization": worker.randomization}
+        if worker.speed_scale is not None:
+            sim = dict(data.get("sim", {}))
+            sim["actuation"] = {**(sim.get("actuation") or {}), "speed_scale": float(worker.speed_scale)}
+            data["sim"] = sim
         return TrainConfig.from_dict(data)
 
     def make_env(self, worker: WorkerSettings | None = None) -> Any:

@@ -44,19 +44,29 @@ SEEN_IDS_KEPT = 100_000   # episode ids remembered for de-duplication (>> episod
 
 
 def model_objects(model: Any, runtime: Runtime, spec: dict[str, Any], state: dict[str, Any]) -> dict[str, bytes]:
-    """Everything one published version holds (no pickle anywhere)."""
-    if is_sac_policy(model.policy):       # SAC: actor + critic Adam states (the replay buffer stays here)
-        opt_arrays, opt_groups = sac.optimizer_objects(model)
-    else:
-        opt_arrays, opt_groups = ppo.optimizer_to_arrays(model.policy.optimizer)
+    """Everything one published version holds (no pickle anywhere): what readers need (the policy,
+    the configs) plus the trainer's small state. The optimizer's Adam moments (2x the policy's size)
+    are NOT in the version: only a restarting trainer needs them, so they are a side record
+    (:func:`optimizer_key`) kept for the newest version only."""
+    _opt_arrays, opt_groups = optimizer_state(model)
     return {
         "policy.npz": dump_npz(ppo.policy_to_arrays(model.policy)),
-        "optimizer.npz": dump_npz(opt_arrays),
         "optimizer_groups.json": opt_groups,
         "model_metadata.json": json.dumps(runtime.model_metadata(), indent=1).encode(),
         "training_config.json": json.dumps(spec, indent=1).encode(),
         "trainer_state.json": json.dumps(state).encode(),
     }
+
+
+def optimizer_state(model: Any) -> tuple[dict[str, Any], bytes]:
+    """(arrays, param-groups JSON) of the model's optimizer(s): PPO's one Adam, SAC's actor + critic."""
+    if is_sac_policy(model.policy):       # SAC: actor + critic Adam states (the replay buffer stays here)
+        return sac.optimizer_objects(model)
+    return ppo.optimizer_to_arrays(model.policy.optimizer)
+
+
+def optimizer_key(version: int) -> str:
+    return f"trainer/v{version:06d}/optimizer.npz"
 
 
 class Trainer:
@@ -76,10 +86,14 @@ class Trainer:
         self.policy_shas: dict[int, str | None] = {}   # version -> sha256 of the policy this trainer published
         self.start_version = -1                          # versions above it not in policy_shas are not ours
         self.latest_at_start: int | None = None
+        self.scores: dict[int, dict[str, Any]] = {}
+        self.run_folder: Any = None      # run_record.RunFolder for DeepRacer runtimes
+        self.wall_offset = 0.0
 
     # -- start: restore from the newest valid version, or publish version 0 --------------------
     def restore_or_init(self) -> None:
-        latest = self.store.load_latest_valid()
+        latest = self.store.load_latest_valid(["policy.npz", "optimizer_groups.json", "training_config.json",
+                                                "trainer_state.json"])
         if latest is None:
             self.spec = self.cfg.training_spec()
             self.runtime = load_runtime(self.spec)
@@ -92,13 +106,8 @@ class Trainer:
             self.runtime = load_runtime(self.spec)
             self.model = self.runtime.make_model(self.runtime.make_env(None), device=self.cfg.trainer_device)
             ppo.arrays_to_policy(self.model.policy, latest.arrays("policy.npz"))
-            if is_sac_policy(self.model.policy):   # the replay buffer starts empty (workers refill it)
-                sac.restore_optimizers(self.model, latest.arrays("optimizer.npz"),
-                                       latest.objects["optimizer_groups.json"])
-            else:
-                ppo.arrays_to_optimizer(self.model.policy.optimizer, latest.arrays("optimizer.npz"),
-                                        latest.objects["optimizer_groups.json"])
             self.state = latest.json("trainer_state.json")
+            self._restore_optimizer(latest)
             self.model.num_timesteps = int(self.state["num_timesteps"])
             self.version = latest.version
             for eid in self.state.get("consumed_episode_ids", []):
@@ -111,11 +120,35 @@ class Trainer:
             from ..drfc import hyperparameters_json
 
             write_model_files(self.run_dir, self.runtime.model_metadata(), hyperparameters_json(cfg))
+            from .run_record import RunFolder
+
+            self.run_folder = RunFolder(self.run_dir, cfg, self.cfg)
+            if self.run_folder.rows:       # a restarted trainer: wall time continues
+                self.wall_offset = float(self.run_folder.rows[-1].get("wall_time_s") or 0.0)
         self.start_version = self.version
         self.latest_at_start = self.store.latest_pointer()
         self.stream.ensure_group()
         for entry in self.stream.reclaim(min_idle_ms=0):
             self._accept(entry)
+
+    def _restore_optimizer(self, latest: Any) -> None:
+        from .model_store import load_npz, sha256
+
+        if "optimizer.npz" in latest.manifest.get("objects", {}):   # stores written before the side record
+            data = self.store.load(latest.version, ["optimizer.npz"]).objects["optimizer.npz"]
+        else:
+            data = self.store.get_record(optimizer_key(latest.version))
+            if data is not None and sha256(data) != self.state.get("optimizer_sha256"):
+                log.warning("%s fails its checksum; the optimizer restarts from zero moments", optimizer_key(latest.version))
+                data = None
+        if data is None:
+            log.warning("no optimizer state for version %d; Adam restarts from zero moments", latest.version)
+            return
+        groups = latest.objects.get("optimizer_groups.json")
+        if is_sac_policy(self.model.policy):   # the replay buffer starts empty (workers refill it)
+            sac.restore_optimizers(self.model, load_npz(data), groups)
+        else:
+            ppo.arrays_to_optimizer(self.model.policy.optimizer, load_npz(data), groups)
 
     # -- one stream entry --------------------------------------------------------------------
     def _drop(self, entry: StreamEntry, reason: str) -> None:
@@ -160,6 +193,8 @@ class Trainer:
 
     # -- one update --------------------------------------------------------------------------
     def _publish(self, used: list[wire.EpisodeRecord]) -> None:
+        from .model_store import sha256
+
         ids = [r.episode_id for r in used]
         remembered = (list(self.state.get("consumed_episode_ids", [])) + ids)[-SEEN_IDS_KEPT:]
         ptr = self.store.latest_pointer() if self.version >= 0 else None
@@ -168,13 +203,51 @@ class Trainer:
                                   f"trainer's version {self.version}: two trainers on one model store? Stopping "
                                   f"(one trainer per store and stream)")
         version = self.store.next_version()
+        opt = dump_npz(optimizer_state(self.model)[0])
+        self.store.put_record(optimizer_key(version), opt)      # before the version that names it
         self.state = {"version": version, "parent_version": self.version, "num_timesteps": int(self.model.num_timesteps),
                       "episodes_total": int(self.state.get("episodes_total", 0)) + len(used),
-                      "consumed_episode_ids": remembered}
+                      "optimizer_sha256": sha256(opt), "consumed_episode_ids": remembered}
         manifest = self.store.publish(version, model_objects(self.model, self.runtime, self.spec, self.state))
         self.policy_shas[version] = manifest["objects"]["policy.npz"]["sha256"]
-        self.version = version
+        previous, self.version = self.version, version
         self.stream.announce(version)
+        if previous >= 0:
+            try:
+                self.store.delete_record(optimizer_key(previous))   # only the newest one is ever restored
+            except ModelStoreError as exc:
+                log.warning("could not delete %s: %s", optimizer_key(previous), exc)
+        self._retain()
+
+    def _retain(self) -> None:
+        """Keep the newest K + best-scoring + leased versions, delete the rest (:mod:`.retention`)."""
+        if self.cfg.keep_versions is None:
+            return
+        from .retention import leased_versions, prune
+
+        try:
+            leased = leased_versions(self.stream.r, self.stream.settings)
+        except Exception as exc:  # noqa: BLE001 - without the leases nothing is deleted this time
+            log.warning("cannot read reader leases (%s); not deleting old versions now", exc)
+            return
+        deleted = prune(self.store, self.cfg.keep_versions, self.cfg.keep_best_versions, leased,
+                        min_keep_last=self.cfg.max_policy_lag + 2)
+        if deleted:
+            log.info("retention: deleted model versions %s (leased: %s)", deleted, sorted(leased))
+
+    def _latest_score(self) -> dict[str, Any] | None:
+        """The evaluator's newest score record in the store (``evaluations/vNNNNNN.json``), if any."""
+        for v in range(self.version, max(-1, self.version - 20), -1):
+            if v in self.scores:
+                return self.scores[v]
+            raw = self.store.get_record(f"evaluations/v{v:06d}.json")
+            if raw is not None:
+                try:
+                    self.scores[v] = json.loads(raw)
+                    return self.scores[v]
+                except ValueError:
+                    continue
+        return None
 
     def update(self) -> dict[str, Any]:
         records = [rec for rec, _ in self.buffer.values()]
@@ -209,19 +282,76 @@ class Trainer:
         }
         with self.metrics_path.open("a") as f:
             f.write(json.dumps(row) + "\n")
+        if self.run_folder is not None:
+            self._record(row, records, stats)
         log.info("version %d: %d episodes, %d steps, mean return %.3f, update %.2f s, utilisation %.0f%%",
                  self.version, row["episodes"], row["steps"], row["mean_return"], dt, 100 * row["utilisation"])
         return row
 
+    def _record(self, row: dict[str, Any], records: list[wire.EpisodeRecord], stats: dict[str, Any]) -> None:
+        """The run-folder row (``deepracer train``'s columns) of this version, its checkpoint and plot;
+        prints the version's progress line."""
+        from .run_record import progress_line
+
+        per_worker: dict[str, list[float]] = {}
+        for r in records:
+            w = per_worker.setdefault(r.worker_id, [0.0, 0.0])
+            w[0] += r.steps
+            w[1] += float(r.meta.get("wall_s") or 0.0)
+        rates = {k: round(n / t, 1) for k, (n, t) in per_worker.items() if t > 0}
+        progress = [float(r.meta["progress"]) for r in records if isinstance(r.meta.get("progress"), (int, float))]
+        steps = [r.steps for r in records]
+        score = self._latest_score()
+        prev = self.run_folder.rows[-1] if self.run_folder.rows else {}
+        wall = self.wall_offset + row["wall_s"]
+        out = {
+            "iteration": self.version, "steps": int(self.model.num_timesteps), "wall_time_s": round(wall, 3),
+            "n_steps": int(sum(steps)), "episodes": len(records),
+            "episodes_total": int(self.state.get("episodes_total", 0)),
+            "mean_reward": row["mean_return"], "mean_progress": row["mean_progress"],
+            "lap_completion_rate": row["lap_completion"],
+            "mean_episode_steps": float(np.mean(steps)) if steps else None,
+            "entropy": -stats["train/entropy_loss"] if "train/entropy_loss" in stats else None,
+            "policy_loss": stats.get("train/policy_gradient_loss"), "value_loss": stats.get("train/value_loss"),
+            "approx_kl": stats.get("train/approx_kl"), "clip_fraction": stats.get("train/clip_fraction"),
+            "explained_variance": stats.get("train/explained_variance"),
+            "env_steps_per_s": round(sum(steps) / max(wall - float(prev.get("wall_time_s") or self.wall_offset), 1e-6), 1),
+            "update_time_s": row["update_s"],
+            "eval_completion_rate": score.get("success_rate") if score else None,
+            "eval_mean_progress": score.get("mean_completion") if score else None,
+            "eval_mean_lap_time_s": score.get("mean_lap_time_s") if score else None,
+            "track": self.run_folder.cfg.track,
+            # decoupled-only columns (metrics.jsonl)
+            "eval_version": score.get("version") if score else None, "worker_steps_per_s": rates,
+            "utilisation": row["utilisation"], "policy_lag": row["policy_lag"],
+            "dropped_stale": row.get("dropped_stale", 0), "dropped_duplicate": row.get("dropped_duplicate", 0),
+        }
+        out = self.run_folder.record(self.model, out)
+        print(progress_line(out), flush=True)
+
     def run(self) -> int:
+        try:
+            rc = self._run()
+        except BaseException as exc:
+            if self.run_folder is not None:
+                self.run_folder.finish(f"{type(exc).__name__}: {exc}", failed=True)
+            raise
+        if self.run_folder is not None:
+            self.run_folder.finish(self.stop_reason or "stopped")
+        return rc
+
+    def _run(self) -> int:
+        self.stop_reason = ""
         self.restore_or_init()
         deadline = None if self.cfg.max_wall_time_s is None else self.t_start + self.cfg.max_wall_time_s
         while not self.stop():
             if self.cfg.max_versions is not None and self.version >= self.cfg.max_versions:
                 log.info("reached max_versions=%d; stopping", self.cfg.max_versions)
+                self.stop_reason = f"max_versions {self.cfg.max_versions} reached"
                 break
             if deadline is not None and time.monotonic() > deadline:
                 log.info("reached max_wall_time_s; stopping")
+                self.stop_reason = f"max_wall_time_s {self.cfg.max_wall_time_s:g} reached"
                 break
             for entry in self.stream.read(count=64, block_ms=300):
                 self._accept(entry)

@@ -43,8 +43,10 @@ POLICY_OBJECTS = ["policy.npz", "training_config.json"]
 class PolicyFollower:
     """Keeps a model in sync with the store: shared by workers and evaluators."""
 
-    def __init__(self, store: ModelStore, notifications: ModelNotifications | None, worker: WorkerSettings):
+    def __init__(self, store: ModelStore, notifications: ModelNotifications | None, worker: WorkerSettings,
+                 lease: Any = None):
         self.store, self.notifications, self.worker = store, notifications, worker
+        self.lease = lease   # retention.ReaderLease: the trainer never deletes the version held here
         self.version: int = -1
         self.bad_versions: set[int] = set()
         self.model: Any = None
@@ -70,6 +72,8 @@ class PolicyFollower:
         """Load ``version`` if newer and not known bad; False (keeping the current one) on failure."""
         if version <= self.version or version in self.bad_versions:
             return False
+        if self.lease is not None:
+            self.lease.hold(version)           # before reading: the trainer will not delete it now
         try:
             mv = self.store.load(version, POLICY_OBJECTS)
             self._install(mv)
@@ -81,6 +85,8 @@ class PolicyFollower:
             raise                           # wrong credentials: waiting cannot help
         except ModelStoreError as exc:  # unreachable store: try again later
             log.warning("cannot load model version %d yet: %s", version, exc)
+            if self.lease is not None and self.version >= 0:
+                self.lease.hold(self.version)
             return False
         log.info("%s now acts with model version %d", self.worker.worker_id, version)
         return True
@@ -100,6 +106,8 @@ class PolicyFollower:
             raise
         except ModelStoreError as exc:
             log.warning("model store unreachable: %s", exc)
+        if self.lease is not None and self.version >= 0:
+            self.lease.hold(self.version)      # heartbeat on the version in use
         if not candidates:
             return False
         newest = max(candidates)
@@ -127,6 +135,7 @@ class PolicyFollower:
 def run_episode(env: Any, actor: ppo.Actor, max_steps: int, stop: StopFlag, seed: int | None = None
                 ) -> tuple[dict[str, np.ndarray], bool, float, dict[str, Any]] | None:
     """One complete episode; None if stopped before it finished (nothing partial is returned)."""
+    t0 = time.monotonic()
     obs, info = env.reset(seed=seed)
     cols: dict[str, list[Any]] = {"obs": [], "actions": [], "rewards": [], "values": [], "log_probs": []}
     terminated = truncated = False
@@ -148,6 +157,7 @@ def run_episode(env: Any, actor: ppo.Actor, max_steps: int, stop: StopFlag, seed
               "log_probs": np.asarray(cols["log_probs"], np.float32)}
     meta = {k: _jsonable(info[k]) for k in ("progress", "lap_time_s", "termination_reason", "episode_status")
             if k in info}
+    meta["wall_s"] = round(time.monotonic() - t0, 4)   # the trainer's steps/s per worker
     return arrays, bool(terminated), float(last_value), meta
 
 
@@ -165,7 +175,10 @@ class Worker:
         redis_settings = cfg.redis_settings()
         self.stream = ExperienceStream(redis_settings, consumer=settings.worker_id, should_stop=self.stop)
         self.store = open_store(cfg.store, endpoint_url=cfg.store_endpoint_url)
-        self.follower = PolicyFollower(self.store, ModelNotifications(redis_settings), settings)
+        from .retention import ReaderLease
+
+        self.follower = PolicyFollower(self.store, ModelNotifications(redis_settings), settings,
+                                       lease=ReaderLease(redis_settings, settings.worker_id, cfg.lease_ttl_s))
         self.nonce = uuid.uuid4().hex[:10]   # a restarted worker never reuses an episode id
         self.episodes = 0
         self.steps = 0
@@ -215,7 +228,8 @@ class Worker:
                 log.info("%s stopped mid-episode; the partial episode is discarded", self.settings.worker_id)
                 break
             arrays, terminated, last_value, meta = result
-            meta.update(track=self.settings.track, seed=self.settings.seed, policy_sha256=self.follower.policy_sha256)
+            meta.update(track=self.settings.track, seed=self.settings.seed, speed_scale=self.settings.speed_scale,
+                        policy_sha256=self.follower.policy_sha256)
             rec = wire.EpisodeRecord(worker_id=self.settings.worker_id,
                                      episode_id=f"{self.settings.worker_id}:{self.nonce}:{self.episodes}",
                                      policy_version=version, arrays=arrays, terminated=terminated,
@@ -227,6 +241,8 @@ class Worker:
             self.steps += rec.steps
         if self._trace_version is not None:
             self.logs.end_iteration()
+        if self.follower.lease is not None:
+            self.follower.lease.release()
         return 0
 
 
