@@ -40,6 +40,7 @@ from .transport import ExperienceStream, StreamEntry, TransportError
 COMMAND_HELP = "decoupled training: the trainer role"  # `deepracer --help`
 
 log = logging.getLogger("deepracer.trainer")
+WORKERS_RECORD = "run/workers.json"   # the per-worker settings, for workers without a config file
 SEEN_IDS_KEPT = 100_000   # episode ids remembered for de-duplication (>> episodes per lag window)
 
 
@@ -92,6 +93,7 @@ class Trainer:
 
     # -- start: restore from the newest valid version, or publish version 0 --------------------
     def restore_or_init(self) -> None:
+        self.store.put_record(WORKERS_RECORD, json.dumps(self.cfg.workers).encode())   # before any version
         latest = self.store.load_latest_valid(["policy.npz", "optimizer_groups.json", "training_config.json",
                                                 "trainer_state.json"])
         if latest is None:

@@ -21,6 +21,7 @@ import logging
 import sys
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -246,6 +247,30 @@ class Worker:
         return 0
 
 
+def shared_worker_settings(cfg: Any, stop: StopFlag, poll_s: float = 0.5) -> list[dict[str, Any]]:
+    """The ``workers`` list the trainer put in the store (``run/workers.json``, written before
+    version 0), so a worker on another machine needs no config file: only the Redis URL, the store
+    and credentials. Waits until the store has a model (then the record exists if the trainer's
+    config had one); [] when it has none."""
+    import json
+
+    from .trainer import WORKERS_RECORD
+
+    store = open_store(cfg.store, endpoint_url=cfg.store_endpoint_url)
+    t0 = time.monotonic()
+    while not stop():
+        raw = store.get_record(WORKERS_RECORD)
+        if raw is not None:
+            data = json.loads(raw)
+            return list(data) if isinstance(data, list) else []
+        if store.latest_pointer() is not None:
+            return []
+        if cfg.max_wall_time_s is not None and time.monotonic() - t0 > cfg.max_wall_time_s:
+            return []
+        time.sleep(poll_s)
+    return []
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="deepracer worker", description=__doc__.split("\n\n")[0])
     common_arguments(parser)
@@ -260,12 +285,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         cfg = config_from_args(args, ("compression",))
+        stop = StopFlag()
+        if not cfg.workers:            # no local list: the per-worker settings the trainer shares
+            cfg = replace(cfg, workers=shared_worker_settings(cfg, stop))
         ws = cfg.worker_settings(args.index, args.worker_id)
         if args.track:
             ws.track = args.track
         if args.seed is not None:
             ws.seed = args.seed
-        return Worker(cfg, ws, StopFlag(), args.max_episodes, args.max_steps, index=args.index).run()
+        return Worker(cfg, ws, stop, args.max_episodes, args.max_steps, index=args.index).run()
     except (ConfigError, ModelStoreError, TransportError, ValueError, RewardFunctionError) as exc:
         print(f"deepracer worker: {exc}", file=sys.stderr)
         return 2
