@@ -286,9 +286,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = config_from_args(args, ("compression",))
         stop = StopFlag()
-        if not cfg.workers:            # no local list: the per-worker settings the trainer shares
+        from_store = not cfg.workers
+        if from_store:                 # no local list: the per-worker settings the trainer shares
             cfg = replace(cfg, workers=shared_worker_settings(cfg, stop))
         ws = cfg.worker_settings(args.index, args.worker_id)
+        if from_store and args.index < len(cfg.workers):
+            log.info("worker %d: settings from the store: %s", args.index, ws.to_dict())
         if args.track:
             ws.track = args.track
         if args.seed is not None:
