@@ -10,6 +10,7 @@ A checkpoint is a zip file (``checkpoints/iter_NNNNNN.zip``, ``best.zip``) holdi
     config.json       the run's resolved training config (``TrainConfig.to_dict()``: network,
                       regularisation, frame stack, model_metadata / action space, ...)
     policy.npz        the policy's ``state_dict`` as numpy arrays (``np.load(allow_pickle=False)``)
+                      (a tensor the state_dict lists under two names, SB3's shared feature extractor, is stored once)
     optimizer.npz     the optimizer's per-parameter state (Adam moments, step) as numpy arrays
 
 SAC (``"algorithm": "SAC"``, ``"policy_class": "SACPolicy"``, :mod:`deepracer_agent.sac`): policy.npz
@@ -91,9 +92,31 @@ def load_npz(data: bytes) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
+def _aliases(state: Mapping[str, Any]) -> dict[str, str]:
+    """Keys of ``state`` whose tensor IS an earlier key's tensor (same storage, offset, shape,
+    strides) -> that earlier key. SB3's ActorCriticPolicy lists its shared feature extractor twice
+    (``features_extractor.*`` and ``pi_features_extractor.*``): saving both doubled a camera
+    network's weights on disk."""
+    first: dict[tuple, str] = {}
+    out: dict[str, str] = {}
+    for k, v in state.items():
+        try:
+            ident = (v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape), tuple(v.stride()), str(v.dtype))
+        except (AttributeError, RuntimeError):
+            continue
+        if v.numel() and ident in first:
+            out[k] = first[ident]
+        else:
+            first.setdefault(ident, k)
+    return out
+
+
 def policy_to_arrays(policy: Any) -> dict[str, np.ndarray]:
-    """``state_dict`` -> {name: numpy array} (CPU copies)."""
-    return {k: v.detach().cpu().numpy().copy() for k, v in policy.state_dict().items()}
+    """``state_dict`` -> {name: numpy array} (CPU copies); a tensor listed under two names (an alias,
+    see :func:`_aliases`) is stored once, under its first name."""
+    state = policy.state_dict(keep_vars=True)
+    alias = _aliases(state)
+    return {k: v.detach().cpu().numpy().copy() for k, v in state.items() if k not in alias}
 
 
 def arrays_to_policy(policy: Any, arrays: Mapping[str, np.ndarray]) -> None:
@@ -101,6 +124,8 @@ def arrays_to_policy(policy: Any, arrays: Mapping[str, np.ndarray]) -> None:
     import torch as th
 
     own = policy.state_dict()
+    alias = {k: src for k, src in _aliases(policy.state_dict(keep_vars=True)).items() if k not in arrays and src in arrays}
+    arrays = {**arrays, **{k: arrays[src] for k, src in alias.items()}}    # aliases stored once
     missing, unexpected = sorted(set(own) - set(arrays)), sorted(set(arrays) - set(own))
     if missing or unexpected:
         raise ValueError(f"policy weights do not match the network: missing {missing[:5]}, "
