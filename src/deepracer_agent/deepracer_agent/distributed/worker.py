@@ -247,6 +247,9 @@ class Worker:
         return 0
 
 
+BUCKET_WAIT_S = 120.0   # how long a worker waits for the trainer to create the store's bucket
+
+
 def shared_worker_settings(cfg: Any, stop: StopFlag, poll_s: float = 0.5) -> list[dict[str, Any]]:
     """The ``workers`` list the trainer put in the store (``run/workers.json``, written before
     version 0), so a worker on another machine needs no config file: only the Redis URL, the store
@@ -259,7 +262,15 @@ def shared_worker_settings(cfg: Any, stop: StopFlag, poll_s: float = 0.5) -> lis
     store = open_store(cfg.store, endpoint_url=cfg.store_endpoint_url)
     t0 = time.monotonic()
     while not stop():
-        raw = store.get_record(WORKERS_RECORD)
+        try:
+            raw = store.get_record(WORKERS_RECORD)
+        except StoreAccessError as exc:
+            # the trainer creates the bucket: a worker started first waits for it (a while), but a
+            # wrong bucket name or credentials still end it with the store's one line
+            if "NoSuchBucket" not in str(exc) or time.monotonic() - t0 > BUCKET_WAIT_S:
+                raise
+            time.sleep(poll_s)
+            continue
         if raw is not None:
             data = json.loads(raw)
             return list(data) if isinstance(data, list) else []
