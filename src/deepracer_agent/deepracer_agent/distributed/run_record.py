@@ -8,7 +8,9 @@ decoupled ones in the JSONL: steps/s per worker, trainer utilisation, the evalua
 ``config.resolved.yaml``, ``model_metadata.json``; and ``decoupled.json``: the run's decoupled
 settings with every worker's own track / randomization / speed (no secrets).
 
-Every writer here is the embedded path's own function (one format, one place).
+Every writer here is the embedded path's own (:mod:`deepracer_agent.run_folder`, one format, one
+place), in its order: the checkpoint zip, then the metrics row, then the sidecar that commits the
+checkpoint.
 """
 from __future__ import annotations
 
@@ -40,8 +42,8 @@ class RunFolder:
     """Writes the run folder of a decoupled trainer whose runtime has a ``TrainConfig`` (``cfg``)."""
 
     def __init__(self, run_dir: Path, train_cfg: Any, dcfg: Any):
-        from ..train import METADATA_FILE, RESOLVED_CONFIG, STATUS_FILE
         from ..config import save_yaml
+        from ..run_folder import METADATA_FILE, RESOLVED_CONFIG, STATUS_FILE, read_metrics
 
         self.run_dir, self.cfg = Path(run_dir), train_cfg
         (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -56,10 +58,7 @@ class RunFolder:
             "keep_best_versions": d["keep_best_versions"], "trainer_device": d["trainer_device"],
             "workers": workers})
         self.status_path = self.run_dir / STATUS_FILE
-        self.rows: list[dict[str, Any]] = []
-        from ..train import read_metrics
-
-        self.rows = read_metrics(self.run_dir)
+        self.rows: list[dict[str, Any]] = read_metrics(self.run_dir)
         atomic_write_json(self.status_path, {"state": "running", "pid": os.getpid(), "mode": "decoupled",
                                              "iteration": self.rows[-1]["iteration"] if self.rows else 0})
 
@@ -67,16 +66,19 @@ class RunFolder:
         """Checkpoint + metrics row + plot for one published version; returns the row written."""
         import time
 
-        from ..train import PROGRESS_PLOT, _append_metrics, _plain, _prune_checkpoints, save_checkpoint
+        from ..callbacks import plain_row
+        from ..run_folder import PROGRESS_PLOT, append_metrics, commit_checkpoint, prune_checkpoints
+        from ..train import save_checkpoint
 
         t = time.perf_counter()
-        save_checkpoint(model, self.run_dir, {"iteration": row["iteration"], "steps": row["steps"],
-                                              "wall_time_s": row["wall_time_s"], "episodes_total": row["episodes_total"],
-                                              "model_version": row["iteration"]}, self.cfg)
-        _prune_checkpoints(self.run_dir, self.cfg.checkpoints.keep_last)
+        info = {"iteration": row["iteration"], "steps": row["steps"], "wall_time_s": row["wall_time_s"],
+                "episodes_total": row["episodes_total"], "model_version": row["iteration"]}
+        path = save_checkpoint(model, self.run_dir, info, self.cfg, commit=False)
         row["save_time_s"] = round(time.perf_counter() - t, 3)
-        row = {k: _plain(v) for k, v in row.items()}
-        _append_metrics(self.run_dir, row)
+        row = plain_row(row)
+        append_metrics(self.run_dir, row)
+        commit_checkpoint(path, info)          # the sidecar last: a complete checkpoint always has its row
+        prune_checkpoints(self.run_dir, self.cfg.checkpoints.keep_last)
         self.rows.append(row)
         try:
             from ..plots import plot_training
