@@ -89,7 +89,11 @@ class Evaluator:
             self.notifications.poll(0.5)   # wakes up early on a notification
             try:
                 todo = [v for v in self.store.versions() if v not in self.done]
-            except StoreAccessError:
+            except StoreAccessError as exc:
+                from .worker import BUCKET_WAIT_S
+
+                if "NoSuchBucket" in str(exc) and time.monotonic() - self.t0 < BUCKET_WAIT_S:
+                    continue                # started before the trainer created the bucket: wait for it
                 raise                       # wrong credentials: waiting cannot help
             except ModelStoreError as exc:
                 log.warning("model store unreachable: %s", exc)
