@@ -301,7 +301,6 @@ class Trainer:
             w[0] += r.steps
             w[1] += float(r.meta.get("wall_s") or 0.0)
         rates = {k: round(n / t, 1) for k, (n, t) in per_worker.items() if t > 0}
-        progress = [float(r.meta["progress"]) for r in records if isinstance(r.meta.get("progress"), (int, float))]
         steps = [r.steps for r in records]
         score = self._latest_score()
         prev = self.run_folder.rows[-1] if self.run_folder.rows else {}
