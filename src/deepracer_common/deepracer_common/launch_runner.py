@@ -1127,7 +1127,7 @@ def main(argv: list[str] | None = None) -> int:
               "cannot run)", file=sys.stderr)
         return 2
     try:
-        if args.arguments and ":=" not in args.arguments[0] and not Path(args.file).exists():
+        if args.arguments and ":=" not in args.arguments[0] and not Path(args.file).is_file():
             args.file = str(find_launch_file(args.file, args.arguments.pop(0)))   # PACKAGE FILE
         cli_args = parse_cli_args(args.arguments)
         if args.show_args:
