@@ -430,22 +430,33 @@ def test_exits_interrupts_and_overflowing_returns_are_clear_errors(tmp_path, bod
 
 
 def test_a_real_ctrl_c_during_a_reward_still_interrupts(tmp_path):
-    rf = load_reward_function(_write(tmp_path, "ctrl_c", """
+    """A real SIGINT (what Ctrl-C in the terminal sends) during a reward call reaches the caller as
+    KeyboardInterrupt. Run in a fresh interpreter, as a training process is: the long pytest process of
+    the whole agent suite is not a faithful host for a real signal (threads of earlier tests)."""
+    import subprocess
+
+    path = _write(tmp_path, "ctrl_c", """
         import os, signal, time
         def reward_function(params):
             os.kill(os.getpid(), signal.SIGINT)     # what Ctrl-C in the terminal does
             time.sleep(0.5)
             return 1.0
-    """))
-    # A process started in the background by a non-interactive shell inherits SIGINT as ignored;
-    # Python installs its Ctrl-C handler only when SIGINT is not ignored, so install it here.
-    import signal
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            rf({})
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    """)
+    script = textwrap.dedent(f"""
+        import signal, sys
+        # a process started in the background by a non-interactive shell inherits SIGINT as ignored;
+        # Python installs its Ctrl-C handler only when it is not, so install it as a terminal would
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        from deepracer_agent.reward import load_reward_function
+        rf = load_reward_function({str(path)!r})
+        try:
+            rf({{}})
+        except KeyboardInterrupt:
+            sys.exit(42)
+        sys.exit(1)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 42, proc.stdout + proc.stderr
 
 
 def test_sys_exit_while_loading_is_an_error(tmp_path):
