@@ -42,6 +42,8 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable, Mapping
 
+from deepracer_common.options import to_number
+
 from .config import ConfigError, Hyperparameters, did_you_mean
 
 UNBUILT_SENSORS = ("STEREO_CAMERAS", "LIDAR", "SECTOR_LIDAR", "DISCRETIZED_SECTOR_LIDAR")
@@ -66,15 +68,10 @@ def _read_json(path: str | Path, what: str) -> dict[str, Any]:
 
 def _number(value: Any, where: str, integer: bool = False) -> float | int:
     """A number, also written as a string (``"64"``, ``"3e-4"``)."""
-    if isinstance(value, bool):
+    number = to_number(value)     # the schema's one reading of numbers (strings such as "3e-4" too)
+    if number is None or not math.isfinite(number):
         raise ConfigError(f"{where}: expected a number, got {value!r}")
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    value = number
     if integer:
         if float(value) != int(value):
             raise ConfigError(f"{where}: expected a whole number, got {value!r}")

@@ -28,7 +28,6 @@ Differences from the CPU trainer (deliberate, for throughput):
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -69,9 +68,9 @@ class _Rollout:
         meta = cfg.metadata()
         if not meta.is_discrete:
             raise TorchTrainError("model_metadata.action_space: the GPU trainer supports discrete action spaces only")
-        self.steer = torch.tensor([math.radians(a.steering_angle_deg) for a in meta.actions], dtype=torch.float64,
-                                  device=device)
-        self.speed = torch.tensor([a.speed_m_s for a in meta.actions], dtype=torch.float64, device=device)
+        table = torch.as_tensor(meta.action_table(), dtype=torch.float64, device=device)  # (A, 2): deg, m/s
+        self.steer = torch.deg2rad(table[:, 0])
+        self.speed = table[:, 1].contiguous()
         self.max_steps = int(cfg.episode_config().max_steps)
         self.stack = cfg.hyperparameters.stack_size
         self.rng = np.random.default_rng(cfg.seed + 17)
