@@ -10,8 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
+from deepracer_common.nodes.lifecycle import run_node
 from rclpy.node import Node
 from std_msgs.msg import String
 
@@ -57,18 +56,17 @@ class Listener(Node):
 
 
 def _run(role: str, factory: type[Node]) -> int:
+    """Spin through the workspace's one node wrapper (run_node), then say so.
+
+    Not a hand-written spin loop: rclpy's SIGINT handler wakes the executor (spin returns via
+    ExternalShutdownException) and Python raises ``KeyboardInterrupt`` a few bytecodes LATER, which
+    can land inside ``destroy_node()`` and kill the process before it reports; run_node ignores
+    further signals once shutting down, exactly what every project node relies on.
+    """
     _record_pid(role)
-    rclpy.init(args=sys.argv)
-    node = factory()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    print(f"{role} stopped cleanly", flush=True)
-    return 0
+    status = run_node(factory, role, args=sys.argv)
+    print(f"{role} stopped cleanly" if status == 0 else f"{role} stopped with status {status}", flush=True)
+    return status
 
 
 def talker_main() -> int:
