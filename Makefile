@@ -32,7 +32,7 @@ $(VENV)/.installed: requirements/requirements.txt requirements/constraints.txt s
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --disable-pip-version-check "torch==2.13.0"
 	$(PIP) install --quiet --disable-pip-version-check -c requirements/constraints.txt -r requirements/requirements.txt
-	bash scripts/install_system_deps.sh
+	PYTHON=$(PYTHON) bash scripts/install_system_deps.sh
 	touch $@
 
 # 2. colcon build (symlink install: code edits need no rebuild; package.xml/setup.py/data changes do).

@@ -3,9 +3,19 @@
 # chromium + chromium-driver (the web console's browser tests; playwright drives /usr/bin/chromium),
 # libsdformat-dev + ignition-tools (`ign sdf -k` checks the Gazebo worlds, models and URDF; neither
 # package alone gives a working checker; a machine with Gazebo Harmonic has `gz sdf` instead).
+# cmake, g++ and the Python headers: colcon builds the message packages src/tf2_msgs and
+# src/ackermann_msgs (rosidl generates C/C++ typesupport and a Python C extension).
 # Installed with apt when missing and we are root (CI, fresh Debian); otherwise we say what to install.
 set -euo pipefail
 need=()
+command -v cmake >/dev/null 2>&1 || need+=(cmake)
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v make >/dev/null 2>&1 || need+=(make)
+# the headers of the Python the virtualenv is made from (the Makefile's PYTHON, python3 by default)
+py="${PYTHON:-python3}"
+if ! "$py" -c 'import os, sysconfig, sys; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' 2>/dev/null; then
+  need+=(python3-dev)
+fi
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)

@@ -38,7 +38,8 @@ ALLOWED = {
     "deepracer_bringup": {"deepracer_common", "deepracer_description", "deepracer_control", "deepracer_inference"},
 }
 ROS_MODULES = {"rclpy", "std_msgs", "sensor_msgs", "geometry_msgs", "nav_msgs", "visualization_msgs",
-               "std_srvs", "rcl_interfaces", "builtin_interfaces", "rosgraph_msgs", "diagnostic_msgs", "tf2_msgs"}
+               "std_srvs", "rcl_interfaces", "builtin_interfaces", "rosgraph_msgs", "diagnostic_msgs", "tf2_msgs",
+               "ackermann_msgs"}
 # Every third-party import -> the package.xml key that provides it: a rosdep key (ROS packages and
 # python3-* system packages), or "pip:NAME" for a PyPI-only package (no rosdep key), which the
 # package.xml names in a comment <!-- pip: NAME, ... --> (installed from requirements/requirements.txt).
@@ -53,6 +54,8 @@ IMPORT_KEYS = {
     "openvino": "pip:openvino", "onnxruntime": "pip:onnxruntime", "onnx": "pip:onnx", "lz4": "pip:lz4",
     "tensorboard": "pip:tensorboard",
 }
+# the standard message packages no PyPI wheel carries, built in the workspace from their definitions
+INTERFACE_PACKAGES = ["ackermann_msgs", "tf2_msgs"]
 TRAINING_ONLY = {"torch", "stable_baselines3", "gymnasium"}
 CAR_SIDE = {"deepracer_common", "deepracer_description", "deepracer_control", "deepracer_inference"}
 
@@ -93,10 +96,32 @@ def test_every_package_is_an_ament_python_package():
 def test_colcon_discovers_every_package_in_dependency_order():
     out = subprocess.run(["colcon", "list", "--base-paths", str(SRC), "--topological-order", "--names-only"],
                          capture_output=True, text=True, check=True, timeout=120).stdout.split()
-    assert sorted(out) == sorted(PACKAGES)
+    assert sorted(out) == sorted(PACKAGES + INTERFACE_PACKAGES)
     for pkg, deps in ALLOWED.items():
         for dep in deps:
             assert out.index(dep) < out.index(pkg), f"{dep} must build before {pkg}"
+    for pkg in PACKAGES:        # a Python package using a built message package builds after it
+        for dep in _declared_keys(pkg) & set(INTERFACE_PACKAGES):
+            assert out.index(dep) < out.index(pkg), f"{dep} must build before {pkg}"
+
+
+@pytest.mark.parametrize("pkg", INTERFACE_PACKAGES)
+def test_interface_packages_are_rosidl_packages_with_their_license(pkg):
+    root = SRC / pkg
+    manifest = ET.parse(root / "package.xml").getroot()
+    assert manifest.get("format") == "3" and manifest.findtext("name") == pkg
+    assert manifest.find("export/build_type").text == "ament_cmake", pkg
+    assert manifest.findtext("member_of_group") == "rosidl_interface_packages", pkg
+    assert {"ament_cmake", "rosidl_default_generators"} <= {d.text for d in manifest.findall("buildtool_depend")}
+    assert manifest.findtext("license") == "BSD-3-Clause" and "BSD 3-Clause" in (root / "LICENSE").read_text()
+    cmake = (root / "CMakeLists.txt").read_text()
+    listed = set(re.findall(r'"((?:msg|srv|action)/\w+\.(?:msg|srv|action))"', cmake))
+    on_disk = {str(p.relative_to(root)) for kind in ("msg", "srv", "action") for p in (root / kind).glob("*.*")}
+    assert listed == on_disk and listed, f"{pkg}: CMakeLists lists {sorted(listed)}, the folders hold {sorted(on_disk)}"
+    # one build fix for the PyPI wheels, the same text in every interface package
+    assert "pypi_ros_wheels_prefix_path()" in cmake and "pypi_ros_wheels_drop_missing_includes()" in cmake
+    texts = {(SRC / p / "cmake" / "pypi_ros_wheels.cmake").read_text() for p in INTERFACE_PACKAGES}
+    assert len(texts) == 1, "cmake/pypi_ros_wheels.cmake differs between " + ", ".join(INTERFACE_PACKAGES)
 
 
 @pytest.mark.parametrize("pkg", PACKAGES)
