@@ -112,11 +112,15 @@ class DriveMapper:
     def neutral(self) -> ActuatorCommand:
         return neutral_command(self.calibration)
 
+    def to_drive(self, command: ActuatorCommand) -> tuple[float, float]:
+        """Actuator command -> (speed m/s, front virtual-wheel steering angle rad, > 0 = left): the
+        open-loop car command it stands for (URDF max speed and steering limit; no calibration)."""
+        return (command.throttle * self.vehicle.max_speed_m_s,
+                command.steering * self.vehicle.max_steering_angle_rad)
+
     def to_twist(self, command: ActuatorCommand) -> tuple[float, float]:
         """Actuator command -> (linear.x m/s, angular.z rad/s) for the simulator (no calibration)."""
-        speed_m_s = command.throttle * self.vehicle.max_speed_m_s
-        steering_rad = command.steering * self.vehicle.max_steering_angle_rad
-        return self.vehicle.twist_from_drive(speed_m_s, steering_rad)
+        return self.vehicle.twist_from_drive(*self.to_drive(command))
 
 
 def _clip_unit(value: float) -> float:

@@ -368,3 +368,33 @@ def test_bad_parameters_exit_1_naming_the_parameter(param, message):
     assert proc.returncode == 1
     assert message in out
     assert "Traceback" not in out
+
+
+def test_applied_command_is_typed_on_applied_drive(graph):
+    """control/applied_drive (ackermann_msgs/AckermannDriveStamped, built in the workspace): the
+    command the backend got, as speed (m/s) and front steering angle (rad), neutral on the watchdog."""
+    from ackermann_msgs.msg import AckermannDriveStamped
+    from deepracer_description.vehicle import load_vehicle
+
+    drives: list[AckermannDriveStamped] = []
+
+    def on_drive(msg: AckermannDriveStamped) -> None:
+        with graph.lock:
+            drives.append(msg)
+
+    graph.probe.create_subscription(AckermannDriveStamped, "/control/applied_drive", on_drive, 50)
+    graph.add_control(backend="sim", mode="manual", max_speed_scale=0.5, watchdog_timeout_s=1.0)
+    vehicle = load_vehicle()
+    # 4 m/s asked, max_speed_scale 0.5: throttle 0.5 -> half the URDF max speed; yaw rate 1 rad/s at 4 m/s
+    assert graph.publish_until(graph.pub_teleop, twist(4.0, 1.0),
+                               lambda: drives and drives[-1].drive.speed > 0.1 and graph.last_applied()["reason"] == "command")
+    with graph.lock:
+        msg, applied = drives[-1], graph.last_applied()
+    assert msg.header.frame_id == "base_link" and (msg.header.stamp.sec or msg.header.stamp.nanosec)
+    assert msg.drive.speed == pytest.approx(applied["throttle"] * vehicle.max_speed_m_s, rel=1e-5)
+    assert msg.drive.steering_angle == pytest.approx(applied["steering"] * vehicle.max_steering_angle_rad, rel=1e-5)
+    assert msg.drive.steering_angle > 0.0                       # positive yaw rate = left = positive angle
+    assert graph.wait_for(lambda: drives[-1].drive.speed == 0.0 and graph.last_applied()["reason"] == "watchdog",
+                          timeout=5.0)
+    with graph.lock:
+        assert drives[-1].drive.steering_angle == 0.0

@@ -12,7 +12,9 @@ Topics in:  cmd_vel (geometry_msgs/Twist, teleop; passes in mode "manual"),
 Topics out: control/applied (std_msgs/String JSON: what the PWM got and why, on every change and
             at the 50 Hz tick; the console reads it), /diagnostics (diagnostic_msgs/DiagnosticArray,
             1 Hz: status "control", level OK / WARN (watchdog or emergency stop neutral) with the same
-            fields as key/values), sim/cmd_vel (Twist, sim backend only).
+            fields as key/values), control/applied_drive (ackermann_msgs/AckermannDriveStamped, with
+            every control/applied: the applied command as speed m/s and front steering angle rad,
+            ``DriveMapper.to_drive``; frame_id base_link), sim/cmd_vel (Twist, sim backend only).
 Services:   control/emergency_stop (std_srvs/SetBool: true latches neutral, false releases),
             control/set_mode/manual, control/set_mode/autonomous, control/set_mode/calibration
             (std_srvs/Trigger: switch the mode; the same as setting the ``mode`` parameter),
@@ -30,6 +32,7 @@ import json
 import sys
 
 import rclpy
+from ackermann_msgs.msg import AckermannDriveStamped
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.node import Node
@@ -118,6 +121,7 @@ class ControlNode(Node):
         self._last_applied: tuple[ActuatorCommand, str] | None = None
 
         self.applied_pub = self.create_publisher(String, "control/applied", 10)
+        self.drive_pub = self.create_publisher(AckermannDriveStamped, "control/applied_drive", 10)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.sim_pub = self.create_publisher(Twist, "sim/cmd_vel", 10) if p["backend"] == "sim" else None
         self.create_subscription(Twist, "cmd_vel", lambda m: self._on_twist(Source.TELEOP, m), 10)
@@ -232,6 +236,11 @@ class ControlNode(Node):
             "throttle_duty_ns": command.throttle_duty_ns, "steering_duty_ns": command.steering_duty_ns,
             "clamp_count": self.mapper.clamp_count, "emergency_stop": self.supervisor.estop.engaged}
         self.applied_pub.publish(String(data=json.dumps(self._applied_fields)))
+        drive = AckermannDriveStamped()
+        drive.header.stamp = self.get_clock().now().to_msg()
+        drive.header.frame_id = "base_link"
+        drive.drive.speed, drive.drive.steering_angle = self.mapper.to_drive(command)
+        self.drive_pub.publish(drive)
 
     def _publish_diagnostics(self) -> None:
         """/diagnostics: one DiagnosticStatus "<node name>: control" with the applied fields."""
