@@ -39,7 +39,8 @@ def test_sim_drive_graph():
     procs = by_name(plan("sim_drive.launch.xml", **MODEL, track="oval", rate="60.0"))
     assert list(procs) == ["sim_node", "inference_node", "control_node"]
     assert procs["sim_node"].argv[0] == "<deepracer_sim/sim_node>"
-    assert params(procs["sim_node"].argv) == {"track": "oval", "rate_hz": "60.0", "randomize": "false", "seed": "0"}
+    assert params(procs["sim_node"].argv) == {"track": "oval", "rate_hz": "60.0", "randomize": "false", "seed": "0",
+                                              "publish_robot_tf": "True"}    # no robot_state_publisher: the sim's URDF TF
     assert params(procs["inference_node"].argv)["model_path"] == "/tmp/model.tar.gz"
     assert params(procs["control_node"].argv)["backend"] == "sim"
     assert params_files(procs["control_node"].argv) == ["control_sim.yaml"]
@@ -159,6 +160,8 @@ RVIZ_TYPES = {  # rviz display class -> message type it subscribes to
     "rviz_default_plugins/MarkerArray": "visualization_msgs/MarkerArray",
     "rviz_default_plugins/Odometry": "nav_msgs/Odometry",
     "rviz_default_plugins/Path": "nav_msgs/Path",
+    "rviz_default_plugins/Camera": "sensor_msgs/Image",
+    "rviz_default_plugins/RobotModel": "std_msgs/String",
 }
 
 
@@ -169,21 +172,29 @@ def interface_topics() -> dict[str, str]:
 
 
 def test_rviz_config_shows_the_documented_topics():
+    """Structure of the rviz config; test_rviz_config.py checks it against a running graph."""
     config = yaml.safe_load((LAUNCH / "rviz" / "deepracer.rviz").read_text())
     manager = config["Visualization Manager"]
-    assert manager["Global Options"]["Fixed Frame"] in ("odom", "map")
+    assert manager["Global Options"]["Fixed Frame"] == "odom"
     topics = interface_topics()
     shown = {}
     for display in manager["Displays"]:
-        if "Topic" in display:
-            topic = display["Topic"]["Value"]
-            assert topic in topics, f"{topic} is not in the INTERFACES.md topic table"
-            assert RVIZ_TYPES[display["Class"]] == topics[topic], topic
-            shown[topic] = display
-    assert set(shown) == {"/camera/image_raw", "/sim/track_markers", "/odom", "/sim/path"}
-    # QoS must match the publishers: sensor-data camera, latched track
-    assert shown["/camera/image_raw"]["Topic"]["Reliability Policy"] == "Best Effort"
-    assert shown["/sim/track_markers"]["Topic"]["Durability Policy"] == "Transient Local"
+        sub = display.get("Description Topic") if display["Class"] == "rviz_default_plugins/RobotModel" \
+            else display.get("Topic")
+        if sub is None or not display["Enabled"]:
+            continue
+        topic = sub["Value"]
+        assert topic in topics, f"{topic} is not in the INTERFACES.md topic table"
+        assert RVIZ_TYPES[display["Class"]] == topics[topic], topic
+        shown[display["Class"].split("/")[1]] = sub
+    assert set(shown) == {"Camera", "MarkerArray", "Odometry", "Path", "RobotModel"}
+    robot = next(d for d in manager["Displays"] if d["Class"] == "rviz_default_plugins/RobotModel")
+    assert robot["Description Source"] == "Topic" and robot["TF Prefix"] == ""
+    assert shown["RobotModel"]["Value"] == "/robot_description"
+    # QoS must match the publishers: sensor-data camera, latched track and robot_description
+    assert shown["Camera"]["Value"] == "/camera/image_raw" and shown["Camera"]["Reliability Policy"] == "Best Effort"
+    assert shown["MarkerArray"]["Durability Policy"] == "Transient Local"
+    assert shown["RobotModel"]["Durability Policy"] == "Transient Local"
 
 
 @pytest.mark.parametrize("name", ["sim_drive.launch.xml", "car.launch.xml", "sim_training.launch.xml"])

@@ -3,6 +3,7 @@ lockstep mode, colour images, and clear start-up errors."""
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import time
@@ -162,6 +163,81 @@ def test_two_namespaced_sims_in_one_domain_do_not_cross_talk():
             n.destroy_node()
     finally:
         rclpy.try_shutdown()
+
+
+def test_tf_odom_to_base_link_matches_the_sim_pose(graph_factory):
+    """/tf through rclpy (tf2_msgs built in the workspace): odom -> base_link every frame, the
+    translation and rotation of that frame's odometry pose and its stamp; no URDF frames by default."""
+    from tf2_msgs.msg import TFMessage
+
+    g = graph_factory(rate_hz=30.0)
+    tfs: list[TFMessage] = []
+    g.probe.create_subscription(TFMessage, "/tf", tfs.append, 100)
+    t = Twist()
+    t.linear.x, t.angular.z = 1.0, 0.5
+    assert g.spin_until(lambda: (g.cmd.publish(t), bool(g.odom) and g.odom[-1].twist.twist.linear.x > 0.5)[1])
+
+    def driven_m() -> float:
+        a, b = tfs[0].transforms[0].transform.translation, tfs[-1].transforms[0].transform.translation
+        return math.hypot(b.x - a.x, b.y - a.y)
+
+    assert g.spin_until(lambda: len(tfs) >= 5 and driven_m() > 0.1, 15.0)     # the car drove: TF follows
+    g.spin_until(lambda: False, 0.2)
+    by_stamp = {_ns(o.header.stamp): o for o in g.odom}
+    matched = 0
+    for msg in tfs:
+        assert [(ts.header.frame_id, ts.child_frame_id) for ts in msg.transforms] == [("odom", "base_link")]
+        ts = msg.transforms[0]
+        odom = by_stamp.get(_ns(ts.header.stamp))
+        if odom is None:
+            continue
+        pose = odom.pose.pose
+        assert (ts.transform.translation.x, ts.transform.translation.y, ts.transform.translation.z) == \
+            (pose.position.x, pose.position.y, 0.0)
+        assert (ts.transform.rotation.z, ts.transform.rotation.w) == (pose.orientation.z, pose.orientation.w)
+        matched += 1
+    assert matched >= 3
+    assert g.sim.tf_static_pub is None                                               # publish_robot_tf off
+
+
+def test_robot_tf_and_description_for_graphs_without_robot_state_publisher(graph_factory):
+    """publish_robot_tf: the URDF's fixed joints on /tf_static (late subscribers get them), the
+    moving joints at 0 on /tf with odom -> base_link, the URDF on robot_description; together a
+    tree from odom down to camera_optical_frame (the image frame_id)."""
+    from tf2_msgs.msg import TFMessage
+
+    from deepracer_description.frames import CAMERA_OPTICAL_FRAME, joint_transforms, pose_in_base
+    from deepracer_description.vehicle import default_urdf_path
+
+    g = graph_factory(rate_hz=30.0, publish_robot_tf=True)
+    assert g.spin_until(lambda: len(g.images) >= 2)
+    static: list[TFMessage] = []
+    dynamic: list[TFMessage] = []
+    described: list[String] = []
+    g.probe.create_subscription(TFMessage, "/tf_static", static.append, LATCHED_QOS)    # subscribed late
+    g.probe.create_subscription(TFMessage, "/tf", dynamic.append, 100)
+    g.probe.create_subscription(String, "/robot_description", described.append, LATCHED_QOS)
+    assert g.spin_until(lambda: static and dynamic and described, 10.0)
+    joints = joint_transforms()
+    fixed = {(t.parent, t.child): t for t in joints if t.static}
+    got = {(ts.header.frame_id, ts.child_frame_id): ts for ts in static[0].transforms}
+    assert set(got) == set(fixed)
+    for key, t in fixed.items():
+        tr, q = got[key].transform.translation, got[key].transform.rotation
+        assert (tr.x, tr.y, tr.z) == pytest.approx(t.translation) and (q.x, q.y, q.z, q.w) == pytest.approx(t.rotation)
+    moving = {(ts.header.frame_id, ts.child_frame_id) for ts in dynamic[-1].transforms}
+    assert moving == {("odom", "base_link")} | {(t.parent, t.child) for t in joints if not t.static}
+    assert len({_ns(ts.header.stamp) for ts in dynamic[-1].transforms}) == 1        # one frame, one stamp
+    # every link reaches odom; the image's frame is one of them
+    parent = {child: par for par, child in set(got) | moving}
+    assert g.images[-1].header.frame_id == CAMERA_OPTICAL_FRAME
+    for link in parent:
+        chain, frame = 0, link
+        while frame != "odom":
+            frame, chain = parent[frame], chain + 1
+            assert chain < 20, f"{link}: no path to odom"
+    assert pose_in_base(joints, CAMERA_OPTICAL_FRAME)[2, 3] > 0.05                  # the camera sits above base_link
+    assert described[0].data == default_urdf_path().read_text()
 
 
 def test_track_markers_are_latched_for_late_subscribers(graph_factory):

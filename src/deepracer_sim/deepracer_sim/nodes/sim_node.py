@@ -12,11 +12,14 @@ Topics out: camera/image_raw (sensor_msgs/Image, sensor-data QoS; mono8 160x120,
             transient local: borders, centre line, waypoints, start line), sim/path (nav_msgs/Path of
             the driven path, every ``path_every_n_frames`` frames), sim/lap_status (std_msgs/String
             JSON, every frame: no standard message carries the AWS episode fields).
-TF:         where tf2_msgs is importable: /tf odom -> base_link every frame (``publish_tf``), and with
-            ``publish_robot_tf`` the URDF joints at position 0 on /tf_static (for graphs without
-            robot_state_publisher). tf2_msgs is not among the PyPI ROS wheels: without it the node
-            logs one line and publishes no TF (the launch files run robot_state_publisher where ROS
-            is installed).
+TF:         /tf odom -> base_link every frame (``publish_tf``; the transform of the odom pose, same
+            stamp). With ``publish_robot_tf`` (graphs without robot_state_publisher: the launch files
+            set it unless ``robot_state_publisher:=true``) what robot_state_publisher would publish for
+            the shipped URDF: the fixed joints once on /tf_static (transient local), the moving joints
+            (wheels, steering hinges) at position 0 on /tf with every frame, and the URDF text on
+            robot_description (std_msgs/String, transient local: rviz's RobotModel). tf2_msgs is
+            built in the workspace (src/tf2_msgs; no PyPI wheel carries it); where it is missing the
+            node logs one line and publishes no TF.
 Topic in:   sim/cmd_vel (geometry_msgs/Twist, cmd_vel semantics -> ``drive_from_twist``).
 Service:    sim/reset (std_srvs/Trigger): new episode at the start line; the response message is
             JSON {"episode", "stamp_ns"} where stamp_ns is the stamp of the frame showing the start pose.
@@ -65,7 +68,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from deepracer_common.nodes.lifecycle import run_node
 from deepracer_common.nodes.params import ParameterError, Spec, declare
-from deepracer_description.frames import CAMERA_OPTICAL_FRAME, camera_intrinsics, joint_transforms
+from deepracer_description.frames import CAMERA_OPTICAL_FRAME, FrameTransform, camera_intrinsics, joint_transforms
 
 from ..config import SimConfig, SimConfigError
 from ..randomization import RandomizationConfig
@@ -89,8 +92,8 @@ SPECS = [
     Spec("base_frame", "base_link", "child frame of odom"),
     Spec("camera_frame", CAMERA_OPTICAL_FRAME, "frame_id of the camera images and camera_info (a URDF frame)"),
     Spec("publish_tf", True, "publish odom_frame -> base_frame on /tf (when tf2_msgs is importable)"),
-    Spec("publish_robot_tf", False, "also publish the URDF joints on /tf_static (when tf2_msgs is importable "
-                                    "and robot_state_publisher is not running)"),
+    Spec("publish_robot_tf", False, "also publish the URDF: fixed joints on /tf_static, moving joints at 0 on /tf, "
+                                    "robot_description (when robot_state_publisher is not running)"),
     Spec("path_every_n_frames", 5, "publish sim/path every N frames", range=(1, 10_000)),
     Spec("path_max_poses", 2000, "poses kept in sim/path (oldest dropped)", range=(2, 1_000_000)),
 ]
@@ -106,6 +109,15 @@ class SimStartupError(RuntimeError):
 def yaw_quaternion(yaw_rad: float) -> Quaternion:
     """Rotation about z by ``yaw_rad`` (radians) as a geometry_msgs/Quaternion."""
     return Quaternion(x=0.0, y=0.0, z=math.sin(0.5 * yaw_rad), w=math.cos(0.5 * yaw_rad))
+
+
+def transform_msg(t: FrameTransform, stamp: Any) -> TransformStamped:
+    """A URDF joint transform (parent -> child, m and unit quaternion) as a TransformStamped."""
+    ts = TransformStamped()
+    ts.header.stamp, ts.header.frame_id, ts.child_frame_id = stamp, t.parent, t.child
+    ts.transform.translation.x, ts.transform.translation.y, ts.transform.translation.z = t.translation
+    ts.transform.rotation.x, ts.transform.rotation.y, ts.transform.rotation.z, ts.transform.rotation.w = t.rotation
+    return ts
 
 
 def load_sim_config(path: str, randomize: bool) -> SimConfig:
@@ -190,34 +202,31 @@ class SimNode(Node):
                                f"{self.encoding} {self.session.sim.width}x{self.session.sim.height}")
 
     def _start_tf(self) -> None:
-        """/tf (odom -> base_link) and /tf_static (URDF joints) publishers, where tf2_msgs is importable."""
+        """/tf (odom -> base_link, moving URDF joints), /tf_static (fixed URDF joints) and
+        robot_description publishers, where tf2_msgs is importable."""
         self.tf_pub = self.tf_static_pub = None
+        self._moving_joints: list[FrameTransform] = []
         p = self.params
         if not (p["publish_tf"] or p["publish_robot_tf"]):
             return
         try:
             from tf2_msgs.msg import TFMessage
         except ImportError:
-            self.get_logger().info("tf2_msgs is not installed: no /tf from the sim node (odom -> base_link is on odom; "
-                                   "install ros-jazzy-tf2-msgs or run robot_state_publisher for the URDF frames)")
+            self.get_logger().info("tf2_msgs is not importable: no /tf from the sim node (odom -> base_link is on odom); "
+                                   "colcon build the workspace (src/tf2_msgs) and source install/setup.bash")
             return
         self._tf_message = TFMessage
-        if p["publish_tf"]:
-            self.tf_pub = self.create_publisher(TFMessage, "/tf", 100)
+        self.tf_pub = self.create_publisher(TFMessage, "/tf", 100)
         if p["publish_robot_tf"]:
-            static_qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                                    durability=DurabilityPolicy.TRANSIENT_LOCAL)
-            self.tf_static_pub = self.create_publisher(TFMessage, "/tf_static", static_qos)
+            from deepracer_description.vehicle import default_urdf_path
+
+            joints = joint_transforms()
+            self._moving_joints = [t for t in joints if not t.static]
+            self.tf_static_pub = self.create_publisher(TFMessage, "/tf_static", LATCHED_QOS)
             stamp = Time(nanoseconds=self.t0_ns).to_msg()
-            msg = TFMessage()
-            for t in joint_transforms():
-                ts = TransformStamped()
-                ts.header.stamp, ts.header.frame_id, ts.child_frame_id = stamp, t.parent, t.child
-                ts.transform.translation.x, ts.transform.translation.y, ts.transform.translation.z = t.translation
-                (ts.transform.rotation.x, ts.transform.rotation.y, ts.transform.rotation.z,
-                 ts.transform.rotation.w) = t.rotation
-                msg.transforms.append(ts)
-            self.tf_static_pub.publish(msg)
+            self.tf_static_pub.publish(TFMessage(transforms=[transform_msg(t, stamp) for t in joints if t.static]))
+            self.description_pub = self.create_publisher(String, "robot_description", LATCHED_QOS)
+            self.description_pub.publish(String(data=default_urdf_path().read_text()))
 
     def camera_info(self, stamp: Any) -> CameraInfo:
         """camera_info of the frame being rendered: the renderer's current lens (after any camera jitter)."""
@@ -276,10 +285,14 @@ class SimNode(Node):
         odom.twist.twist.angular.z = status.yaw_rate_rad_s
         self.odom_pub.publish(odom)
         if self.tf_pub is not None:
-            ts = TransformStamped(header=odom.header, child_frame_id=odom.child_frame_id)
-            ts.transform.translation.x, ts.transform.translation.y = status.x, status.y
-            ts.transform.rotation = odom.pose.pose.orientation
-            self.tf_pub.publish(self._tf_message(transforms=[ts]))
+            transforms = [transform_msg(t, stamp) for t in self._moving_joints]
+            if p["publish_tf"]:
+                ts = TransformStamped(header=odom.header, child_frame_id=odom.child_frame_id)
+                ts.transform.translation.x, ts.transform.translation.y = status.x, status.y
+                ts.transform.rotation = odom.pose.pose.orientation
+                transforms.insert(0, ts)
+            if transforms:
+                self.tf_pub.publish(self._tf_message(transforms=transforms))
 
         payload = status.to_dict()
         payload["stamp_ns"] = stamp_ns
