@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import rclpy
 import yaml
 
 from deepracer_common.launch_runner import LaunchError, main, plan_launch
@@ -59,7 +60,7 @@ def test_gazebo_drive_graph():
     # the bridge reads the committed, schema-checked YAML
     bridge = params(procs["gz_bridge"].argv)
     entries = load_bridge_config(bridge["config_file"])
-    assert {e.ros_topic for e in entries} >= {"/camera/image_raw", "/sim/cmd_vel", "/odom", "/clock"}
+    assert {e.ros_topic for e in entries} >= {"camera/image_raw", "sim/cmd_vel", "odom", "/clock"}
     assert procs["gz_bridge"].required
     for name in ("robot_state_publisher", "gz_bridge", "gz_referee_node", "inference_node", "control_node"):
         assert params(procs[name].argv)["use_sim_time"] == "true", name
@@ -133,3 +134,61 @@ def test_missing_external_packages_are_errors_unless_allowed(capsys, tmp_path):
     assert "allowed missing: printed unresolved" in captured.err
     assert main([str(GAZEBO), "model:=/tmp/m", *allow]) == 2             # never RUN an unresolved plan
     assert "--allow-missing only goes with --print" in capsys.readouterr().err
+
+
+def _resolver(argv: list[str]):
+    """A real rclpy node with a process's ROS arguments (its __node and __ns remaps): resolves its
+    relative names as that process would. Returns (node, context); shut the context down after."""
+    ros_args = argv[argv.index("--ros-args"):]
+    context = rclpy.Context()
+    rclpy.init(args=["resolver", *ros_args], context=context)
+    return rclpy.create_node("resolver", context=context), context
+
+
+def test_namespace_argument_puts_the_gazebo_graph_under_it():
+    """namespace:=car1 (the same argument as the embedded-sim launch files): every ROS process of the
+    Gazebo graph runs in /car1 (gz sim is no ROS process), and the names they meet on resolve there:
+    the bridge's camera, odom, joint states and drive command, the spawn's robot_description, the
+    referee's topics and service; /clock stays global. Resolved by rcl itself with each process's
+    ROS arguments (gz-sim is not installable here: the plan is what ros2 launch would start)."""
+    plain = by_name(plan(**MODEL))
+    assert all("__ns:=/car1" not in p.argv for p in plain.values())
+    for task, args in (("drive", MODEL), ("training", {"output_dir": "/tmp/out"})):
+        procs = by_name(plan(**args, task=task, namespace="car1"))
+        ros = {n: p for n, p in procs.items() if n != "gz_sim"}      # gz sim: the one non-ROS process
+        for name, p in ros.items():
+            assert p.argv[p.argv.index("__ns:=/car1") - 1] == "-r", (task, name, p.argv)
+        assert ("gym_bridge_node" in ros) == (task == "training") and ("control_node" in ros) == (task == "drive")
+
+    procs = by_name(plan(**MODEL, namespace="car1"))
+    entries = load_bridge_config(params(procs["gz_bridge"].argv)["config_file"])
+    resolved: dict[str, dict[str, str]] = {}
+    for name, names in {
+        "gz_bridge": [e.ros_topic for e in entries],
+        "spawn_deepracer": ["robot_description"],
+        "robot_state_publisher": ["robot_description", "joint_states"],
+        "gz_referee_node": ["odom", "camera/image_raw", "sim/cmd_vel", "sim/lap_status", "sim/reset"],
+        "inference_node": ["camera/image_raw", "cmd_vel_auto"],
+        "control_node": ["cmd_vel_auto", "sim/cmd_vel"],
+    }.items():
+        node, context = _resolver(procs[name].argv)
+        try:
+            assert node.get_fully_qualified_name() == f"/car1/{name}"
+            resolved[name] = {n: node.resolve_topic_name(n) for n in names}
+        finally:
+            node.destroy_node()
+            rclpy.shutdown(context=context)
+    bridge = resolved["gz_bridge"]
+    assert bridge == {"/clock": "/clock", "camera/image_raw": "/car1/camera/image_raw",
+                      "camera/camera_info": "/car1/camera/camera_info", "sim/cmd_vel": "/car1/sim/cmd_vel",
+                      "odom": "/car1/odom", "joint_states": "/car1/joint_states"}
+    spawn = procs["spawn_deepracer"].argv
+    assert resolved["spawn_deepracer"]["robot_description"] == "/car1/robot_description" \
+        == resolved["robot_state_publisher"]["robot_description"]
+    assert spawn[spawn.index("-topic") + 1] == "robot_description"       # relative: ros_gz_sim resolves it in /car1
+    assert resolved["robot_state_publisher"]["joint_states"] == bridge["joint_states"]
+    for name in ("gz_referee_node", "inference_node", "control_node"):
+        for topic, full in resolved[name].items():
+            assert full == f"/car1/{topic}", (name, topic, full)
+            if topic in bridge:
+                assert full == bridge[topic]                            # the two sides meet

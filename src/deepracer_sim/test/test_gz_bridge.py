@@ -23,11 +23,11 @@ def ros_message_class(ros_type: str):
 def test_committed_bridge_config_is_valid_and_complete():
     entries = load_bridge_config(BRIDGE_YAML)
     by_ros = {e.ros_topic: e for e in entries}
-    # what the graph needs: image, drive command, odometry, clock (+ camera_info, joint states)
-    assert set(by_ros) == {"/clock", "/camera/image_raw", "/camera/camera_info", "/sim/cmd_vel", "/odom",
-                           "/joint_states"}
-    assert by_ros["/sim/cmd_vel"].direction == "ROS_TO_GZ"
-    assert all(e.direction == "GZ_TO_ROS" for e in entries if e.ros_topic != "/sim/cmd_vel")
+    # what the graph needs: image, drive command, odometry, clock (+ camera_info, joint states); the
+    # car's names RELATIVE (gazebo.launch.xml's namespace applies to them), only /clock global
+    assert set(by_ros) == {"/clock", "camera/image_raw", "camera/camera_info", "sim/cmd_vel", "odom", "joint_states"}
+    assert by_ros["sim/cmd_vel"].direction == "ROS_TO_GZ"
+    assert all(e.direction == "GZ_TO_ROS" for e in entries if e.ros_topic != "sim/cmd_vel")
     for e in entries:                       # every ROS type is a real message class here
         cls = ros_message_class(e.ros_type)
         assert cls.__name__ == e.ros_type.rsplit("/", 1)[1]
@@ -39,11 +39,11 @@ def test_bridge_gz_topics_are_the_urdf_systems_topics():
     camera = next(s for g in robot.findall("gazebo") for s in g.findall("sensor") if s.get("name") == "camera")
     image_topic = camera.findtext("topic")
     expected = {
-        "/camera/image_raw": image_topic,
-        "/camera/camera_info": image_topic.rsplit("/", 1)[0] + "/camera_info",   # gz-sensors' sibling topic
-        "/sim/cmd_vel": plugins["gz::sim::systems::AckermannSteering"].findtext("topic"),
-        "/odom": plugins["gz::sim::systems::OdometryPublisher"].findtext("odom_topic"),
-        "/joint_states": plugins["gz::sim::systems::JointStatePublisher"].findtext("topic"),
+        "camera/image_raw": image_topic,
+        "camera/camera_info": image_topic.rsplit("/", 1)[0] + "/camera_info",   # gz-sensors' sibling topic
+        "sim/cmd_vel": plugins["gz::sim::systems::AckermannSteering"].findtext("topic"),
+        "odom": plugins["gz::sim::systems::OdometryPublisher"].findtext("odom_topic"),
+        "joint_states": plugins["gz::sim::systems::JointStatePublisher"].findtext("topic"),
         "/clock": "/clock",
     }
     assert {e.ros_topic: e.gz_topic for e in load_bridge_config(BRIDGE_YAML)} == expected
