@@ -279,10 +279,11 @@ def build_model(cfg: TrainConfig, env: Any, tensorboard_dir: Path | None, load_f
             checkpoint.restore(model, load_from)
         except checkpoint.CheckpointError as exc:
             raise TrainError(f"cannot resume: {exc}") from None
-    if tensorboard_dir is not None:
-        from stable_baselines3.common.logger import configure
+    from stable_baselines3.common.logger import Logger, configure
 
-        model.set_logger(configure(str(tensorboard_dir), ["tensorboard"]))
+    # without a logger of our own, every learn() call makes an empty /tmp/SB3-<date> folder
+    model.set_logger(configure(str(tensorboard_dir), ["tensorboard"]) if tensorboard_dir is not None
+                     else Logger(folder=None, output_formats=[]))
     return model
 
 

@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -23,7 +24,13 @@ def tiny_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("train") / "run"
     cfg = load_config(None, TINY + ["stop.max_iterations=2", "stop.target_eval_completion=1.0",
                                     "evaluation.trials=2", "evaluation.max_steps=60", "torch_threads=1"])
-    result = train(cfg, run, progress_bar=False, log=None)
+    scratch = tmp_path_factory.mktemp("tmpdir")
+    saved, tempfile.tempdir = tempfile.tempdir, str(scratch)   # where SB3 would make SB3-<date> folders
+    try:
+        result = train(cfg, run, progress_bar=False, log=None)
+    finally:
+        tempfile.tempdir = saved
+    assert not list(scratch.glob("SB3-*")), "training left an SB3 logger folder in the temp dir"
     return run, result
 
 

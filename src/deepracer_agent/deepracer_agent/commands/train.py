@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from deepracer_common.interrupts import interrupt_on_signals
+
 from ..config import ConfigError, load_config
 from ..run_folder import RESOLVED_CONFIG, TrainError
 from ..train import train
@@ -56,6 +58,7 @@ def resolve_config_arg(value: str | None) -> Path | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    interrupt_on_signals()   # Ctrl-C, kill -INT (also from a background shell) and SIGTERM: checkpoint, then stop
     try:
         run_dir = Path(args.run_dir or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
         config_path = resolve_config_arg(args.config)

@@ -31,7 +31,6 @@ format) and the node exits 0.
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import threading
 import time
@@ -47,7 +46,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
-from deepracer_common.nodes.lifecycle import ignore_further_signals
+from deepracer_common.interrupts import ignore_further_signals, interrupt_on_signals
 from deepracer_common.nodes.params import ParameterError, Spec, declare
 
 from ..bridge import BridgeTimeout, FrameSync
@@ -236,23 +235,12 @@ def train(node: GymBridgeNode) -> Path:
     return path
 
 
-def _interrupt_on_signals() -> None:
-    """SIGINT and SIGTERM raise KeyboardInterrupt in the training (main) thread while the ROS context
-    stays valid, so the checkpoint is written through a working graph; rclpy's own handlers are off."""
-    def handler(signum: int, _frame: object) -> None:
-        ignore_further_signals()
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, handler)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point: train through the bridge, exit 0 when done, 1 on a clear error."""
     from rclpy.signals import SignalHandlerOptions
 
     rclpy.init(args=argv if argv is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
-    _interrupt_on_signals()
+    interrupt_on_signals()   # SIGINT/SIGTERM -> KeyboardInterrupt in the training thread; the ROS context stays valid
     node = None
     log = rclpy.logging.get_logger("gym_bridge_node")
     try:

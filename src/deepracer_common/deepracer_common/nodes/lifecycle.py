@@ -21,7 +21,6 @@ it shows its traceback and a non-zero status, as it should.
 """
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -29,18 +28,10 @@ from typing import Any
 import rclpy
 from rclpy.executors import ExternalShutdownException, Executor
 
+from ..interrupts import ignore_further_signals
 from .params import ParameterError
 
 __all__ = ["run_node", "ignore_further_signals", "is_shutdown_error"]
-
-
-def ignore_further_signals() -> None:
-    """SIGINT and SIGTERM are ignored from now on (cleanup runs to its end; SIGKILL still works)."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            signal.signal(sig, signal.SIG_IGN)
-        except (ValueError, OSError):  # not the main thread: nothing to do
-            pass
 
 
 def is_shutdown_error(exc: BaseException, context: Any = None) -> bool:
