@@ -48,7 +48,7 @@ build:
 	$(MAKE) setup
 
 # 3. Lint: ruff (ruff.toml) over the sources, mypy (mypy.ini) on the typed core modules.
-MYPY_MODULES := $(addprefix src/deepracer_common/deepracer_common/,options.py fileio.py cli.py launch_runner.py) \
+MYPY_MODULES := $(addprefix src/deepracer_common/deepracer_common/,options.py fileio.py cli.py launch_runner.py interrupts.py) \
                 $(addprefix src/deepracer_sim/deepracer_sim/,episode.py config.py) \
                 $(addprefix src/deepracer_agent/deepracer_agent/,config.py run_folder.py callbacks.py) \
                 $(addprefix src/deepracer_control/deepracer_control/,calibration.py safety.py)

@@ -131,7 +131,8 @@ def test_talker_listener_graph_runs_and_stops_on_sigint(tmp_path):
     finally:
         runner.kill()
     assert code == 0, runner.output
-    assert elapsed < 5.0, f"shutdown took {elapsed:.1f} s"
+    assert "still running: sending SIGTERM" not in runner.output   # SIGINT alone stopped both nodes
+    assert elapsed < 10.0, f"shutdown took {elapsed:.1f} s"
     assert "[my_talker] talker stopped cleanly" in runner.output
     assert "[my_listener] listener stopped cleanly" in runner.output
     assert_all_gone(pids)
@@ -232,7 +233,7 @@ def test_processes_ignoring_sigint_are_escalated(tmp_path):
     finally:
         runner.kill()
     assert code == 1, runner.output
-    assert elapsed < 4.0
+    assert elapsed < 8.0   # 0.5 s to SIGTERM + 0.5 s to SIGKILL, not the 5 s / 5 s defaults
     assert "sending SIGTERM" in runner.output and "sending SIGKILL" in runner.output
     assert "stubborn: killed" in runner.output
     assert "deaf_to_int: killed" not in runner.output   # SIGTERM was enough for it
