@@ -36,6 +36,9 @@ def test_two_namespaced_graphs_do_not_cross_talk(tmp_path):
             "\n".join(g.output[-2000:] for g in graphs.values())
         assert node.count_publishers("/odom") == 0 and node.count_subscribers("/sim/cmd_vel") == 0
         assert node.count_publishers("/car1/sim/cmd_vel") == 1 and node.count_publishers("/car2/sim/cmd_vel") == 1
+        # TF in each car's namespace: the two odom -> base_link never meet on one /tf
+        assert node.count_publishers("/tf") == 0 and node.count_publishers("/tf_static") == 0
+        assert node.count_publishers("/car1/tf") == 1 and node.count_publishers("/car2/tf_static") == 1
 
         client = node.create_client(SetBool, "/car1/control/emergency_stop")
         assert client.wait_for_service(timeout_sec=10.0)

@@ -26,6 +26,8 @@ WATCHDOG_S = 0.25              # drive_stack default (launch/README.md)
 
 RVIZ_TYPES = {                  # rviz display class -> the message type it subscribes to
     "rviz_default_plugins/Image": "sensor_msgs/msg/Image",
+    "rviz_default_plugins/Camera": "sensor_msgs/msg/Image",
+    "rviz_default_plugins/RobotModel": "std_msgs/msg/String",     # its Description Topic
     "rviz_default_plugins/MarkerArray": "visualization_msgs/msg/MarkerArray",
     "rviz_default_plugins/Odometry": "nav_msgs/msg/Odometry",
     "rviz_default_plugins/Path": "nav_msgs/msg/Path",
@@ -80,12 +82,13 @@ def test_rviz_config_names_only_live_topics(graph):
     config = yaml.safe_load((REPO / "launch" / "rviz" / "deepracer.rviz").read_text(encoding="utf-8"))
     wanted: dict[str, str] = {}
     for display in config["Visualization Manager"]["Displays"]:
-        topic = display.get("Topic")
+        topic = display.get("Description Topic") if display["Class"] == "rviz_default_plugins/RobotModel" \
+            else display.get("Topic")
         if not topic:
             continue
         assert display["Class"] in RVIZ_TYPES, f"display {display.get('Name')}: unknown class {display['Class']}"
         wanted[topic["Value"]] = RVIZ_TYPES[display["Class"]]
-    assert set(wanted) >= {"/camera/image_raw", "/odom", "/sim/path", "/sim/track_markers"}
+    assert set(wanted) >= {"/camera/image_raw", "/odom", "/sim/path", "/sim/track_markers", "/robot_description"}
     node = graph["node"]
     live: dict[str, list[str]] = {}
 

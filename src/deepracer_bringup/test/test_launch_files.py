@@ -219,3 +219,24 @@ def test_robot_state_publisher_is_guarded_by_an_argument():
         assert "robot_state_publisher" not in by_name(plan(name, **MODEL))
         rsp = by_name(plan(name, **MODEL, robot_state_publisher="true"))["robot_state_publisher"]
         assert params_files(rsp.argv) == ["robot_description.yaml"]
+
+
+@pytest.mark.parametrize("name", ["sim_drive.launch.xml", "sim_training.launch.xml"])
+def test_tf_follows_the_namespace(name):
+    """The sim's (and robot_state_publisher's) /tf and /tf_static are remapped into the graph's
+    namespace (the multi-robot convention): /tf in the root namespace, /car1/tf with namespace:=car1,
+    so two namespaced cars' odom -> base_link never meet. Resolved by rcl with the node's arguments."""
+    rclpy = pytest.importorskip("rclpy")
+    args = {} if "training" in name else MODEL
+    for namespace, prefix in (("", ""), ("car1", "/car1")):
+        argv = by_name(plan(name, **args, namespace=namespace))["sim_node"].argv
+        context = rclpy.Context()
+        rclpy.init(args=["resolver", *argv[argv.index("--ros-args"):]], context=context)
+        try:
+            node = rclpy.create_node("resolver", context=context)
+            assert node.resolve_topic_name("/tf") == f"{prefix}/tf"
+            assert node.resolve_topic_name("/tf_static") == f"{prefix}/tf_static"
+            assert node.resolve_topic_name("/diagnostics") == "/diagnostics"       # global stays global
+            node.destroy_node()
+        finally:
+            rclpy.shutdown(context=context)

@@ -166,7 +166,7 @@ def test_namespace_argument_puts_the_gazebo_graph_under_it():
     for name, names in {
         "gz_bridge": [e.ros_topic for e in entries],
         "spawn_deepracer": ["robot_description"],
-        "robot_state_publisher": ["robot_description", "joint_states"],
+        "robot_state_publisher": ["robot_description", "joint_states", "/tf", "/tf_static"],
         "gz_referee_node": ["odom", "camera/image_raw", "sim/cmd_vel", "sim/lap_status", "sim/reset"],
         "inference_node": ["camera/image_raw", "cmd_vel_auto"],
         "control_node": ["cmd_vel_auto", "sim/cmd_vel"],
@@ -187,6 +187,8 @@ def test_namespace_argument_puts_the_gazebo_graph_under_it():
         == resolved["robot_state_publisher"]["robot_description"]
     assert spawn[spawn.index("-topic") + 1] == "robot_description"       # relative: ros_gz_sim resolves it in /car1
     assert resolved["robot_state_publisher"]["joint_states"] == bridge["joint_states"]
+    assert (resolved["robot_state_publisher"]["/tf"], resolved["robot_state_publisher"]["/tf_static"]) == \
+        ("/car1/tf", "/car1/tf_static")                                 # TF remapped into the namespace
     for name in ("gz_referee_node", "inference_node", "control_node"):
         for topic, full in resolved[name].items():
             assert full == f"/car1/{topic}", (name, topic, full)
