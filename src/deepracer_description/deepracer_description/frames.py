@@ -9,6 +9,12 @@ the numbers are tested without ROS:
   ``static`` is True for fixed joints (robot_state_publisher puts those on /tf_static); the moving
   joints (wheels, steering hinges) are reported at position 0, which is what
   robot_state_publisher publishes on /tf before any /joint_states arrives.
+* :meth:`FrameTransform.at` — a moving joint at a position (rad): the ``<origin>`` rotation, then
+  the rotation by the position about the joint ``<axis>`` (URDF semantics; revolute and continuous
+  joints), and :func:`ackermann_hinge_angles` — the left and right steering hinge angles of a
+  front virtual-wheel angle (Ackermann geometry: the inner wheel steers more), so the sim can
+  publish the moving joints as robot_state_publisher would from ``/joint_states``;
+  :func:`drive_joint_transforms` puts both together for a drive state.
 * :func:`pose_in_base` — composed 4x4 pose of any link in ``base_link`` (checks a chain of
   transforms against the loader's numbers).
 * :func:`camera_intrinsics` — the 3x3 K and 3x4 P matrices and distortion model of a
@@ -29,10 +35,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .vehicle import _Parser, default_urdf_path
+from .vehicle import _STEERING_JOINTS, _WHEEL_JOINTS, VehicleGeometry, _Parser, default_urdf_path
 
 __all__ = ["FrameTransform", "CameraIntrinsics", "CAMERA_OPTICAL_FRAME", "joint_transforms", "pose_in_base",
-           "camera_intrinsics", "quaternion_from_matrix"]
+           "camera_intrinsics", "quaternion_from_matrix", "quaternion_multiply", "ackermann_hinge_angles",
+           "drive_joint_transforms"]
 
 #: frame_id of the camera images (a link of the shipped URDF).
 CAMERA_OPTICAL_FRAME = "camera_optical_frame"
@@ -48,6 +55,17 @@ class FrameTransform:
     rotation: tuple[float, float, float, float]
     static: bool
     joint: str
+    #: unit rotation axis (child frame) of a revolute / continuous joint; None for the others
+    axis: tuple[float, float, float] | None = None
+
+    def at(self, position_rad: float) -> FrameTransform:
+        """This joint at ``position_rad``: origin rotation, then ``position_rad`` about :attr:`axis`."""
+        if self.axis is None:
+            raise ValueError(f"joint {self.joint!r} has no rotation axis (only revolute/continuous joints move here)")
+        half = 0.5 * float(position_rad)
+        turn = (*(math.sin(half) * a for a in self.axis), math.cos(half))
+        return FrameTransform(self.parent, self.child, self.translation,
+                              quaternion_multiply(self.rotation, turn), self.static, self.joint, self.axis)
 
     def matrix(self) -> np.ndarray:
         """The 4x4 homogeneous transform (child coordinates -> parent coordinates)."""
@@ -83,6 +101,30 @@ def quaternion_from_matrix(r: np.ndarray) -> tuple[float, float, float, float]:
     return float(v[0]), float(v[1]), float(v[2]), float(v[3])
 
 
+def quaternion_multiply(a: tuple[float, float, float, float],
+                        b: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """Hamilton product a * b of (x, y, z, w) quaternions: rotation b first, then a (as matrices A @ B)."""
+    ax, ay, az, aw = a
+    bx, by, bz, bw = b
+    return (aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+            aw * bw - ax * bx - ay * by - az * bz)
+
+
+def ackermann_hinge_angles(steering_rad: float, wheelbase_m: float, track_m: float) -> tuple[float, float]:
+    """(left, right) front hinge angles (rad, > 0 = left) of the virtual centre wheel angle ``steering_rad``.
+
+    Both front wheels roll about the rear axle's turning centre: tan(left) = L tan(d) / (L - t/2 tan(d)),
+    tan(right) = L tan(d) / (L + t/2 tan(d)) for wheelbase L and track t; 0 gives 0, 0.
+    """
+    if wheelbase_m <= 0 or track_m <= 0:
+        raise ValueError(f"wheelbase and track must be positive, got {wheelbase_m}, {track_m}")
+    k = wheelbase_m * math.tan(steering_rad)
+    half = 0.5 * track_m * math.tan(steering_rad)
+    return math.atan2(k, wheelbase_m - half), math.atan2(k, wheelbase_m + half)
+
+
 def joint_transforms(urdf_path: str | Path | None = None) -> tuple[FrameTransform, ...]:
     """Every joint of the URDF as a parent -> child transform at position 0, sorted by joint name.
 
@@ -96,10 +138,19 @@ def joint_transforms(urdf_path: str | Path | None = None) -> tuple[FrameTransfor
     out = []
     for name in sorted(joints):
         j = joints[name]
+        axis = None
+        if j.type in ("revolute", "continuous"):
+            axis_el = j.element.find("axis")
+            xyz = p.floats(axis_el.get("xyz") if axis_el is not None else "1 0 0", 3, f"<joint name={name!r}> <axis>",
+                           "xyz")
+            norm = math.sqrt(sum(v * v for v in xyz))
+            if not norm > 0:
+                raise p.error(f"<joint name={name!r}> <axis>", "xyz must not be zero")
+            axis = (xyz[0] / norm, xyz[1] / norm, xyz[2] / norm)
         out.append(FrameTransform(parent=j.parent, child=j.child,
                                   translation=(float(j.origin[0, 3]), float(j.origin[1, 3]), float(j.origin[2, 3])),
                                   rotation=quaternion_from_matrix(j.origin[:3, :3]),
-                                  static=j.type == "fixed", joint=name))
+                                  static=j.type == "fixed", joint=name, axis=axis))
     return tuple(out)
 
 
@@ -155,3 +206,15 @@ def camera_intrinsics(width: int, height: int, horizontal_fov_rad: float, model:
     return CameraIntrinsics(width=int(width), height=int(height), distortion_model=dist_model, d=d,
                             k=(f, 0.0, cx, 0.0, f, cy, 0.0, 0.0, 1.0),
                             p=(f, 0.0, cx, 0.0, 0.0, f, cy, 0.0, 0.0, 0.0, 1.0, 0.0))
+
+
+def drive_joint_transforms(transforms: tuple[FrameTransform, ...], vehicle: VehicleGeometry, steering_rad: float,
+                           wheel_angle_rad: float) -> list[FrameTransform]:
+    """The URDF's moving joints at a drive state: the left / right steering hinges at their
+    :func:`ackermann_hinge_angles` for the virtual front-wheel angle ``steering_rad`` (rad, > 0 =
+    left), every wheel turned by ``wheel_angle_rad`` (rolled distance / wheel radius), any other
+    moving joint at 0. Fixed joints are left out (they go on /tf_static)."""
+    left, right = ackermann_hinge_angles(steering_rad, vehicle.wheelbase_m, vehicle.track_width_m)
+    position = {_STEERING_JOINTS[0]: left, _STEERING_JOINTS[1]: right,
+                **{name: wheel_angle_rad for name in _WHEEL_JOINTS.values()}}
+    return [t.at(position.get(t.joint, 0.0)) for t in transforms if not t.static]

@@ -81,3 +81,67 @@ def test_broken_urdf_names_the_file(tmp_path):
     bad.write_text('<robot name="r"><link name="base_link"/><link name="stray"/></robot>')
     with pytest.raises(URDFError, match="two_roots.urdf.*exactly one root"):
         joint_transforms(bad)
+
+
+def _axis_rotation(axis, angle):
+    """Rodrigues' rotation matrix about a unit axis (the URDF meaning of a joint position)."""
+    x, y, z = axis
+    k = np.array([[0, -z, y], [z, 0, -x], [-y, x, 0]], dtype=float)
+    return np.eye(3) + math.sin(angle) * k + (1 - math.cos(angle)) * k @ k
+
+
+def test_moving_joints_at_a_position_follow_their_urdf_axis():
+    by_joint = {t.joint: t for t in joint_transforms()}
+    hinge, wheel = by_joint["left_steering_hinge_joint"], by_joint["left_rear_wheel_joint"]
+    assert hinge.axis == (0.0, 0.0, 1.0) and wheel.axis == (0.0, 1.0, 0.0)
+    assert by_joint["camera_joint"].axis is None
+    for t, angle in ((hinge, 0.3), (hinge, -0.52), (wheel, 2.0), (wheel, -7.0)):
+        moved = t.at(angle)
+        expected = t.matrix()[:3, :3] @ _axis_rotation(t.axis, angle)        # origin, then the joint rotation
+        np.testing.assert_allclose(moved.matrix()[:3, :3], expected, atol=1e-12)
+        assert moved.translation == t.translation and moved.parent == t.parent and moved.child == t.child
+        assert math.isclose(np.linalg.norm(moved.rotation), 1.0, rel_tol=1e-12)
+    assert hinge.at(0.0).rotation == pytest.approx(hinge.rotation)
+    # a steered hinge turns the front wheel's axle: +0.3 rad = the wheel's forward direction yaws left
+    front = pose_in_base((*[t for t in joint_transforms() if t.joint != hinge.joint], hinge.at(0.3)), "left_front_wheel")
+    straight = pose_in_base(joint_transforms(), "left_front_wheel")
+    fwd, fwd0 = front[:3, :3] @ [1, 0, 0], straight[:3, :3] @ [1, 0, 0]
+    assert math.atan2(fwd[1], fwd[0]) - math.atan2(fwd0[1], fwd0[0]) == pytest.approx(0.3, abs=1e-9)
+    with pytest.raises(ValueError, match="camera_joint"):
+        by_joint["camera_joint"].at(0.1)
+
+
+def test_ackermann_hinge_angles_share_one_turning_centre():
+    from deepracer_description.frames import ackermann_hinge_angles
+
+    vehicle = load_vehicle()
+    wb, track = vehicle.wheelbase_m, vehicle.track_width_m
+    assert ackermann_hinge_angles(0.0, wb, track) == (0.0, 0.0)
+    for steer in (0.1, 0.3, -0.25, vehicle.max_steering_angle_rad):
+        left, right = ackermann_hinge_angles(steer, wb, track)
+        radius = wb / math.tan(steer)                   # turning centre on the rear axle, left of the car if > 0
+        assert math.tan(left) == pytest.approx(wb / (radius - track / 2), rel=1e-12)
+        assert math.tan(right) == pytest.approx(wb / (radius + track / 2), rel=1e-12)
+        inner, outer = (left, right) if steer > 0 else (right, left)
+        assert abs(inner) > abs(steer) > abs(outer) and math.copysign(1, inner) == math.copysign(1, steer)
+    left, right = ackermann_hinge_angles(0.3, wb, track)
+    assert (right, left) == pytest.approx(tuple(-a for a in ackermann_hinge_angles(-0.3, wb, track)))
+    with pytest.raises(ValueError, match="positive"):
+        ackermann_hinge_angles(0.1, 0.0, track)
+
+
+def test_drive_state_moves_hinges_and_wheels_only():
+    from deepracer_description.frames import ackermann_hinge_angles, drive_joint_transforms
+
+    vehicle, tfs = load_vehicle(), joint_transforms()
+    moved = {t.joint: t for t in drive_joint_transforms(tfs, vehicle, 0.25, 1.0)}
+    assert set(moved) == {t.joint for t in tfs if not t.static}
+    left, right = ackermann_hinge_angles(0.25, vehicle.wheelbase_m, vehicle.track_width_m)
+    by_joint = {t.joint: t for t in tfs}
+    assert moved["left_steering_hinge_joint"] == by_joint["left_steering_hinge_joint"].at(left)
+    assert moved["right_steering_hinge_joint"] == by_joint["right_steering_hinge_joint"].at(right)
+    for wheel in ("left_front", "right_front", "left_rear", "right_rear"):
+        assert moved[f"{wheel}_wheel_joint"] == by_joint[f"{wheel}_wheel_joint"].at(1.0)
+    at_rest = {t.joint: t for t in drive_joint_transforms(tfs, vehicle, 0.0, 0.0)}
+    for name, t in at_rest.items():
+        assert t.rotation == pytest.approx(by_joint[name].rotation, abs=1e-15)

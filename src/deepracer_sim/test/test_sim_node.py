@@ -239,6 +239,29 @@ def test_robot_tf_and_description_for_graphs_without_robot_state_publisher(graph
     assert pose_in_base(joints, CAMERA_OPTICAL_FRAME)[2, 3] > 0.05                  # the camera sits above base_link
     assert described[0].data == default_urdf_path().read_text()
 
+    # driving: the hinges follow the frame's applied steering (Ackermann angles), the wheels roll
+    from deepracer_description.frames import ackermann_hinge_angles
+
+    t = Twist()
+    t.linear.x, t.angular.z = 1.0, 1.5
+    assert g.spin_until(lambda: (g.cmd.publish(t), bool(g.status) and g.status[-1]["cmd_steering_rad"] > 0.1
+                                 and g.status[-1]["speed_m_s"] > 0.5)[1], 10.0)
+    g.spin_until(lambda: False, 0.3)
+    by_stamp = {_ns(m.transforms[0].header.stamp): m for m in dynamic}
+    frames = [st for st in g.status if st["stamp_ns"] in by_stamp and st["cmd_steering_rad"] > 0.1]
+    assert frames, "no /tf message shares a stamp with a steered frame"
+    frame = frames[-1]
+    got = {ts.child_frame_id: ts.transform.rotation for ts in by_stamp[frame["stamp_ns"]].transforms}
+    vehicle = g.sim.vehicle
+    left, right = ackermann_hinge_angles(frame["cmd_steering_rad"], vehicle.wheelbase_m, vehicle.track_width_m)
+    by_joint = {t.joint: t for t in joints}
+    for joint, angle in (("left_steering_hinge_joint", left), ("right_steering_hinge_joint", right)):
+        q = got[by_joint[joint].child]
+        assert (q.x, q.y, q.z, q.w) == pytest.approx(by_joint[joint].at(angle).rotation, abs=1e-9), joint
+    assert left > right > 0.0                                                       # turning left: inner wheel more
+    wheel, rest = got["left_rear_wheel"], by_joint["left_rear_wheel_joint"].rotation
+    assert max(abs(a - b) for a, b in zip((wheel.x, wheel.y, wheel.z, wheel.w), rest)) > 1e-3   # the wheel rolled
+
 
 def test_track_markers_are_latched_for_late_subscribers(graph_factory):
     g = graph_factory(rate_hz=15.0)

@@ -16,7 +16,8 @@ TF:         /tf odom -> base_link every frame (``publish_tf``; the transform of 
             stamp). With ``publish_robot_tf`` (graphs without robot_state_publisher: the launch files
             set it unless ``robot_state_publisher:=true``) what robot_state_publisher would publish for
             the shipped URDF: the fixed joints once on /tf_static (transient local), the moving joints
-            (wheels, steering hinges) at position 0 on /tf with every frame, and the URDF text on
+            on /tf with every frame (steering hinges at the Ackermann angles of the frame's applied
+            steering, wheels turned by the distance rolled: ``frames.drive_joint_transforms``), and the URDF text on
             robot_description (std_msgs/String, transient local: rviz's RobotModel). tf2_msgs is
             built in the workspace (src/tf2_msgs; no PyPI wheel carries it); where it is missing the
             node logs one line and publishes no TF.
@@ -68,7 +69,8 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from deepracer_common.nodes.lifecycle import run_node
 from deepracer_common.nodes.params import ParameterError, Spec, declare
-from deepracer_description.frames import CAMERA_OPTICAL_FRAME, FrameTransform, camera_intrinsics, joint_transforms
+from deepracer_description.frames import (CAMERA_OPTICAL_FRAME, FrameTransform, camera_intrinsics,
+                                          drive_joint_transforms, joint_transforms)
 
 from ..config import SimConfig, SimConfigError
 from ..randomization import RandomizationConfig
@@ -92,7 +94,7 @@ SPECS = [
     Spec("base_frame", "base_link", "child frame of odom"),
     Spec("camera_frame", CAMERA_OPTICAL_FRAME, "frame_id of the camera images and camera_info (a URDF frame)"),
     Spec("publish_tf", True, "publish odom_frame -> base_frame on /tf (when tf2_msgs is importable)"),
-    Spec("publish_robot_tf", False, "also publish the URDF: fixed joints on /tf_static, moving joints at 0 on /tf, "
+    Spec("publish_robot_tf", False, "also publish the URDF: fixed joints on /tf_static, moving joints on /tf, "
                                     "robot_description (when robot_state_publisher is not running)"),
     Spec("path_every_n_frames", 5, "publish sim/path every N frames", range=(1, 10_000)),
     Spec("path_max_poses", 2000, "poses kept in sim/path (oldest dropped)", range=(2, 1_000_000)),
@@ -205,7 +207,8 @@ class SimNode(Node):
         """/tf (odom -> base_link, moving URDF joints), /tf_static (fixed URDF joints) and
         robot_description publishers, where tf2_msgs is importable."""
         self.tf_pub = self.tf_static_pub = None
-        self._moving_joints: list[FrameTransform] = []
+        self._urdf_joints: tuple[FrameTransform, ...] = ()
+        self._wheel_angle_rad = 0.0
         p = self.params
         if not (p["publish_tf"] or p["publish_robot_tf"]):
             return
@@ -220,8 +223,7 @@ class SimNode(Node):
         if p["publish_robot_tf"]:
             from deepracer_description.vehicle import default_urdf_path
 
-            joints = joint_transforms()
-            self._moving_joints = [t for t in joints if not t.static]
+            joints = self._urdf_joints = joint_transforms()
             self.tf_static_pub = self.create_publisher(TFMessage, "/tf_static", LATCHED_QOS)
             stamp = Time(nanoseconds=self.t0_ns).to_msg()
             self.tf_static_pub.publish(TFMessage(transforms=[transform_msg(t, stamp) for t in joints if t.static]))
@@ -285,7 +287,12 @@ class SimNode(Node):
         odom.twist.twist.angular.z = status.yaw_rate_rad_s
         self.odom_pub.publish(odom)
         if self.tf_pub is not None:
-            transforms = [transform_msg(t, stamp) for t in self._moving_joints]
+            transforms = []
+            if self._urdf_joints:
+                self._wheel_angle_rad = math.remainder(
+                    self._wheel_angle_rad + status.speed_m_s * self.session.dt_s / self.vehicle.wheel_radius_m, math.tau)
+                transforms = [transform_msg(t, stamp) for t in drive_joint_transforms(
+                    self._urdf_joints, self.vehicle, status.cmd_steering_rad, self._wheel_angle_rad)]
             if p["publish_tf"]:
                 ts = TransformStamped(header=odom.header, child_frame_id=odom.child_frame_id)
                 ts.transform.translation.x, ts.transform.translation.y = status.x, status.y
