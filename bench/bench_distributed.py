@@ -4,6 +4,13 @@ Fig. 5) as a plot.
 
     python bench/bench_distributed.py                       # 1 and 2 workers, 120 s each
     python bench/bench_distributed.py --workers 1 2 4 8 --seconds 180    # a bigger machine
+    python bench/bench_distributed.py --workers 1 2 4 8 --seconds 75 --trainer-device cuda \
+        --trainer-threads 4 --k-per-worker 8 --skip-wire                 # the H200 machine (BENCHMARKS.md)
+
+``--k-per-worker`` scales K with the workers (``DistributedConfig.k_per_worker``: an update waits for
+max(K, k x active workers) episodes); without it K is fixed and, with many workers, episodes age past
+``--max-policy-lag`` versions and are dropped as stale. ``--runtime smoke`` runs the same cluster with
+the tiny stand-in env (CI runs it so: ``test_bench_distributed.py``).
 
 Every run is a real local set (``LocalCluster``): a private redis-server, the trainer and N worker
 processes with the DeepRacer runtime (embedded simulator, DEEP_CONVOLUTIONAL_NETWORK_SHALLOW),
@@ -58,13 +65,16 @@ def wire_sizes(steps: int = 300) -> list[dict]:
 
 
 def run_workers(n: int, seconds: float, root: Path, training: dict, k: int, trainer_device: str = "cpu",
-                trainer_threads: int = 1) -> dict:
+                trainer_threads: int = 1, k_per_worker: int | None = None, max_policy_lag: int = 1,
+                runtime: str | None = None) -> dict:
     from deepracer_agent.distributed.config import DistributedConfig
     from deepracer_agent.distributed.local import LocalCluster
 
+    extra = {"runtime": runtime} if runtime else {}
     cfg = DistributedConfig(store=str(root / f"w{n}" / "store"), run_dir=str(root / f"w{n}" / "run"),
                             training=training, num_episodes_between_training=k, max_wall_time_s=seconds,
-                            workers=[{"seed": 100 + i} for i in range(n)], trainer_device=trainer_device)
+                            workers=[{"seed": 100 + i} for i in range(n)], trainer_device=trainer_device,
+                            k_per_worker=k_per_worker, max_policy_lag=max_policy_lag, **extra)
     threads = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     t0 = time.monotonic()
     trainer_threads_env = {"OMP_NUM_THREADS": str(trainer_threads), "MKL_NUM_THREADS": str(trainer_threads)}
@@ -78,11 +88,18 @@ def run_workers(n: int, seconds: float, root: Path, training: dict, k: int, trai
     last = rows[-1] if rows else {}
     steps_used = sum(r["steps"] for r in rows)
     steps_per_episode = steps_used / max(sum(r["episodes"] for r in rows), 1)
+    lags: dict[str, int] = {}
+    for r in rows:
+        for lag, count in (r.get("policy_lag") or {}).items():
+            lags[lag] = lags.get(lag, 0) + int(count)
     return {"workers": n, "trainer_rc": rc, "wall_s": round(wall, 1), "versions": len(rows),
             "episodes_pushed": pushed, "episodes_used": sum(r["episodes"] for r in rows),
             "steps_used": steps_used, "steps_per_s": round(steps_used / max(last.get("wall_s", 1), 1e-9), 1),
             "produced_steps_per_s": round(pushed * steps_per_episode / seconds, 1),
             "trainer_utilisation": last.get("utilisation"), "dropped_stale": last.get("dropped_stale", 0),
+            "stale_share": round(last.get("dropped_stale", 0) / max(pushed, 1), 4),
+            "k_last": last.get("episodes"), "policy_lag_used": dict(sorted(lags.items())),
+            "mean_update_s": round(float(np.mean([r["update_s"] for r in rows])), 3) if rows else None,
             "curve": [(r["wall_s"], r["mean_progress"], r["mean_return"]) for r in rows]}
 
 
@@ -98,6 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-wire", action="store_true")
     p.add_argument("--trainer-device", default="cpu", help="cpu, cuda or auto")
     p.add_argument("--trainer-threads", type=int, default=1, help="torch threads of the trainer process")
+    p.add_argument("--k-per-worker", type=int, default=None,
+                   help="update every max(K, this x active workers) episodes (default: K fixed)")
+    p.add_argument("--max-policy-lag", type=int, default=1)
+    p.add_argument("--runtime", choices=("deepracer", "smoke"), default="deepracer",
+                   help="smoke: the tiny stand-in env and MLP (a quick check of the whole path, e.g. in CI)")
     args = p.parse_args(argv)
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, python {platform.python_version()}")
     results: dict = {}
@@ -108,25 +130,37 @@ def main(argv: list[str] | None = None) -> int:
         for r in results["wire"]:
             print(f"| {r['compression']} | {r['bytes_per_step']:.0f} | {r['encode_us_per_step']:.0f} | "
                   f"{r['decode_us_per_step']:.0f} |")
-    training = {"episode": {"max_steps": args.max_steps},
-                "hyperparameters": {"num_epochs": args.epochs, "batch_size": 64}}
+    runtime = None
+    training: dict = {"episode": {"max_steps": args.max_steps},
+                      "hyperparameters": {"num_epochs": args.epochs, "batch_size": 64}}
+    if args.runtime == "smoke":
+        runtime = "deepracer_agent.distributed.runtime:SmokeRuntime"
+        training = {"episode_steps": min(args.max_steps, 20), "step_delay_s": 0.002}
     runs = []
     with tempfile.TemporaryDirectory(prefix="bench-distributed-") as tmp:
         for n in args.workers:
             r = run_workers(n, args.seconds, Path(tmp), training, args.episodes_between_training,
-                            args.trainer_device, args.trainer_threads)
+                            args.trainer_device, args.trainer_threads, args.k_per_worker, args.max_policy_lag,
+                            runtime)
             runs.append(r)
+            if args.json:   # after every worker count: a run cut short keeps what it measured
+                Path(args.json).write_text(json.dumps(dict(results, runs=runs), indent=1))
             print(f"\n{n} worker(s): {r['versions']} versions, {r['episodes_used']} episodes used "
                   f"({r['episodes_pushed']} pushed, {r['dropped_stale']} dropped stale), "
-                  f"{r['steps_per_s']} steps/s into the trainer, utilisation {r['trainer_utilisation']}")
+                  f"{r['steps_per_s']} steps/s into the trainer, utilisation {r['trainer_utilisation']}, "
+                  f"K {r['k_last']}, lags used {r['policy_lag_used']}", flush=True)
     results["runs"] = runs
-    print(f"\ntrainer on {args.trainer_device} with {args.trainer_threads} thread(s); workers 1 thread each")
-    print("| workers | versions | episodes pushed / used / dropped stale | steps/s produced (approx.) | "
-          "steps/s into trainer | trainer utilisation |")
-    print("|---|---|---|---|---|---|")
+    print(f"\ntrainer on {args.trainer_device} with {args.trainer_threads} thread(s); workers 1 thread each; "
+          f"K {args.episodes_between_training}, k_per_worker {args.k_per_worker}, max_policy_lag {args.max_policy_lag}")
+    print("| workers | K (last) | versions | episodes pushed / used / dropped stale (share) | steps/s produced (approx.) | "
+          "steps/s into trainer | x vs 1st | trainer utilisation | lags used |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    base = runs[0]["steps_per_s"] if runs else 0.0
     for r in runs:
-        print(f"| {r['workers']} | {r['versions']} | {r['episodes_pushed']} / {r['episodes_used']} / {r['dropped_stale']} | "
-              f"{r['produced_steps_per_s']} | {r['steps_per_s']} | {r['trainer_utilisation']} |")
+        print(f"| {r['workers']} | {r['k_last']} | {r['versions']} | {r['episodes_pushed']} / {r['episodes_used']} / "
+              f"{r['dropped_stale']} ({100 * r['stale_share']:.1f} %) | {r['produced_steps_per_s']} | {r['steps_per_s']} | "
+              f"{r['steps_per_s'] / base if base else float('nan'):.2f} | {r['trainer_utilisation']} | "
+              f"{r['policy_lag_used']} |")
     if args.plot:
         import matplotlib
         matplotlib.use("Agg")

@@ -96,6 +96,10 @@ class DistributedConfig(Options):
                                             doc="MinIO / moto / other S3 API; None = AWS")
     run_dir: str = option("runs/decoupled", kind=str, doc="metrics and logs of this machine's roles")
     num_episodes_between_training: int = option(20, kind=int, lo=1, doc="K: episodes per PPO update")
+    k_per_worker: int | None = option(None, kind=int, lo=1, allow_none=True,
+                                      doc="scale K with the workers: an update waits for max(K, k_per_worker x "
+                                          "active workers) episodes (null: K alone); keeps the policy lag of "
+                                          "an episode (in versions) the same for any number of workers")
     max_policy_lag: int = option(1, kind=int, lo=0, doc="drop episodes from versions older than latest - lag")
     max_versions: int | None = option(None, kind=int, lo=0, allow_none=True,
                                       doc="trainer: stop after publishing this version")

@@ -12,6 +12,16 @@ counted as ``dropped_stale``); PPO's importance ratio uses the behaviour policy'
 record, and its clipping bounds the effect of the one-version lag. Episodes that claim a version
 newer than ``L`` (possible only after the trainer fell back past a corrupted version) are dropped too.
 
+K and the number of workers (``k_per_worker``): with a fixed K, N workers make a version every K / N
+episodes of each worker, so an episode's lag (versions published while it was driven) grows like
+N / K and, past ``max_policy_lag``, the episodes of many workers are dropped as stale. With
+``k_per_worker`` set, an update waits for ``max(K, k_per_worker x active workers)`` episodes (a
+worker is active while it delivered an episode in the last ``ACTIVE_WORKER_S`` seconds): each
+version then takes about ``k_per_worker`` episodes from every worker, the lag stays where it is with
+one worker, and the PPO update gets a proportionally larger batch (the same epochs and minibatch
+size, so the same gradient steps per sample). The lag rule itself is unchanged (no episode older
+than ``max_policy_lag`` is ever used, so no importance weights beyond PPO's ratio are needed).
+
 Exactly-once counting: the ids of the episodes used in each version are published in its
 ``trainer_state.json``; a restarted trainer loads them (with the newest valid version's weights and
 optimizer state) and drops any redelivered duplicate. Entries it had read but not yet used are
@@ -42,6 +52,7 @@ COMMAND_HELP = "decoupled training: the trainer role"  # `deepracer --help`
 log = logging.getLogger("deepracer.trainer")
 WORKERS_RECORD = "run/workers.json"   # the per-worker settings, for workers without a config file
 SEEN_IDS_KEPT = 100_000   # episode ids remembered for de-duplication (>> episodes per lag window)
+ACTIVE_WORKER_S = 60.0    # k_per_worker: a worker that delivered an episode this recently counts as active
 
 
 def model_objects(model: Any, runtime: Runtime, spec: dict[str, Any], state: dict[str, Any]) -> dict[str, bytes]:
@@ -82,6 +93,7 @@ class Trainer:
         self.seen: collections.OrderedDict[str, None] = collections.OrderedDict()
         self.buffer: dict[str, tuple[wire.EpisodeRecord, StreamEntry]] = {}
         self.counts = collections.Counter()
+        self.worker_seen: dict[str, float] = {}      # worker id -> monotonic time of its last episode
         self.t_start = time.monotonic()
         self.train_s = 0.0
         self.policy_shas: dict[int, str | None] = {}   # version -> sha256 of the policy this trainer published
@@ -165,6 +177,7 @@ class Trainer:
         except wire.WireError as exc:
             log.warning("dropping corrupt stream entry %s: %s", entry.entry_id, exc)
             return self._drop(entry, "dropped_corrupt")
+        self.worker_seen[rec.worker_id] = time.monotonic()
         if rec.episode_id in self.seen or rec.episode_id in self.buffer:
             return self._drop(entry, "dropped_duplicate")
         lag = self.version - rec.policy_version
@@ -185,6 +198,18 @@ class Trainer:
                         rec.episode_id, rec.worker_id, tuple(obs.shape[1:]), obs_shape)
             return self._drop(entry, "dropped_mismatched")
         self.buffer[rec.episode_id] = (rec, entry)
+
+    def active_workers(self, now: float | None = None) -> int:
+        """Workers that delivered an episode in the last ``ACTIVE_WORKER_S`` seconds."""
+        now = time.monotonic() if now is None else now
+        return sum(1 for t in self.worker_seen.values() if now - t <= ACTIVE_WORKER_S)
+
+    def episodes_needed(self) -> int:
+        """Episodes the next update waits for: K, or ``max(K, k_per_worker x active workers)``."""
+        k = self.cfg.num_episodes_between_training
+        if self.cfg.k_per_worker is None:
+            return k
+        return max(k, self.cfg.k_per_worker * self.active_workers())
 
     def _policy_sha(self, version: int) -> str | None:
         """sha256 of the policy this run published as ``version`` (None: not this run's)."""
@@ -278,6 +303,7 @@ class Trainer:
             "lap_completion": float(np.mean([p >= 100.0 for p in progress])) if progress else None,
             "policy_lag": dict(collections.Counter(str(self.version - 1 - r.policy_version) for r in records)),
             "workers": dict(collections.Counter(r.worker_id for r in records)),
+            "active_workers": self.active_workers(),
             "utilisation": round(self.train_s / max(wall, 1e-9), 4),
             **{k: int(v) for k, v in self.counts.items()},
             **{k: round(v, 6) for k, v in stats.items() if k.startswith("train/")},
@@ -356,7 +382,7 @@ class Trainer:
                 break
             for entry in self.stream.read(count=64, block_ms=300):
                 self._accept(entry)
-            if len(self.buffer) >= self.cfg.num_episodes_between_training:
+            if len(self.buffer) >= self.episodes_needed():
                 self.update()
         return 0
 
@@ -365,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="deepracer trainer", description=__doc__.split("\n\n")[0])
     common_arguments(parser)
     parser.add_argument("--num-episodes-between-training", type=int, dest="num_episodes_between_training")
+    parser.add_argument("--k-per-worker", type=int, dest="k_per_worker",
+                        help="update every max(K, this x active workers) episodes")
     parser.add_argument("--max-policy-lag", type=int, dest="max_policy_lag")
     parser.add_argument("--max-versions", type=int, dest="max_versions", help="stop after publishing this version")
     parser.add_argument("--training-config", dest="training", help="training config YAML (deepracer train's format)")
@@ -373,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        cfg = config_from_args(args, ("num_episodes_between_training", "max_policy_lag", "max_versions", "training",
+        cfg = config_from_args(args, ("num_episodes_between_training", "k_per_worker", "max_policy_lag", "max_versions", "training",
                                      "trainer_device"))
         return Trainer(cfg, StopFlag(), consumer=args.consumer).run()
     except (ConfigError, ModelStoreError, TransportError, ValueError) as exc:
