@@ -172,6 +172,9 @@ class CheckpointSettings(_Section):
 
     keep_last: int | None = _opt(None, kind=int, lo=1, allow_none=True,
                                  doc="keep only the newest N checkpoints (null: keep all)")
+    every_s: float | None = _opt(None, lo=0.0, allow_none=True, unit="s",
+                                 doc="GPU trainer (device=cuda): at most one checkpoint per this many seconds of "
+                                     "training wall time (null: every iteration); the last iteration always has one")
 
 
 # ------------------------------------------------------------------------------------ validation

@@ -14,13 +14,17 @@ works with ``deepracer evaluate`` and ``export``.
 
 Differences from the CPU trainer (deliberate, for throughput):
 
-* reward: built-in, vectorised; only ``reward_file: centerline`` (AWS's follow-the-centre-line
-  example: 1.0 / 0.5 / 0.1 within 10 / 25 / 50 % of the track width, else 1e-3) is accepted, other
-  reward files are refused with a one-line error (a Python reward per car per step would put the
-  CPU back in the loop);
-* episode rules: lap_complete (progress >= 100), off_track (no wheel on the road, AWS's rule),
-  step_limit (episode.max_steps); starts uniformly random along the lap, forward direction;
-  immobilized / reversed are not checked; truncation is treated as termination (no bootstrap);
+* reward: ``reward_file: centerline`` runs built in, vectorised on the device (AWS's
+  follow-the-centre-line example: 1.0 / 0.5 / 0.1 within 10 / 25 / 50 % of the track width, else
+  1e-3); any other reward file (a user's ``reward_function(params)``) runs per car on the CPU,
+  exactly as ``deepracer train`` runs it (the same params builder, one instance per car, the same
+  timeout): each step pulls the cars' state (a few numbers per car) to the host. That costs tens
+  of microseconds per car and step, so it is accepted up to `PY_REWARD_MAX_CARS` cars;
+* episode rules: `deepracer_sim.episode`'s (progress at the reference point, episode.direction,
+  lap_complete / off_track / immobilized / reversed / step_limit) on tensors, but starts are
+  uniformly random along the lap and truncation is treated as termination (no bootstrap);
+* checkpoints and metrics rows are written on a background thread (at most one checkpoint in
+  flight, ``checkpoints.every_s`` apart); the renderer is compiled from `COMPILE_MIN_CARS` cars on;
 * discrete action spaces only; minibatch = max(hyperparameters.batch_size, samples / 8);
 * bf16 autocast (CUDA only) for the network forward passes, in rollouts and updates alike (the
   same numeric path, so the PPO ratio starts at ~1); logits, values and losses in float32.
@@ -51,11 +55,24 @@ def _centerline_reward(dist: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
                        torch.where(dist <= 0.5 * width, 0.1, 1e-3)))
 
 
-class _Rollout:
-    """N cars on the torch simulator with frame stacking, reward and episode rules, all tensors."""
+#: most cars a Python reward file (run per car on the CPU each step) is accepted for
+PY_REWARD_MAX_CARS = 1024
 
-    def __init__(self, cfg: TrainConfig, device: torch.device, compile_render: bool):
-        from deepracer_sim.torch_sim import TorchBatchSim
+
+class _Rollout:
+    """N cars on the torch simulator with frame stacking, reward and episode rules, all tensors.
+
+    The episode rules are `deepracer_sim.episode`'s, vectorised: progress at the reward reference
+    point (0.14 m ahead of base_link) from each episode's start along its driven direction,
+    unwrapped across the start line; the direction per episode from ``episode.direction``
+    (forward / reversed / alternate / random); termination lap_complete, off_track (either
+    ``off_track_rule``), immobilized, reversed, step_limit, first that applies. Starts are uniformly
+    random along the lap (``episode.start`` is not used: thousands of cars cover the lap anyway).
+    """
+
+    def __init__(self, cfg: TrainConfig, device: torch.device, compile_render: bool, reward_fn: Any = None):
+        from deepracer_sim.episode import REFERENCE_POINT_OFFSET_M
+        from deepracer_sim.torch_sim import TorchBatchSim, TorchTrack
         from deepracer_tracks.library import load_track
 
         self.track = load_track(cfg.track)
@@ -71,44 +88,139 @@ class _Rollout:
         table = torch.as_tensor(meta.action_table(), dtype=torch.float64, device=device)  # (A, 2): deg, m/s
         self.steer = torch.deg2rad(table[:, 0])
         self.speed = table[:, 1].contiguous()
-        self.max_steps = int(cfg.episode_config().max_steps)
+        self.table_np = table.cpu().numpy()
+        self.reward_fns: list[Any] = []
+        if reward_fn is not None:              # a Python reward: one instance per car, params on the CPU
+            from .batch import reward_instances
+            from .reward import ParamsBuilder
+
+            self.reward_fns = reward_instances(reward_fn, self.n)
+            self.params_builder = ParamsBuilder(self.track, self.track.reversed())
+        self.ep = cfg.episode_config()
+        self.max_steps = int(self.ep.max_steps)
+        self.ref_offset = REFERENCE_POINT_OFFSET_M
+        self.tracks = (self.sim.track, TorchTrack(self.track.reversed(), device))   # forward, reversed
+        self.cpu_tracks = (self.track, self.track.reversed())
         self.stack = cfg.hyperparameters.stack_size
         self.rng = np.random.default_rng(cfg.seed + 17)
+        self.episodes_started = 0
         self.obs = torch.zeros((self.n, self.stack, 120, 160), dtype=torch.uint8, device=device)
-        self.steps = torch.zeros(self.n, dtype=torch.int64, device=device)
-        self.progress = torch.zeros(self.n, dtype=torch.float64, device=device)
-        self.last_pct = torch.zeros(self.n, dtype=torch.float64, device=device)
-        self.ep_return = torch.zeros(self.n, dtype=torch.float64, device=device)
+        z = lambda dtype=torch.float64: torch.zeros(self.n, dtype=dtype, device=device)  # noqa: E731
+        self.steps, self.backwards, self.immobile = z(torch.int64), z(torch.int64), z(torch.int64)
+        self.progress, self.start_s, self.ep_return = z(), z(), z()
+        self.is_rev = z(torch.bool)
+        self.last_xy = torch.zeros((self.n, 2), dtype=torch.float64, device=device)
         self._reset(np.arange(self.n))
         frame = self.sim.render()
         self.obs[:] = frame[:, None]
 
+    # -- geometry of the driven direction ----------------------------------------------------
+    def _ref_xy(self) -> torch.Tensor:
+        s = self.sim
+        return torch.stack([s.x + self.ref_offset * torch.cos(s.yaw), s.y + self.ref_offset * torch.sin(s.yaw)], -1)
+
+    def _query(self, xy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(raw progress % from each car's start along its driven track, distance from centre m,
+        half width m) at points xy (N, 2): `Track.progress_pct` of the forward or reversed track."""
+        qf = self.tracks[0].query(xy)
+        s_m = qf["s_m"]
+        if bool(self.is_rev.any()):
+            qr = self.tracks[1].query(xy)
+            s_m = torch.where(self.is_rev, qr["s_m"], s_m)
+        length = self.track.length_m
+        if self.track.closed:
+            raw = 100.0 * torch.remainder(s_m - self.start_s, length) / length
+            raw = torch.where(raw >= 100.0, 0.0, raw)
+        else:
+            raw = (100.0 * (s_m - self.start_s) / (length - self.start_s).clamp(min=1e-12)).clamp(0.0, 100.0)
+        return raw, qf["distance_from_center_m"], qf["half_width_m"]
+
+    @staticmethod
+    def _unwrap(cur: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+        """`deepracer_sim.episode.unwrap_progress` on tensors."""
+        cur = torch.where(prev > cur + 50.0, cur + 100.0, cur)
+        cur = torch.where(cur > prev + 50.0, cur - 100.0, cur)
+        return torch.where(cur >= 100.0 - 1e-9, 100.0, cur)
+
+    def _directions(self, count: int) -> np.ndarray:
+        d = self.ep.direction
+        k = self.episodes_started + np.arange(count)
+        self.episodes_started += count
+        if d == "forward":
+            return np.zeros(count, dtype=bool)
+        if d == "reversed":
+            return np.ones(count, dtype=bool)
+        if d == "alternate":
+            return (k % 2) == 1
+        return self.rng.random(count) < 0.5
+
     def _reset(self, ids: np.ndarray) -> None:
-        xy, heading = self.track.pose_at(self.rng.uniform(0.0, self.track.length_m, len(ids)))
+        rev = self._directions(len(ids))
+        start = self.rng.uniform(0.0, self.track.length_m, len(ids))
+        xy, heading = np.zeros((len(ids), 2)), np.zeros(len(ids))
+        for direction in (False, True):
+            sel = rev == direction
+            if sel.any():
+                xy[sel], heading[sel] = self.cpu_tracks[int(direction)].pose_at(start[sel])
         self.sim.reset(ids, xy[:, 0], xy[:, 1], heading)
         t = torch.as_tensor(ids, device=self.dev)
-        q = self.sim.query()
-        self.last_pct[t] = q["progress_pct"][t]
-        self.progress[t] = 0.0
+        self.is_rev[t] = torch.as_tensor(rev, device=self.dev)
+        self.start_s[t] = torch.as_tensor(start, dtype=torch.float64, device=self.dev)
+        raw, _, _ = self._query(self._ref_xy())
+        self.progress[t] = self._unwrap(raw[t], torch.zeros_like(raw[t]))
         self.steps[t] = 0
+        self.backwards[t] = 0
+        self.immobile[t] = 0
+        self.last_xy[t] = torch.stack([self.sim.x[t], self.sim.y[t]], -1)
         self.ep_return[t] = 0.0
+
+    def _python_reward(self, action: torch.Tensor, progress: torch.Tensor, wheels: torch.Tensor,
+                       off_now: torch.Tensor) -> torch.Tensor:
+        """The reward file per car on the CPU, with ``deepracer train``'s params (`batch.DeepRacerBatch.step`)."""
+        from deepracer_sim.episode import query_progress
+
+        from .reward import CarState
+
+        ref = self._ref_xy().cpu().numpy()
+        is_rev, start = self.is_rev.cpu().numpy(), self.start_s.cpu().numpy()
+        query, _raw = query_progress(self.cpu_tracks, ref, is_rev, start)
+        act = self.table_np[action.cpu().numpy()]
+        steps = self.steps.cpu().numpy()
+        car = CarState(xy=ref, yaw_rad=self.sim.yaw.cpu().numpy(), steering_deg=act[:, 0], speed_m_s=act[:, 1],
+                       progress_pct=progress.cpu().numpy(), steps=steps,
+                       all_wheels_on_track=wheels.all(1).cpu().numpy(), is_offtrack=off_now.cpu().numpy(),
+                       is_reversed=is_rev, sim_time_s=steps * self.sim.dt_s)
+        params = self.params_builder.build(car, query)
+        values = [fn(p) for fn, p in zip(self.reward_fns, params)]
+        return torch.as_tensor(values, dtype=torch.float64, device=self.dev)
 
     def step(self, action: torch.Tensor):
         """-> reward (N,) float32, done (N,) bool, finished-episode stats (dict of tensors)."""
         self.sim.step(self.steer[action], self.speed[action])
         self.steps += 1
-        q = self.sim.query()
-        dp = q["progress_pct"] - self.last_pct
-        dp = torch.where(dp < -50.0, dp + 100.0, torch.where(dp > 50.0, dp - 100.0, dp))
-        self.progress += dp
-        self.last_pct = q["progress_pct"]
-        reward = _centerline_reward(q["distance_from_center_m"], 2.0 * q["half_width_m"])
-        lap = self.progress >= 100.0
-        off = ~self.sim.wheels_on_track().any(1)
-        reward = torch.where(off, 1e-3, reward)
-        done = lap | off | (self.steps >= self.max_steps)
+        raw, dist, half = self._query(self._ref_xy())
+        progress = self._unwrap(raw, self.progress)
+        base = torch.stack([self.sim.x, self.sim.y], -1)
+        moved = torch.linalg.vector_norm(base - self.last_xy, dim=-1)
+        self.immobile = torch.where(moved <= self.ep.immobilized_distance_m, self.immobile + 1, 0)
+        self.backwards = torch.where(progress < self.progress, self.backwards + 1, 0)
+        self.last_xy = base
+        self.progress = progress
+        lap = progress >= 100.0
+        wheels = self.sim.wheels_on_track()
+        if self.ep.off_track_rule == "deepracer":
+            off_now = ~wheels.any(1)
+        else:
+            off_now = dist > half
+        off = off_now & ~lap
+        if self.reward_fns:
+            reward = self._python_reward(action, progress, wheels, off_now)
+        else:
+            reward = torch.where(off, 1e-3, _centerline_reward(dist, 2.0 * half))
+        done = (lap | off | (self.immobile >= self.ep.immobilized_steps) | (self.backwards >= self.ep.reversed_steps)
+                | (self.steps >= self.max_steps))
         self.ep_return += reward
-        stats = {"return": self.ep_return[done], "progress": self.progress[done].clamp(max=100.0),
+        stats = {"return": self.ep_return[done], "progress": self.progress[done].clamp(min=0.0, max=100.0),
                  "lap": lap[done], "steps": self.steps[done]}
         ids = torch.nonzero(done)[:, 0].cpu().numpy()
         if len(ids):
@@ -148,17 +260,100 @@ def _forward(policy, obs: torch.Tensor, bf16: bool):
     return logits.float(), values.float()[:, 0]
 
 
-def train(cfg: TrainConfig, run_dir: str | Path, device: str = "cuda", iterations: int | None = None,
-          bf16: bool = True, compile_render: bool = False, log=print) -> list[dict[str, Any]]:
-    """PPO iterations of ppo.n_steps (default 128) steps x n_envs cars until `iterations` or, if None, the
-    config's stop.max_iterations / max_steps / max_wall_time_s (one of them is required); returns the rows."""
-    from . import checkpoint
-    from .run_folder import (METADATA_FILE, RESOLVED_CONFIG, STATUS_FILE, append_metrics, checkpoint_path,
-                             commit_checkpoint, write_json_atomic)
+#: the renderer is compiled (torch.compile, ~8 s once) from this many cars on; fewer cars render
+#: eagerly (launch-bound there, and the compile would eat a short training run).
+COMPILE_MIN_CARS = 1024
 
+
+class _CheckpointWriter:
+    """Writes metrics rows and checkpoints on one background thread, in iteration order, while the
+    GPU trains on. A checkpoint (~140 MB with the SHALLOW network: npz, zip, fsync, sha256) takes
+    longer than a short iteration, so at most one is in flight: an iteration that finds one still
+    being written records its row only (its checkpoint is skipped). ``every_s``: at most one
+    checkpoint per this many seconds of training wall time. Row, then sidecar: a complete
+    checkpoint always has its row (as ``deepracer train``)."""
+
+    def __init__(self, run_dir: Path, cfg: TrainConfig, obs_space, act_space, every_s: float | None, dev):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.run_dir, self.cfg_dict, self.every_s = run_dir, cfg.to_dict(), every_s
+        self.obs_space, self.act_space, self.copy = obs_space, act_space, dev.type == "cpu"
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="checkpoints")
+        self.jobs: list[Any] = []
+        self.pending = None
+        self.last_wall: float | None = None
+        self.last_iteration = 0
+
+    def wants(self, wall_s: float) -> bool:
+        busy = self.pending is not None and not self.pending.done()
+        due = self.every_s is None or self.last_wall is None or wall_s - self.last_wall >= self.every_s
+        return due and not busy
+
+    def submit(self, row: dict[str, Any], policy, opt, epochs: int, with_checkpoint: bool) -> None:
+        from . import checkpoint
+
+        arrays = None
+        if with_checkpoint:          # snapshot now (GPU -> host copies): training goes on meanwhile
+            t0 = time.perf_counter()
+            pol = checkpoint.policy_to_arrays(policy)
+            opt_arrays, _groups = checkpoint.optimizer_to_arrays(opt)
+            if self.copy:            # CPU tensors share memory with the live weights
+                opt_arrays = {k: np.array(v, copy=True) for k, v in opt_arrays.items()}
+            arrays = (pol, opt_arrays)
+            row["save_time_s"] = round(time.perf_counter() - t0, 3)
+            self.last_wall, self.last_iteration = row["wall_time_s"], row["iteration"]
+        fut = self.pool.submit(self._write, dict(row), arrays, epochs)
+        self.jobs.append(fut)
+        if with_checkpoint:
+            self.pending = fut
+        for f in [f for f in self.jobs if f.done()]:
+            f.result()               # a failed write stops training with its error
+            self.jobs.remove(f)
+
+    def _write(self, row: dict[str, Any], arrays, epochs: int) -> None:
+        from . import checkpoint
+        from .run_folder import STATUS_FILE, append_metrics, checkpoint_path, commit_checkpoint, write_json_atomic
+
+        it, steps = row["iteration"], row["steps"]
+        path = checkpoint_path(self.run_dir, it)
+        info = {"iteration": it, "steps": steps, "trainer": "torch", "device": row.get("device"),
+                "wall_time_s": row["wall_time_s"]}
+        if arrays is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            checkpoint.write(path, self.cfg_dict, arrays[0], arrays[1], self.obs_space, self.act_space,
+                             num_timesteps=steps, n_updates=it * epochs, training=info)
+        append_metrics(self.run_dir, row)
+        if arrays is not None:
+            commit_checkpoint(path, info)
+            write_json_atomic({"state": "running", "pid": os.getpid(), "iteration": it, "steps": steps,
+                               "trainer": "torch", "last_checkpoint": str(path)}, self.run_dir / STATUS_FILE)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        for f in self.jobs:
+            f.result()
+
+
+def train(cfg: TrainConfig, run_dir: str | Path, device: str = "cuda", iterations: int | None = None,
+          bf16: bool = True, compile_render: bool | None = None, log=print) -> list[dict[str, Any]]:
+    """PPO iterations of ppo.n_steps (default 128) steps x n_envs cars until `iterations` or, if None, the
+    config's stop.max_iterations / max_steps / max_wall_time_s (one of them is required); returns the rows.
+    ``compile_render`` None: compile on CUDA from `COMPILE_MIN_CARS` cars on. The last iteration
+    always has a checkpoint (written before this returns)."""
+    from .run_folder import METADATA_FILE, RESOLVED_CONFIG, STATUS_FILE, write_json_atomic
+
+    reward_fn = None
     if cfg.reward_file != "centerline":
-        raise TorchTrainError(f"reward_file: the GPU trainer has built-in vectorised rewards only ('centerline'), "
-                              f"got {cfg.reward_file!r}")
+        if cfg.n_envs > PY_REWARD_MAX_CARS:
+            raise TorchTrainError(f"reward_file: {cfg.reward_file!r} runs per car on the CPU in the GPU trainer, "
+                                  f"for at most {PY_REWARD_MAX_CARS} cars (n_envs is {cfg.n_envs}); lower n_envs "
+                                  f"or use the built-in vectorised 'centerline'")
+        from .reward import RewardFunctionError, load_reward_function, resolve_reward
+
+        try:
+            reward_fn = load_reward_function(resolve_reward(cfg.reward_file), timeout_s=cfg.reward_timeout_s)
+        except RewardFunctionError as exc:
+            raise TorchTrainError(str(exc)) from None
     if cfg.metadata().training_algorithm != "clipped_ppo":
         raise TorchTrainError("model_metadata.training_algorithm: the GPU trainer runs clipped_ppo only")
     stop = cfg.stop
@@ -171,7 +366,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: str = "cuda", iteration
     torch.manual_seed(cfg.seed)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    env = _Rollout(cfg, dev, compile_render)
+    if compile_render is None:
+        compile_render = dev.type == "cuda" and cfg.n_envs >= COMPILE_MIN_CARS
+    env = _Rollout(cfg, dev, compile_render, reward_fn)
     policy, obs_space, act_space = _policy(cfg, dev)
     opt = policy.optimizer
     save_yaml(cfg.to_dict(), run_dir / RESOLVED_CONFIG)
@@ -187,6 +384,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: str = "cuda", iteration
     obs_buf = torch.zeros((T, N) + tuple(obs_space.shape), dtype=torch.uint8, device=dev)
     act_buf = torch.zeros((T, N), dtype=torch.int64, device=dev)
     logp_buf, val_buf, rew_buf, done_buf = (torch.zeros((T, N), device=dev) for _ in range(4))
+    writer = _CheckpointWriter(run_dir, cfg, obs_space, act_space, cfg.checkpoints.every_s, dev)
     rows, steps, episodes_total, t_start = [], 0, 0, time.perf_counter()
     it = 0
     while True:
@@ -272,25 +470,31 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: str = "cuda", iteration
                "explained_variance": (1.0 - float((b_ret - b_val).var()) / var_y) if var_y > 0 else None,
                "env_steps_per_s": round(total / t_roll, 1), "rollout_time_s": round(t_roll, 3),
                "update_time_s": round(t_upd, 3), "track": cfg.track}
-        t2 = time.perf_counter()
-        path = checkpoint_path(run_dir, it)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        opt_arrays, _groups = checkpoint.optimizer_to_arrays(opt)
-        info = {"iteration": it, "steps": steps, "trainer": "torch", "device": str(dev)}
-        checkpoint.write(path, cfg.to_dict(), checkpoint.policy_to_arrays(policy), opt_arrays, obs_space, act_space,
-                         num_timesteps=steps, n_updates=it * int(hp.num_epochs), training=info)
-        row["save_time_s"] = round(time.perf_counter() - t2, 3)
-        append_metrics(run_dir, row)
-        commit_checkpoint(path, info)
+        row["device"] = str(dev)
+        writer.submit(row, policy, opt, int(hp.num_epochs), writer.wants(row["wall_time_s"]))
         rows.append(row)
-        write_json_atomic({"state": "running", "pid": os.getpid(), "iteration": it, "steps": steps,
-                           "trainer": "torch", "last_checkpoint": str(path)}, run_dir / STATUS_FILE)
         if log:
             log(f"iter {it}: steps {steps}, {row['env_steps_per_s']:,.0f} env steps/s, rollout {t_roll:.2f}s, "
                 f"update {t_upd:.2f}s, episodes {n_ep}, progress {row['mean_progress']}, "
                 f"laps {row['lap_completion_rate']}")
+    train_wall = time.perf_counter() - t_start
+    if rows and writer.last_iteration != rows[-1]["iteration"]:   # the last iteration: always a checkpoint
+        writer.close()                     # its row is on disk once the queue is drained
+        from . import checkpoint
+        from .run_folder import checkpoint_path, commit_checkpoint
+
+        last = rows[-1]
+        path = checkpoint_path(run_dir, last["iteration"])
+        info = {"iteration": last["iteration"], "steps": last["steps"], "trainer": "torch", "device": str(dev),
+                "wall_time_s": last["wall_time_s"]}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        opt_arrays, _groups = checkpoint.optimizer_to_arrays(opt)
+        checkpoint.write(path, cfg.to_dict(), checkpoint.policy_to_arrays(policy), opt_arrays, obs_space, act_space,
+                         num_timesteps=last["steps"], n_updates=last["iteration"] * int(hp.num_epochs), training=info)
+        commit_checkpoint(path, info)      # its metrics row was written already
+    writer.close()
     write_json_atomic({"state": "finished", "iteration": it - 1, "steps": steps, "trainer": "torch",
-                       "wall_time_s": round(time.perf_counter() - t_start, 3)}, run_dir / STATUS_FILE)
+                       "wall_time_s": round(train_wall, 3)}, run_dir / STATUS_FILE)
     return rows
 
 

@@ -326,9 +326,8 @@ def _train_torch(cfg: TrainConfig, run_dir: Path, resume: bool, log: Callable[[s
         raise TrainError("--resume: the GPU trainer (device=cuda / cpu-torch) does not resume yet")
     t0 = time.perf_counter()
     try:
-        rows = torch_train(cfg, run_dir, device="cuda" if cfg.device == "cuda" else "cpu", log=log,
-                          compile_render=cfg.device == "cuda")
-    except TorchTrainError as exc:
+        rows = torch_train(cfg, run_dir, device="cuda" if cfg.device == "cuda" else "cpu", log=log)
+    except (TorchTrainError, RewardFunctionError) as exc:   # a user's reward failing mid-rollout: one line
         raise TrainError(str(exc)) from None
     last = checkpoint_path(run_dir, len(rows)) if rows else None
     return TrainResult(run_dir=run_dir, iterations=len(rows), steps=int(rows[-1]["steps"]) if rows else 0,

@@ -34,8 +34,92 @@ def test_cpu_torch_run_folder_loads_in_evaluate_and_export_path(tmp_path):
     assert 0 <= int(action) < 10
 
 
-def test_custom_reward_file_is_refused_with_one_line(tmp_path):
+def test_python_reward_above_the_car_limit_is_refused_with_one_line(tmp_path, monkeypatch):
+    from deepracer_agent import torch_train
+
+    monkeypatch.setattr(torch_train, "PY_REWARD_MAX_CARS", 1)
     cfg = load_config(None, TINY + ["reward_file=progress_per_step"])
-    with pytest.raises(TrainError, match="reward_file: the GPU trainer"):
+    with pytest.raises(TrainError, match=r"reward_file: 'progress_per_step' runs per car on the CPU .* at most 1 cars"):
         train(cfg, tmp_path / "run", progress_bar=False, log=None)
 
+
+def _rollout(overrides, reward_fn=None):
+    import torch
+
+    from deepracer_agent.torch_train import _Rollout
+
+    cfg = load_config(None, ["n_envs=6", "episode.direction=alternate"] + overrides)
+    return cfg, _Rollout(cfg, torch.device("cpu"), False, reward_fn)
+
+
+@pytest.mark.slow
+def test_episode_rules_match_the_cpu_rules_both_directions():
+    """The tensor episode rules against deepracer_sim.episode's EpisodeRules on the same trajectories:
+    progress at the reference point from each car's start along its driven track, and the same
+    termination (lap, off track, immobilized, reversed, step limit) step by step."""
+    import torch
+
+    from deepracer_sim.episode import EpisodeRules, query_progress, reference_point
+
+    cfg, roll = _rollout(["episode.max_steps=25"])
+    n, ep = roll.n, cfg.episode_config()
+    assert roll.is_rev.tolist() == [False, True] * 3             # alternate
+    rules = EpisodeRules(ep, n, roll.track.length_m, roll.track._s_wp, np.random.default_rng(0))
+    tracks = roll.cpu_tracks
+    pre = {}
+    orig_reset = roll._reset
+
+    def spy(ids):                        # the state the rules saw, before the rollout resets cars
+        pre.update(x=roll.sim.x.numpy().copy(), y=roll.sim.y.numpy().copy(), yaw=roll.sim.yaw.numpy().copy(),
+                   wheels=roll.sim.wheels_on_track().numpy().copy(), progress=roll.progress.numpy().copy())
+        orig_reset(ids)
+
+    def begin(ids):
+        x, y, yaw = roll.sim.x.numpy()[ids], roll.sim.y.numpy()[ids], roll.sim.yaw.numpy()[ids]
+        rev, start = roll.is_rev.numpy()[ids], roll.start_s.numpy()[ids]
+        _, raw = query_progress(tracks, reference_point(x, y, yaw), rev, start)
+        rules.begin(ids, rev, start, np.stack([x, y], -1), raw)
+
+    begin(np.arange(n))
+    np.testing.assert_allclose(rules.progress_pct, roll.progress.numpy(), atol=1e-9)
+    roll._reset = spy
+    rng = np.random.default_rng(1)
+    reasons_seen = set()
+    for _ in range(45):
+        pre.clear()
+        a = rng.integers(0, 10, n)
+        a[::3] = 5                                                   # some cars drive straight ahead
+        _, done, _ = roll.step(torch.as_tensor(a))
+        st = pre or dict(x=roll.sim.x.numpy(), y=roll.sim.y.numpy(), yaw=roll.sim.yaw.numpy(),
+                         wheels=roll.sim.wheels_on_track().numpy(), progress=roll.progress.numpy())
+        ref = reference_point(st["x"], st["y"], st["yaw"])
+        q, raw = query_progress(tracks, ref, rules.is_reversed, rules.start_s_m)
+        out = rules.update(np.stack([st["x"], st["y"]], -1), raw, st["wheels"].any(1), q.distance_from_center_m,
+                           q.half_width_m)
+        np.testing.assert_allclose(out.progress_pct, st["progress"], atol=1e-6)
+        assert (out.terminated | out.truncated).tolist() == done.tolist()
+        reasons_seen |= {r for r in out.reasons if r}
+        ids = np.flatnonzero(done.numpy())
+        if len(ids):
+            begin(ids)
+    assert {"off_track", "step_limit"} <= reasons_seen
+
+
+def test_python_reward_file_runs_per_car_with_the_training_params(tmp_path):
+    """A user's reward file in the GPU trainer: each car's own instance gets deepracer train's params
+    (progress, steps, direction, ...) of that car and step."""
+    import torch
+
+    from deepracer_agent.reward import load_reward_function
+
+    path = tmp_path / "r.py"
+    path.write_text("def reward_function(params):\n"
+                    "    assert len(params['waypoints']) > 3 and 0 <= params['track_width'] < 2\n"
+                    "    return params['progress'] + 1000.0 * params['steps'] + (0.5 if params['is_reversed'] else 0.0)\n")
+    cfg, roll = _rollout(["episode.max_steps=1000"], load_reward_function(path))
+    assert len(roll.reward_fns) == 6 and roll.reward_fns[0] is not roll.reward_fns[1]
+    for _ in range(3):
+        r, done, _ = roll.step(torch.full((6,), 5))
+    expect = roll.progress + 1000.0 * roll.steps + 0.5 * roll.is_rev
+    keep = ~done
+    np.testing.assert_allclose(r[keep].numpy(), expect[keep].numpy().astype(np.float32), rtol=1e-6)
