@@ -21,9 +21,13 @@ def test_defaults_are_deepracers_and_round_trip():
 
 
 def test_shipped_configs_load():
-    for name in ("default", "demo"):
+    for name in ("default", "demo", "demo_gpu", "racing_gpu"):
         cfg = load_config(shipped_config(name))
         check_inputs(cfg)
+    racing = load_config(shipped_config("racing_gpu"))     # the GPU presets: device=cuda, the racing one fast
+    assert racing.device == "cuda" and racing.sim_config().dynamics == "dynamic"
+    assert max(a.speed_m_s for a in racing.metadata().actions) == 4.0
+    assert load_config(shipped_config("demo_gpu")).checkpoints.every_s == 1.0
     assert load_config(shipped_config("demo")).stop.target_eval_completion == 0.9
     with pytest.raises(ConfigError, match="did you mean 'demo'"):
         shipped_config("dmeo")

@@ -123,3 +123,27 @@ def test_python_reward_file_runs_per_car_with_the_training_params(tmp_path):
     expect = roll.progress + 1000.0 * roll.steps + 0.5 * roll.is_rev
     keep = ~done
     np.testing.assert_allclose(r[keep].numpy(), expect[keep].numpy().astype(np.float32), rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_bench_gpu_competence_runs_on_the_cpu(tmp_path):
+    """bench/bench_gpu_competence.py (the BENCHMARKS.md command) end to end on torch's CPU backend:
+    train a tiny variant of the demo_gpu preset, robust-evaluate its checkpoints, write the JSON."""
+    import importlib.util
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[3] / "bench" / "bench_gpu_competence.py"
+    if not bench.is_file():
+        pytest.skip(f"{bench} is not in this checkout")
+    spec = importlib.util.spec_from_file_location("bench_gpu_competence", bench)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "r.json"
+    assert mod.main(["--device", "cpu-torch", "--seconds", "600", "--workers", "1", "--trials", "2",
+                     "--out", str(tmp_path / "runs"), "--json", str(out), "--variant", "tiny:seed=3",
+                     "--set", "n_envs=2", "--set", "ppo.n_steps=4", "--set", "hyperparameters.batch_size=4",
+                     "--set", "hyperparameters.num_epochs=1", "--set", "stop.max_iterations=1"]) == 0
+    v = json.loads(out.read_text())["variants"][0]
+    assert v["iterations"] == 1 and v["steps"] == 8
+    assert [s["checkpoint"] for s in v["robust"]] == ["iter_000001.zip"] and v["robust"][0]["trials"] == 2
+    assert v["time_to_competence_s"] is None or v["robust"][0]["laps"] == 2
