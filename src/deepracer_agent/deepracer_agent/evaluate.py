@@ -11,8 +11,9 @@ Evaluation modes (the paper's Section V):
 - **robust**: ``--trials`` trials (10 by default). Trial k starts ``k / trials`` of the lap further
   on; odd trials drive the track reversed (``--one-direction`` turns that off); every step, with
   probability ``--action-noise`` (0.1), the chosen action is replaced by a uniformly random one
-  (discrete spaces; continuous: Gaussian noise of that standard deviation on the normalised
-  action). ``--randomize`` also turns on the simulator's domain randomization (lighting, texture,
+  (discrete: one of the action list; continuous: uniform over the normalised ``[-1, 1]^2`` box,
+  i.e. over the metadata's steering and speed ranges: the same perturbation as the discrete
+  list's, so both spaces pass the same robustness test). ``--randomize`` also turns on the simulator's domain randomization (lighting, texture,
   camera pose, image noise); ``--tracks`` adds other tracks (each gets its own trials).
 
 Per-trial metrics use AWS's names: ``completion_percentage`` (0-100), ``elapsed_time_in_milliseconds``
@@ -142,11 +143,8 @@ def run_trials(act: Callable[[np.ndarray], np.ndarray], specs: Sequence[TrialSpe
     while not done.all():
         actions = np.array(act(obs), copy=True)
         for i in np.flatnonzero(noise > 0):
-            if discrete:
-                if rngs[i].random() < noise[i]:
-                    actions[i] = rngs[i].integers(metadata.n_actions)
-            else:
-                actions[i] = np.clip(actions[i] + rngs[i].normal(0.0, noise[i], size=2), -1.0, 1.0)
+            if rngs[i].random() < noise[i]:      # a uniformly random action, discrete or continuous
+                actions[i] = rngs[i].integers(metadata.n_actions) if discrete else rngs[i].uniform(-1.0, 1.0, 2)
         obs, _, terminated, truncated, infos = batch.step(actions)
         for i in np.flatnonzero((terminated | truncated) & ~done):
             done[i] = True

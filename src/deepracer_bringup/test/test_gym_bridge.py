@@ -4,7 +4,8 @@
   the same observations, rewards, progress and termination as the embedded `DeepRacerEnv` for the
   same actions (one simulator, one set of episode rules and reward params);
 - real time (15 fps timer): one new image per action, never a duplicate; late/skipped frames counted;
-- PPO (SB3, the `deepracer train` model) trains a few hundred steps through `gym_bridge_node`.
+- PPO (SB3, the `deepracer train` model) trains a few hundred steps through `gym_bridge_node`;
+- continuous PPO and SAC (a ``Box`` action space) train a few dozen steps through it.
 """
 from __future__ import annotations
 
@@ -156,6 +157,51 @@ def test_ppo_trains_through_the_bridge_node(tmp_path):
     drlog.load_training_trace()
     assert len(drlog.dataframe()) > 0
     assert json.loads((out / "metrics" / "TrainingMetrics.json").read_text())["metrics"]
+
+
+CONTINUOUS = {"action_space_type": "continuous", "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_DEEP",
+              "action_space": {"steering_angle": {"low": -30.0, "high": 30.0}, "speed": {"low": 0.5, "high": 1.0}}}
+
+
+@pytest.mark.parametrize("algorithm", ["clipped_ppo", "sac"])
+def test_continuous_ppo_and_sac_train_through_the_bridge_node(tmp_path, algorithm):
+    """The continuous action space (a ``Box``) through the real bridge: continuous PPO and SAC (its
+    replay buffer filled from the bridge's frames, gradient steps after ``learning_starts``) train,
+    and the checkpoint is a continuous one of that algorithm with its optimizer steps recorded."""
+    from deepracer_agent import checkpoint
+
+    meta_file = tmp_path / "model_metadata.json"
+    meta_file.write_text(json.dumps({**CONTINUOUS, "training_algorithm": algorithm}))
+    sim = _start_sim("step_on_command:=true")
+    out = tmp_path / "run"
+    total = 64
+    # small and cheap on a loaded 2-core box: 32 PPO frames per update / SAC updates from frame 32 on
+    overrides = (f"model_metadata={meta_file} torch_threads=1 hyperparameters.batch_size=16 "
+                 "hyperparameters.num_epochs=1 sac.buffer_size=200 sac.learning_starts=32")
+    cmd = [sys.executable, "-m", "deepracer_agent.nodes.gym_bridge_node", "--ros-args",
+           "-p", "track:=oval", "-p", f"total_timesteps:={total}", "-p", f"output_dir:={out}",
+           "-p", "rollout_steps:=32", "-p", "frame_timeout_s:=30.0", "-p", f"config_overrides:={overrides}"]
+    try:
+        trainer = subprocess.run(cmd, capture_output=True, text=True, timeout=400)
+    finally:
+        stop_process(sim)
+    log = trainer.stdout + trainer.stderr
+    assert trainer.returncode == 0, log[-3000:]
+    assert ("training: SAC, replay buffer 200" if algorithm == "sac" else "training: PPO, rollout 32") in log, log[-3000:]
+    sidecar = json.loads((out / "checkpoints" / "iter_000001.json").read_text())
+    assert sidecar["steps"] >= total and sidecar["interrupted"] is False
+    assert sidecar["frames_consumed"] >= total and sidecar["frames_duplicate"] == 0
+    saved = json.loads((out / "model_metadata.json").read_text())
+    assert (saved["action_space_type"], saved["training_algorithm"]) == ("continuous", algorithm)
+    ckpt = checkpoint.read(out / "checkpoints" / "iter_000001.zip")
+    assert ckpt.header["algorithm"] == ("SAC" if algorithm == "sac" else "PPO")
+    assert ckpt.header["action_space"]["type"] == "Box"
+    # the optimizer stepped: PPO 2 rollouts x 1 epoch; SAC one gradient step per frame after learning_starts
+    n_updates = ckpt.header["state"]["n_updates"]
+    assert n_updates == (total - 32 if algorithm == "sac" else 2), n_updates
+    policy = checkpoint.make_policy(ckpt)
+    action, _ = policy.predict(np.zeros((120, 160, 1), np.uint8), deterministic=True)
+    assert action.shape == (2,) and np.all(np.abs(action) <= 1.0)
 
 
 def test_bridge_node_reports_missing_sim_clearly(tmp_path):

@@ -206,6 +206,10 @@ def train(node: GymBridgeNode) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     cfg.metadata().save(out / METADATA_FILE)   # atomic (deepracer_common.fileio)
     env = make_env(node, cfg)
+    if cfg.torch_threads:                     # as deepracer train: the config's torch CPU threads
+        import torch
+
+        torch.set_num_threads(cfg.torch_threads)
     from ..aws_logs import TrainingLogs, write_model_files
 
     write_model_files(out, cfg.metadata().to_dict(), cfg.to_dict()["hyperparameters"])
