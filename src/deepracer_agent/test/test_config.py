@@ -21,13 +21,17 @@ def test_defaults_are_deepracers_and_round_trip():
 
 
 def test_shipped_configs_load():
-    for name in ("default", "demo", "demo_gpu", "racing_gpu"):
+    for name in ("default", "demo", "demo_gpu", "racing_gpu", "sim2real", "continuous", "sac"):
         cfg = load_config(shipped_config(name))
         check_inputs(cfg)
     racing = load_config(shipped_config("racing_gpu"))     # the GPU presets: device=cuda, the racing one fast
     assert racing.device == "cuda" and racing.sim_config().dynamics == "dynamic"
     assert max(a.speed_m_s for a in racing.metadata().actions) == 4.0
     assert load_config(shipped_config("demo_gpu")).checkpoints.every_s == 1.0
+    for name, algorithm in (("continuous", "clipped_ppo"), ("sac", "sac")):
+        meta = load_config(shipped_config(name)).metadata()
+        assert (meta.action_space_type, meta.training_algorithm) == ("continuous", algorithm)
+        assert (meta.steering_range_deg, meta.speed_range_m_s) == ((-30.0, 30.0), (0.5, 1.0))
     assert load_config(shipped_config("demo")).stop.target_eval_completion == 0.9
     with pytest.raises(ConfigError, match="did you mean 'demo'"):
         shipped_config("dmeo")
