@@ -14,7 +14,8 @@ A checkpoint is a zip file (``checkpoints/iter_NNNNNN.zip``, ``best.zip``) holdi
     optimizer.npz     the optimizer's per-parameter state (Adam moments, step) as numpy arrays
 
 SAC (``"algorithm": "SAC"``, ``"policy_class": "SACPolicy"``, :mod:`deepracer_agent.sac`): policy.npz
-holds the actor, critics and target critics; optimizer.npz both Adam states, keys prefixed
+holds the actor, critics and target critics (the CNN the actor and critics share once, under the
+actor's name; a checkpoint whose actor and critic CNNs differ is refused); optimizer.npz both Adam states, keys prefixed
 ``actor:`` / ``critic:``. The replay buffer is not stored: a resumed SAC run refills it.
 
 Loading never unpickles anything: JSON and ``.npz`` read with ``allow_pickle=False`` (an object
@@ -124,7 +125,12 @@ def arrays_to_policy(policy: Any, arrays: Mapping[str, np.ndarray]) -> None:
     import torch as th
 
     own = policy.state_dict()
-    alias = {k: src for k, src in _aliases(policy.state_dict(keep_vars=True)).items() if k not in arrays and src in arrays}
+    shared = _aliases(policy.state_dict(keep_vars=True))
+    for k, src in shared.items():     # e.g. a SAC checkpoint of separate actor and critic CNNs
+        if k in arrays and src in arrays and not np.array_equal(arrays[k], arrays[src]):
+            raise ValueError(f"policy weights {src!r} and {k!r} differ, but this network shares them "
+                             "(a checkpoint of a network that did not share them)")
+    alias = {k: src for k, src in shared.items() if k not in arrays and src in arrays}
     arrays = {**arrays, **{k: arrays[src] for k, src in alias.items()}}    # aliases stored once
     missing, unexpected = sorted(set(own) - set(arrays)), sorted(set(arrays) - set(own))
     if missing or unexpected:

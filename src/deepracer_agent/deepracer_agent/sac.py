@@ -1,8 +1,9 @@
 """SAC for continuous action spaces, as AWS DeepRacer trains it (``training_algorithm: sac``).
 
 stable-baselines3's :class:`~stable_baselines3.SAC` with the DeepRacer networks of
-:mod:`deepracer_agent.networks` (the metadata's ``neural_network`` CNN as the features extractor of
-the actor and of each of the two critics, not shared, the network's dense heads as ``net_arch``)
+:mod:`deepracer_agent.networks` (the metadata's ``neural_network`` CNN as ONE features extractor
+shared by the actor and the two critics and trained by the critics' loss, the target critics with
+their own Polyak-averaged copy: :func:`policy_class`; the network's dense heads as ``net_arch``)
 on the env's ``Box(-1, 1, (2,))`` normalised ``[steering, speed]`` action, which the env maps onto
 the metadata's ``{steering_angle: {low, high}, speed: {low, high}}`` ranges (as AWS's simapp scales
 the network's [-1, 1] outputs). The policy is SB3's tanh-squashed Gaussian; the car drives its
@@ -51,41 +52,70 @@ def sac_policy_kwargs(metadata: Any, options: Any = None) -> dict[str, Any]:
     kw = policy_kwargs_for(metadata, options)
     heads = list(kw.pop("net_arch")["pi"])
     kw["net_arch"] = {"pi": heads, "qf": list(heads)}
-    kw["share_features_extractor"] = False
+    kw["share_features_extractor"] = True      # one CNN, trained by the critics (policy_class)
     return kw
 
 
 @functools.lru_cache(maxsize=None)
 def policy_class() -> Any:
-    """``DeepRacerSACPolicy``: SB3's ``SACPolicy`` whose critic skips the wasted half of the actor's
-    backward pass.
+    """``DeepRacerSACPolicy``: SB3's ``SACPolicy`` with ONE camera CNN shared by the actor and the
+    critics and trained by the critics' loss only (SAC-AE's and DrQ's recipe for SAC on pixels).
 
-    SB3's ``SAC.train`` computes the actor's loss as ``-min Q(obs, a_pi)`` through the critic, and
-    back-propagates it through the critic's whole CNN: the critic's weight gradients it produces
-    are zeroed before the next critic step, and the actor needs only ``dQ/da``. Here, when the
-    critic is evaluated on actions that carry a gradient (the actor's loss: SB3's critic-loss call
-    uses the replay buffer's actions, the target call runs under ``no_grad``), its CNN features are
-    computed without a graph. The actor's gradients are identical (the critic's features do not
-    depend on the actor); one CNN backward pass (of the five forward and three backward passes per
-    gradient step) is saved, ~25 % of a gradient step on the CPU. Same modules and weight names as
-    ``SACPolicy``: checkpoints are unchanged."""
+    Why: with SB3's default (separate CNNs, each trained by its own loss) the actor's CNN died on
+    the demo task: after ~450 gradient steps (lr 1e-3, SB3's SAC clips no gradients) 96 % of its
+    convolution outputs and 88 % of its dense units were never positive on camera frames, its
+    features were the same for every frame and the car drove one constant action (std 3e-4 over a
+    lap) while the critics' CNN stayed alive (BENCHMARKS.md, section 1b).
+
+    How, per gradient step of SB3's ``SAC.train`` (unchanged):
+
+    - the critic computes the shared CNN's features WITH a graph for its TD loss (the replay
+      buffer's actions carry no gradient): the critics' optimizer trains the CNN;
+    - the actor sees the features detached (``no_grad``): the actor's optimizer holds its dense
+      layers and heads only;
+    - the critic evaluated for the actor's loss (its actions carry the actor's gradient) computes
+      the features without a graph too: the actor needs only ``dQ/da``;
+    - the target critics keep their own CNN, Polyak-averaged with ``tau`` like their heads.
+
+    Per gradient step that is 4 CNN forward passes (3 without a graph) and 1 backward pass, against
+    SB3's 5 and 3. The exported actor is the same network (CNN, dense layers, ``tanh(mu)``); the
+    checkpoint stores the shared CNN once (under the actor's and the critic's names)."""
     import torch
     from stable_baselines3.common.policies import ContinuousCritic
-    from stable_baselines3.sac.policies import SACPolicy
+    from stable_baselines3.sac.policies import Actor, SACPolicy
+
+    class DeepRacerActor(Actor):
+        def extract_features(self, obs: Any, features_extractor: Any) -> Any:
+            with torch.no_grad():       # the critics train the shared CNN; the actor reads it
+                return super().extract_features(obs, features_extractor)
 
     class DeepRacerCritic(ContinuousCritic):
         def forward(self, obs: Any, actions: Any) -> tuple[Any, ...]:
-            if not (actions.requires_grad and torch.is_grad_enabled()) or self.share_features_extractor:
-                return super().forward(obs, actions)
-            with torch.no_grad():        # the actor's loss: dQ/da only, no gradient into the CNN
+            # a graph through the CNN only for the critics' own loss (replay actions, no gradient)
+            with torch.set_grad_enabled(torch.is_grad_enabled() and not actions.requires_grad):
                 features = self.extract_features(obs, self.features_extractor)
             qvalue_input = torch.cat([features, actions], dim=1)
             return tuple(q_net(qvalue_input) for q_net in self.q_networks)
 
     class DeepRacerSACPolicy(SACPolicy):
+        def make_actor(self, features_extractor: Any = None) -> Any:
+            actor_kwargs = self._update_features_extractor(self.actor_kwargs, features_extractor)
+            return DeepRacerActor(**actor_kwargs).to(self.device)
+
         def make_critic(self, features_extractor: Any = None) -> Any:
             critic_kwargs = self._update_features_extractor(self.critic_kwargs, features_extractor)
             return DeepRacerCritic(**critic_kwargs).to(self.device)
+
+        def _build(self, lr_schedule: Any) -> None:
+            super()._build(lr_schedule)
+            if not self.share_features_extractor:
+                return
+            # SB3 trains a shared CNN with the actor's loss; here the critics' optimizer owns it
+            shared = {id(p) for p in self.actor.features_extractor.parameters()}
+            self.actor.optimizer = self.optimizer_class(
+                [p for p in self.actor.parameters() if id(p) not in shared], lr=lr_schedule(1), **self.optimizer_kwargs)
+            self.critic.optimizer = self.optimizer_class(self.critic.parameters(), lr=lr_schedule(1),
+                                                         **self.optimizer_kwargs)
 
     return DeepRacerSACPolicy
 
