@@ -16,6 +16,8 @@ The default list, in this order:
 - :class:`EvaluationCallback`: the quick robust evaluation (``evaluation.*``) when a robust-evaluation
   stop target is set (step 1);
 - :class:`ProgressCallback`: the progress plot, the log line and the progress bar (step 3);
+- :class:`CurriculumCallback`: ``curriculum.randomize_after_eval``: turns the randomization on once the
+  nominal robust evaluation reaches it (step 3; the training loop then builds the new simulators);
 - :class:`StopCallback`: the stop conditions (``stop.*``, ``term_cond_*``), first one met wins (step 3).
 """
 from __future__ import annotations
@@ -31,7 +33,7 @@ import numpy as np
 from .run_folder import PROGRESS_PLOT, commit_checkpoint, prune_checkpoints
 
 __all__ = ["IterationState", "TrainCallback", "CheckpointCallback", "EvaluationCallback", "ProgressCallback",
-           "StopCallback", "default_callbacks", "stop_reason", "plain_row"]
+           "CurriculumCallback", "StopCallback", "default_callbacks", "stop_reason", "plain_row"]
 
 
 @dataclass
@@ -52,6 +54,9 @@ class IterationState:
     log: Callable[[str], None] | None = print
     save_checkpoint: Callable[..., Path] | None = None           # train.save_checkpoint
     update_time_s: float = 0.0
+    #: The curriculum's first phase: the config without ``sim.randomization`` the cars train and the
+    #: quick evaluation runs with (None: the full config, randomization on).
+    nominal_cfg: Any = None
 
 
 class TrainCallback:
@@ -102,7 +107,7 @@ class EvaluationCallback(TrainCallback):
         from .evaluate import quick_robust_eval
 
         t0 = time.perf_counter()
-        summary = quick_robust_eval(state.model, cfg, state.track, seed=cfg.seed)
+        summary = quick_robust_eval(state.model, state.nominal_cfg or cfg, state.track, seed=cfg.seed)
         state.eval_rate = summary["success_rate"]
         state.row["eval_completion_rate"] = state.eval_rate
         state.row["eval_mean_progress"] = summary["mean_completion"]
@@ -179,14 +184,33 @@ def stop_reason(cfg: Any, row: dict[str, Any], episodes_total: int, iteration: i
     return ""
 
 
-class StopCallback(TrainCallback):
-    """Stop at the first condition met (see :func:`stop_reason`)."""
+class CurriculumCallback(TrainCallback):
+    """``curriculum.randomize_after_eval``: in the first phase (``state.nominal_cfg`` set), a nominal
+    robust evaluation at or above it ends the phase (``state.nominal_cfg`` = None; the training loop
+    sees that and switches the cars' simulators to the full config)."""
 
     def on_row_written(self, state: IterationState) -> bool:
-        state.stop_reason = stop_reason(state.cfg, state.row, state.episodes_total, state.iteration)
+        after = state.cfg.curriculum.randomize_after_eval
+        rate = state.row.get("eval_completion_rate")
+        if state.nominal_cfg is not None and after is not None and rate is not None and rate >= after:
+            state.nominal_cfg = None
+            if state.log:
+                state.log(f"curriculum: nominal robust evaluation {rate:.0%} >= {after:.0%}: sim.randomization on "
+                          f"from iteration {state.iteration + 1} ({', '.join(state.cfg.sim_config().randomization.enabled_names)})")
+        return True
+
+
+class StopCallback(TrainCallback):
+    """Stop at the first condition met (see :func:`stop_reason`). A robust evaluation run without the
+    config's randomization (the curriculum's first phase: ``row["randomized"]`` False) does not count
+    for ``stop.target_eval_completion``."""
+
+    def on_row_written(self, state: IterationState) -> bool:
+        row = state.row if state.row.get("randomized", True) else {**state.row, "eval_completion_rate": None}
+        state.stop_reason = stop_reason(state.cfg, row, state.episodes_total, state.iteration)
         return not state.stop_reason
 
 
 def default_callbacks(bar: Any = None) -> list[TrainCallback]:
-    """Checkpoint, evaluation, progress, stop: what ``deepracer train`` runs after every iteration."""
-    return [CheckpointCallback(), EvaluationCallback(), ProgressCallback(bar), StopCallback()]
+    """Checkpoint, evaluation, progress, curriculum, stop: what ``deepracer train`` runs after every iteration."""
+    return [CheckpointCallback(), EvaluationCallback(), ProgressCallback(bar), CurriculumCallback(), StopCallback()]

@@ -166,6 +166,19 @@ class TrainEvaluation(_Section):
 
 
 @dataclass
+class Curriculum(_Section):
+    """Randomization in after competence (issue 16): with ``randomize_after_eval`` set, training starts
+    with ``sim.randomization`` off and the quick robust evaluation (``evaluation.*``) run nominal;
+    once it laps in that fraction of its trials, the randomization comes on (new simulators, the
+    same policy), and from then on the evaluation runs under it and only it counts for
+    ``stop.target_eval_completion``. Checkpoints always carry the full config."""
+
+    randomize_after_eval: float | None = _opt(None, lo=0.0, hi=1.0, lo_open=True, allow_none=True,
+                                              doc="nominal robust-eval success that turns sim.randomization on "
+                                                  "(null: randomization from the start)")
+
+
+@dataclass
 class CheckpointSettings(_Section):
     """Checkpoint retention. A DEEP_CONVOLUTIONAL_NETWORK_SHALLOW checkpoint (separate policy and
     value networks + Adam state) is ~140 MB, so long runs may want to keep only the latest few."""
@@ -263,6 +276,7 @@ class TrainConfig(_Section):
                                          "training down (hundreds starve the main thread: Ctrl-C then takes minutes)")
     stop: StopConditions = _opt(kind=StopConditions, default_factory=StopConditions)
     evaluation: TrainEvaluation = _opt(kind=TrainEvaluation, default_factory=TrainEvaluation)
+    curriculum: Curriculum = _opt(kind=Curriculum, default_factory=Curriculum)
     checkpoints: CheckpointSettings = _opt(kind=CheckpointSettings, default_factory=CheckpointSettings)
 
     # -------------------------------------------------------------------- construction
@@ -290,6 +304,18 @@ class TrainConfig(_Section):
         from deepracer_sim.config import SimConfig
 
         return SimConfig.from_dict(self.sim)
+
+    @property
+    def holds_back_randomization(self) -> bool:
+        """True when the curriculum starts this config without its (enabled) randomization."""
+        enabled = any(isinstance(v, Mapping) and v.get("enabled") for v in (self.sim.get("randomization") or {}).values())
+        return self.curriculum.randomize_after_eval is not None and enabled
+
+    def without_randomization(self) -> "TrainConfig":
+        """A copy with ``sim.randomization`` removed (every option off): the curriculum's first phase."""
+        data = self.to_dict()
+        data["sim"] = {k: v for k, v in data["sim"].items() if k != "randomization"}
+        return TrainConfig.from_dict(data)
 
     def network_options(self):
         from .networks import NetworkOptions

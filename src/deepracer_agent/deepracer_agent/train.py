@@ -324,6 +324,9 @@ def _train_torch(cfg: TrainConfig, run_dir: Path, resume: bool, log: Callable[[s
 
     if resume:
         raise TrainError("--resume: the GPU trainer (device=cuda / cpu-torch) does not resume yet")
+    if cfg.curriculum.randomize_after_eval is not None:
+        raise TrainError("curriculum.randomize_after_eval: the GPU trainer (device=cuda / cpu-torch) has no "
+                         "curriculum yet; set it to null or use device=cpu")
     t0 = time.perf_counter()
     try:
         rows = torch_train(cfg, run_dir, device="cuda" if cfg.device == "cuda" else "cpu", log=log)
@@ -356,7 +359,15 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress_bar: bool, lo
     from deepracer_tracks.library import load_track
 
     train_tracks = [load_track(t) for t in cfg.train_tracks] if cfg.train_tracks else [track]
-    envs = [make_env(cfg, t, reward, seed=cfg.seed + start_iteration + 1000 * k) for k, t in enumerate(train_tracks)]
+    # curriculum: the first phase trains without sim.randomization (a resumed run that already
+    # switched, a row with "randomized" true up to its checkpoint, continues with it)
+    nominal_cfg = None
+    if cfg.holds_back_randomization:
+        done = [r for r in read_metrics(run_dir) if int(r.get("iteration") or 0) <= start_iteration] if resume else []
+        if not any(r.get("randomized") for r in done):
+            nominal_cfg = cfg.without_randomization()
+    envs = [make_env(nominal_cfg or cfg, t, reward, seed=cfg.seed + start_iteration + 1000 * k)
+            for k, t in enumerate(train_tracks)]
     env = envs[start_iteration % len(envs)]
     try:
         model = build_model(cfg, env, run_dir / "tensorboard", ckpt)
@@ -393,7 +404,8 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress_bar: bool, lo
         mean_len = float(recent_len[-1])
     iteration = start_iteration
     state = IterationState(cfg, run_dir, model, track, iteration, rows=rows, episodes_total=episodes_total,
-                           last_checkpoint=load_from, log=log, save_checkpoint=save_checkpoint)
+                           last_checkpoint=load_from, log=log, save_checkpoint=save_checkpoint,
+                           nominal_cfg=nominal_cfg)
     callbacks = default_callbacks(bar)
     saved: dict[int, tuple] = {}          # train_tracks: per-track SB3 rollout state
     t_start = time.perf_counter()
@@ -419,6 +431,8 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress_bar: bool, lo
                                train_tracks[(iteration - 1) % len(train_tracks)].name)
             _record_tensorboard(model, row)
             logs.end_iteration(iteration)
+            if cfg.curriculum.randomize_after_eval is not None:
+                row["randomized"] = state.nominal_cfg is None
             state.iteration, state.row, state.episodes_total = iteration, row, episodes_total
             for callback in callbacks:                 # checkpoint zip, robust evaluation: add to the row
                 callback.on_iteration_end(state)
@@ -431,6 +445,16 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress_bar: bool, lo
             if not keep_going:
                 stop_reason = state.stop_reason
                 break
+            if nominal_cfg is not None and state.nominal_cfg is None:     # the curriculum: randomization on
+                nominal_cfg = None
+                for e in envs:
+                    e.close()
+                envs = [make_env(cfg, t, reward, seed=cfg.seed + iteration + 1000 * k) for k, t in enumerate(train_tracks)]
+                logs.recorders.clear()
+                logs.attach(envs)
+                saved.clear()
+                model.set_env(envs[iteration % len(envs)], force_reset=True)
+                stats.reward_sums = None
     except KeyboardInterrupt:
         stop_reason = "interrupted"
     except RewardFunctionError as exc:       # the user's reward failed mid-rollout: one clear line

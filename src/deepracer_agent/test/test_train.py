@@ -135,3 +135,37 @@ def test_train_tracks_rotate_one_per_iteration(tmp_path):
     result = train(cfg, tmp_path / "run", progress_bar=False, log=None)
     assert [r["track"] for r in result.metrics] == ["oval", "technical", "oval"]
     assert result.steps == 3 * 64
+
+
+def test_curriculum_turns_randomization_on_after_nominal_competence(tmp_path, monkeypatch):
+    """curriculum.randomize_after_eval: nominal cars and evaluation until it is reached, then new cars with
+    sim.randomization and an evaluation under it, the only one that counts for the stop target. The
+    evaluation's scores are scripted (a tiny run cannot lap); what is checked is what the loop does with them."""
+    from deepracer_agent import evaluate
+
+    calls = []
+    scores = iter([1.0, 0.5, 1.0])
+
+    def scripted_eval(model, cfg, track, seed=0, **kw):
+        calls.append((cfg.sim_config().randomization.enabled_names,
+                      model.env.batch.sim_config.randomization.enabled_names))
+        return {"success_rate": next(scores), "mean_completion": 50.0, "mean_lap_time_s": None}
+
+    monkeypatch.setattr(evaluate, "quick_robust_eval", scripted_eval)
+    cfg = load_config(None, TINY + [SMALL_NET, "stop.max_iterations=6", "stop.target_eval_completion=0.9",
+                                    "curriculum.randomize_after_eval=0.9", "torch_threads=1",
+                                    "sim.randomization.latency.enabled=true",
+                                    "sim.randomization.lighting={enabled: true, invert_probability: 0.5}"])
+    lines = []
+    result = train(cfg, tmp_path / "run", progress_bar=False, log=lines.append)
+    assert calls == [([], []), (["lighting", "latency"], ["lighting", "latency"]),
+                     (["lighting", "latency"], ["lighting", "latency"])]
+    assert [r["randomized"] for r in result.metrics] == [False, True, True]
+    assert result.stop_reason.startswith("robust evaluation reached 100%") and result.iterations == 3
+    assert any(line.startswith("curriculum: nominal robust evaluation 100% >= 90%: sim.randomization on from "
+                               "iteration 2") for line in lines)
+    # the checkpoints carry the full config (evaluation and selection afterwards randomise)
+    from deepracer_agent.checkpoint import read
+
+    first = read(tmp_path / "run" / "checkpoints" / "iter_000001.zip").train_config()
+    assert first.sim_config().randomization.enabled_names == ["lighting", "latency"]

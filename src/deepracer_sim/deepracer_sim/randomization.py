@@ -57,6 +57,10 @@ class LightingOption(ConfigBase):
     brightness: float = option(0.3, lo=0.0, hi=1.0, doc="brightness factor drawn in [1-b, 1+b]")
     contrast: float = option(0.3, lo=0.0, hi=1.0, doc="contrast factor drawn in [1-c, 1+c]")
     gamma: float = option(0.3, lo=0.0, hi=2.0, doc="gamma drawn as exp(U(-g, g))")
+    invert_probability: float = option(0.0, lo=0.0, hi=1.0,
+                                       doc="chance per car and episode that the curve is inverted "
+                                           "(v' -> 255 - v'): dark lines on a light road as well as the "
+                                           "other way round")
 
 
 @dataclass
@@ -290,6 +294,8 @@ def draw_car(cfg: RandomizationConfig, base_palette: np.ndarray, seed: int, car:
         draw.lut = lighting_lut(r.uniform(1 - o.brightness, 1 + o.brightness),
                                 r.uniform(1 - o.contrast, 1 + o.contrast),
                                 math.exp(r.uniform(-o.gamma, o.gamma)))
+        if o.invert_probability > 0.0 and r.random() < o.invert_probability:   # drawn last: the curve's draws stay
+            draw.lut = (255 - draw.lut).astype(np.uint8)
     if cfg.shadow.enabled:
         r = car_rng(seed, car, episode, "shadow")
         o = cfg.shadow
