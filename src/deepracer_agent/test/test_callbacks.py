@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deepracer_agent.callbacks import (CheckpointCallback, EvaluationCallback, IterationState, ProgressCallback,
-                                       StopCallback, default_callbacks, plain_row, stop_reason)
+from deepracer_agent.callbacks import (CheckpointCallback, CurriculumCallback, EvaluationCallback, IterationState,
+                                       ProgressCallback, StopCallback, default_callbacks, plain_row, stop_reason)
 from deepracer_agent.config import load_config
 from deepracer_agent.run_folder import (METRICS_CSV, append_metrics, checkpoint_path, commit_checkpoint,
                                         complete_checkpoints, read_metrics)
@@ -98,4 +98,19 @@ def test_the_row_as_written_and_the_progress_line(tmp_path):
 
 def test_default_order():
     assert [type(c).__name__ for c in default_callbacks()] == \
-        ["CheckpointCallback", "EvaluationCallback", "ProgressCallback", "StopCallback"]
+        ["CheckpointCallback", "EvaluationCallback", "ProgressCallback", "CurriculumCallback", "StopCallback"]
+
+
+def test_curriculum_ends_the_nominal_phase_and_a_nominal_evaluation_does_not_stop(tmp_path):
+    args = ("stop.target_eval_completion=0.9", "curriculum.randomize_after_eval=0.8",
+            "sim.randomization.latency.enabled=true")
+    s = state_for(tmp_path, *args, iteration=1, row=row(eval_completion_rate=0.7, randomized=False))
+    s.nominal_cfg = s.cfg.without_randomization()
+    assert s.cfg.holds_back_randomization and s.nominal_cfg.sim_config().randomization.enabled_names == []
+    assert CurriculumCallback().on_row_written(s) and s.nominal_cfg is not None        # 70 % < 80 %: stays nominal
+    s.row = row(eval_completion_rate=1.0, randomized=False)
+    assert CurriculumCallback().on_row_written(s) and s.nominal_cfg is None             # phase 2 from the next iteration
+    assert StopCallback().on_row_written(s) and s.stop_reason == ""                     # a nominal 100 % does not stop
+    s.row = row(eval_completion_rate=0.9, randomized=True)
+    assert not StopCallback().on_row_written(s) and s.stop_reason.startswith("robust evaluation reached 90%")
+    assert not state_for(tmp_path, *args[:2]).cfg.holds_back_randomization               # nothing to hold back

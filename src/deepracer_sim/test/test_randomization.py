@@ -165,3 +165,23 @@ def test_render_subset_equals_the_full_render(track):
     assert part.render(car_ids=[]).shape == (0, 120, 160)
     with pytest.raises(ValueError, match="car ids"):
         part.render(car_ids=[4])
+
+
+def test_lighting_inversion_flips_the_curve_of_some_cars_and_keeps_the_others():
+    """invert_probability: dark lines on a light road for a share of the cars; the curve's own draws
+    (brightness, contrast, gamma) are those of the same car without inversion."""
+    from deepracer_sim.randomization import LightingOption, draw_car
+
+    base = np.full((8, 3), 100.0)
+    plain = RandomizationConfig(lighting=LightingOption(enabled=True))
+    inv = RandomizationConfig(lighting=LightingOption(enabled=True, invert_probability=0.5))
+    flipped = 0
+    for car in range(40):
+        a, b = draw_car(plain, base, 3, car, 0).lut, draw_car(inv, base, 3, car, 0).lut
+        if np.array_equal(a, b):
+            continue
+        np.testing.assert_array_equal(b, 255 - a)
+        flipped += 1
+    assert 8 <= flipped <= 32
+    with pytest.raises(Exception, match="invert_probability"):
+        SimConfig.from_dict({"randomization": {"lighting": {"invert_probability": 1.5}}})
