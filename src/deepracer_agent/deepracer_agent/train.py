@@ -297,6 +297,30 @@ def make_env(cfg: TrainConfig, track: Any, reward: Any, seed: int | None = None)
     return env
 
 
+def _curriculum_start(cfg: TrainConfig, run_dir: Path, resume: bool, start_iteration: int) -> TrainConfig | None:
+    """``curriculum.randomize_after_eval``: the config the first phase trains with (no
+    ``sim.randomization``), or None (randomization from the start, or a resumed run whose metrics up
+    to its checkpoint already have a ``randomized`` row)."""
+    if not cfg.holds_back_randomization:
+        return None
+    done = [r for r in read_metrics(run_dir) if int(r.get("iteration") or 0) <= start_iteration] if resume else []
+    return None if any(r.get("randomized") for r in done) else cfg.without_randomization()
+
+
+def _randomized_envs(cfg: TrainConfig, envs: list[Any], train_tracks: list[Any], reward: Any, iteration: int,
+                     model: Any, stats: Any, logs: Any) -> list[Any]:
+    """The curriculum's switch: close the nominal simulators, give the model new ones with the full
+    ``sim`` config (fresh episodes), and record their cars in the simtrace logs."""
+    for e in envs:
+        e.close()
+    envs = [make_env(cfg, t, reward, seed=cfg.seed + iteration + 1000 * k) for k, t in enumerate(train_tracks)]
+    logs.recorders.clear()
+    logs.attach(envs)
+    model.set_env(envs[iteration % len(envs)], force_reset=True)
+    stats.reward_sums = None
+    return envs
+
+
 def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress_bar: bool = True,
           log: Callable[[str], None] | None = print) -> TrainResult:
     """Train until a stop condition holds; see the module docstring for the run folder. The run
@@ -359,13 +383,7 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress_bar: bool, lo
     from deepracer_tracks.library import load_track
 
     train_tracks = [load_track(t) for t in cfg.train_tracks] if cfg.train_tracks else [track]
-    # curriculum: the first phase trains without sim.randomization (a resumed run that already
-    # switched, a row with "randomized" true up to its checkpoint, continues with it)
-    nominal_cfg = None
-    if cfg.holds_back_randomization:
-        done = [r for r in read_metrics(run_dir) if int(r.get("iteration") or 0) <= start_iteration] if resume else []
-        if not any(r.get("randomized") for r in done):
-            nominal_cfg = cfg.without_randomization()
+    nominal_cfg = _curriculum_start(cfg, run_dir, resume, start_iteration)
     envs = [make_env(nominal_cfg or cfg, t, reward, seed=cfg.seed + start_iteration + 1000 * k)
             for k, t in enumerate(train_tracks)]
     env = envs[start_iteration % len(envs)]
@@ -447,14 +465,8 @@ def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress_bar: bool, lo
                 break
             if nominal_cfg is not None and state.nominal_cfg is None:     # the curriculum: randomization on
                 nominal_cfg = None
-                for e in envs:
-                    e.close()
-                envs = [make_env(cfg, t, reward, seed=cfg.seed + iteration + 1000 * k) for k, t in enumerate(train_tracks)]
-                logs.recorders.clear()
-                logs.attach(envs)
+                envs = _randomized_envs(cfg, envs, train_tracks, reward, iteration, model, stats, logs)
                 saved.clear()
-                model.set_env(envs[iteration % len(envs)], force_reset=True)
-                stats.reward_sums = None
     except KeyboardInterrupt:
         stop_reason = "interrupted"
     except RewardFunctionError as exc:       # the user's reward failed mid-rollout: one clear line
