@@ -13,6 +13,13 @@ A checkpoint is a zip file (``checkpoints/iter_NNNNNN.zip``, ``best.zip``) holdi
                       (a tensor the state_dict lists under two names, SB3's shared feature extractor, is stored once)
     optimizer.npz     the optimizer's per-parameter state (Adam moments, step) as numpy arrays
 
+Continuous PPO (``action_space_type: continuous``) records ``"policy_class":
+"SquashedActorCriticCnnPolicy"`` (:class:`deepracer_agent.networks.SquashedActorCriticCnnPolicy`,
+a tanh-squashed Gaussian; same parameter names and shapes as the plain policy). A continuous
+checkpoint written before it (``ActorCriticCnnPolicy``: a clipped Gaussian) still evaluates and
+exports as trained (:func:`make_policy` builds the class the header names) but is refused by
+:func:`restore` (resume): its weights would load, yet the same weights mean a different policy.
+
 SAC (``"algorithm": "SAC"``, ``"policy_class": "SACPolicy"``, :mod:`deepracer_agent.sac`): policy.npz
 holds the actor, critics and target critics (the CNN the actor and critics share once, under the
 actor's name; a checkpoint whose actor and critic CNNs differ is refused); optimizer.npz both Adam states, keys prefixed
@@ -64,7 +71,8 @@ MAX_MEMBER_BYTES = 2 << 30        # 2 GiB per member (a DEEP network + Adam stat
 MAX_JSON_BYTES = 16 << 20         # checkpoint.json / config.json
 POLICY_CLASS = "ActorCriticCnnPolicy"
 SAC_POLICY_CLASS = "SACPolicy"     # deepracer_agent.sac: actor + 2 critics + target critics
-POLICY_CLASSES = {POLICY_CLASS: "PPO", SAC_POLICY_CLASS: "SAC"}
+SQUASHED_POLICY_CLASS = "SquashedActorCriticCnnPolicy"   # continuous PPO: tanh-squashed Gaussian
+POLICY_CLASSES = {POLICY_CLASS: "PPO", SQUASHED_POLICY_CLASS: "PPO", SAC_POLICY_CLASS: "SAC"}
 LEGACY_MEMBERS = ("data", "policy.pth")
 
 
@@ -286,12 +294,13 @@ def save(model: Any, path: str | Path, config: Any, training: Mapping[str, Any] 
         return write(path, cfg, policy_to_arrays(policy), opt, policy.observation_space, policy.action_space,
                      num_timesteps=int(model.num_timesteps), n_updates=int(getattr(model, "_n_updates", 0)),
                      training=training, policy_class=SAC_POLICY_CLASS)
-    if type(policy).__name__ != POLICY_CLASS:
-        raise CheckpointError(f"{path}: only {POLICY_CLASS} policies are saved, got {type(policy).__name__}")
+    name = type(policy).__name__
+    if name not in (POLICY_CLASS, SQUASHED_POLICY_CLASS):
+        raise CheckpointError(f"{path}: only {POLICY_CLASS} / {SQUASHED_POLICY_CLASS} policies are saved, got {name}")
     opt, _groups = optimizer_to_arrays(policy.optimizer)
     return write(path, cfg, policy_to_arrays(policy), opt, policy.observation_space, policy.action_space,
                  num_timesteps=int(model.num_timesteps), n_updates=int(getattr(model, "_n_updates", 0)),
-                 training=training)
+                 training=training, policy_class=name)
 
 
 def _member(zf: zipfile.ZipFile, name: str, path: Path, limit: int) -> bytes:
@@ -396,7 +405,7 @@ def make_policy(ckpt: Checkpoint | str | Path, device: str = "cpu") -> Any:
     an SB3 ``ActorCriticCnnPolicy`` (PPO) or ``SACPolicy`` (SAC; both have ``predict``)."""
     from stable_baselines3.common.policies import ActorCriticCnnPolicy
 
-    from .networks import NetworkError, policy_kwargs_for
+    from .networks import NetworkError, SquashedActorCriticCnnPolicy, policy_kwargs_for
     from .sac import make_sac_policy
 
     ckpt = ckpt if isinstance(ckpt, Checkpoint) else read(ckpt)
@@ -410,7 +419,11 @@ def make_policy(ckpt: Checkpoint | str | Path, device: str = "cpu") -> Any:
         else:
             kwargs = policy_kwargs_for(cfg.metadata(), cfg.network_options())
             lr = float(cfg.hyperparameters.lr)
-            policy = ActorCriticCnnPolicy(obs, act, lambda _progress: lr, **kwargs).to(device)
+            # the class the header names: an old plain-Gaussian continuous checkpoint evaluates and
+            # exports as it was trained (clipped mean), a squashed one as tanh(mean)
+            cls = SquashedActorCriticCnnPolicy if ckpt.header.get("policy_class") == SQUASHED_POLICY_CLASS \
+                else ActorCriticCnnPolicy
+            policy = cls(obs, act, lambda _progress: lr, **kwargs).to(device)
     except NetworkError as exc:
         raise CheckpointError(f"{ckpt.path}: {CONFIG}: {exc}") from None
     try:
@@ -433,6 +446,13 @@ def restore(model: Any, ckpt: Checkpoint | str | Path) -> None:
     if sac != (ckpt.header.get("policy_class") == SAC_POLICY_CLASS):
         raise CheckpointError(f"{ckpt.path}: a {ckpt.header.get('algorithm')} checkpoint does not fit a "
                               f"{'SAC' if sac else 'PPO'} model")
+    recorded, wanted = ckpt.header.get("policy_class"), type(model.policy).__name__
+    if not sac and recorded != wanted:
+        # same parameter shapes, different action distribution: resuming would silently turn a
+        # clipped Gaussian into a tanh-squashed one (or back), so refuse rather than load
+        raise CheckpointError(f"{ckpt.path}: a {recorded} checkpoint (the plain, clipped Gaussian of continuous PPO "
+                              f"before the tanh-squashed policy) does not fit this {wanted} model; it still "
+                              "evaluates and exports as trained, but resume training from a new run")
     try:
         arrays_to_policy(model.policy, ckpt.policy)
         if ckpt.optimizer is not None and sac:

@@ -31,6 +31,9 @@ from typing import Any
 
 import gymnasium as gym
 import torch
+from stable_baselines3.common.distributions import SquashedDiagGaussianDistribution
+from stable_baselines3.common.policies import ActorCriticCnnPolicy
+from stable_baselines3.common.preprocessing import get_action_dim
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
@@ -160,3 +163,62 @@ def policy_kwargs_for(metadata: Any, options: NetworkOptions | None = None) -> d
         "optimizer_class": torch.optim.Adam,
         "optimizer_kwargs": optimizer_kwargs,
     }
+
+
+# ------------------------------------------------------------------------------ continuous PPO
+SQUASHED_POLICY_CLASS = "SquashedActorCriticCnnPolicy"
+
+
+class SquashedActorCriticCnnPolicy(ActorCriticCnnPolicy):
+    """Continuous PPO as AWS trains it: a tanh-squashed diagonal Gaussian over the normalised
+    [-1, 1]^2 ``[steering, speed]`` box (the env / ModelMetadata scale it onto the ranges).
+
+    The Gaussian lives in the pre-tanh space (``action_net`` gives its mean, ``log_std`` its
+    state-independent log standard deviation); a sample is ``tanh(u)``, ``u ~ N(mean, std)``, and its
+    log-probability carries the tanh correction ``- sum log(1 - a^2 + 1e-6)`` (SB3's
+    :class:`SquashedDiagGaussianDistribution`; ``evaluate_actions`` recovers ``u = atanh(a)`` with
+    ``a`` clamped to ``+-(1 - float32 eps)``, so stored actions at +-1 stay finite). The
+    distribution has no closed-form entropy: SB3's PPO then uses ``-mean(log_prob)`` as the entropy
+    estimate of ``ent_coef``. The deterministic action is ``tanh(mean)``, strictly inside (-1, 1):
+    what the exports (ONNX, OpenVINO, the car's frozen graph) carry and what the car drives.
+
+    Same parameters (names and shapes) as the plain ``ActorCriticCnnPolicy``; only the action
+    distribution differs. SB3 asserts ``squash_output`` needs gSDE, so the flag is set after
+    construction (``predict`` / rollouts then ``unscale_action`` — the identity on [-1, 1] —
+    instead of clipping).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.pop("squash_output", None)
+        super().__init__(*args, **kwargs)
+        self._squash_output = True
+
+    def _build(self, lr_schedule: Any) -> None:
+        if self.use_sde:
+            raise NetworkError("the squashed continuous PPO policy does not support gSDE (use_sde)")
+        self.action_dist = SquashedDiagGaussianDistribution(get_action_dim(self.action_space))
+        super()._build(lr_schedule)
+
+
+def ppo_policy_class(metadata: Any) -> type:
+    """The SB3 policy class for PPO on ``metadata``'s action space: the squashed Gaussian for
+    ``action_space_type: continuous``, SB3's ``ActorCriticCnnPolicy`` (a categorical) for discrete."""
+    continuous = getattr(metadata, "is_discrete", True) is False
+    return SquashedActorCriticCnnPolicy if continuous else ActorCriticCnnPolicy
+
+
+class SquashedExportView:
+    """A squashed PPO policy as the exporter sees it (:mod:`deepracer_agent.export`): the actor's
+    features, dense layers and an action head ``Sequential(action_net, Tanh)``, i.e. ``tanh(mean)``."""
+
+    def __init__(self, policy: Any) -> None:
+        self.ppo_policy = policy
+        self.pi_features_extractor = policy.pi_features_extractor
+        self.mlp_extractor = policy.mlp_extractor
+        self.action_net = nn.Sequential(policy.action_net, nn.Tanh())
+        self.normalize_images = policy.normalize_images
+        self.observation_space = policy.observation_space
+        self.action_space = policy.action_space
+
+    def predict(self, *args: Any, **kwargs: Any) -> Any:
+        return self.ppo_policy.predict(*args, **kwargs)

@@ -181,7 +181,13 @@ class ExportView:
 
 
 def export_view(policy: Any) -> Any:
-    """``policy`` itself (PPO) or its :class:`ExportView` (SAC)."""
+    """``policy`` itself (discrete or plain-Gaussian PPO), its :class:`ExportView` (SAC) or its
+    :class:`~deepracer_agent.networks.SquashedExportView` (squashed continuous PPO): the
+    exported head is the deterministic action, ``tanh(mean)`` for both squashed policies."""
+    from .networks import SquashedActorCriticCnnPolicy, SquashedExportView
+
+    if isinstance(policy, SquashedActorCriticCnnPolicy):
+        return SquashedExportView(policy)
     return ExportView(policy) if is_sac_policy(policy) else policy
 
 

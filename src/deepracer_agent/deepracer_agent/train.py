@@ -258,14 +258,14 @@ def build_model(cfg: TrainConfig, env: Any, tensorboard_dir: Path | None, load_f
     """The PPO model for ``cfg`` over ``env``: new, then (``load_from``: a checkpoint path or a
     :class:`~deepracer_agent.checkpoint.Checkpoint`) loaded with its weights, optimizer state and
     step counters. Nothing is unpickled; a checkpoint that does not fit ``cfg`` raises TrainError."""
-    from .networks import policy_kwargs_for
+    from .networks import policy_kwargs_for, ppo_policy_class
     from .sac import build_sac, is_sac
 
     cls = _ppo_class()
     hp, p = cfg.hyperparameters, cfg.ppo
     n_steps = rollout_n_steps(cfg, None)
     model = build_sac(cfg, env) if is_sac(cfg) else cls(
-        "CnnPolicy", env, learning_rate=hp.lr, n_steps=n_steps, batch_size=hp.batch_size,
+        ppo_policy_class(cfg.metadata()), env, learning_rate=hp.lr, n_steps=n_steps, batch_size=hp.batch_size,
         n_epochs=hp.num_epochs, gamma=hp.discount_factor, gae_lambda=p.gae_lambda,
         clip_range=p.clip_range, normalize_advantage=p.normalize_advantage, ent_coef=hp.beta_entropy,
         vf_coef=p.vf_coef, max_grad_norm=p.max_grad_norm,
