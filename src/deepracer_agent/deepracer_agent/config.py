@@ -111,6 +111,10 @@ class PPOSettings(_Section):
     vf_coef: float = _opt(0.5, lo=0.0, doc="value loss weight")
     max_grad_norm: float = _opt(0.5, lo=0.0, lo_open=True, doc="gradient clipping")
     normalize_advantage: bool = _opt(True, kind=bool)
+    continuous_policy: str = _opt("clipped", kind=str, choices=("clipped", "squashed"),
+                                  doc="continuous action spaces: clipped (SB3's diagonal Gaussian, samples "
+                                      "clipped to [-1, 1], the car drives the clipped mean) or squashed "
+                                      "(tanh-squashed Gaussian, the car drives tanh(mean))")
 
 
 @dataclass

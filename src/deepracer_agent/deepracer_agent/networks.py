@@ -200,11 +200,15 @@ class SquashedActorCriticCnnPolicy(ActorCriticCnnPolicy):
         super()._build(lr_schedule)
 
 
-def ppo_policy_class(metadata: Any) -> type:
-    """The SB3 policy class for PPO on ``metadata``'s action space: the squashed Gaussian for
-    ``action_space_type: continuous``, SB3's ``ActorCriticCnnPolicy`` (a categorical) for discrete."""
+def ppo_policy_class(metadata: Any, continuous_policy: str = "clipped") -> type:
+    """The SB3 policy class for PPO on ``metadata``'s action space: for ``action_space_type:
+    continuous`` and ``continuous_policy == "squashed"`` (config ``ppo.continuous_policy``) the
+    tanh-squashed Gaussian, else SB3's ``ActorCriticCnnPolicy`` (a categorical for discrete spaces,
+    the clipped diagonal Gaussian for continuous ones)."""
+    if continuous_policy not in ("clipped", "squashed"):
+        raise NetworkError(f"ppo.continuous_policy {continuous_policy!r}: expected 'clipped' or 'squashed'")
     continuous = getattr(metadata, "is_discrete", True) is False
-    return SquashedActorCriticCnnPolicy if continuous else ActorCriticCnnPolicy
+    return SquashedActorCriticCnnPolicy if continuous and continuous_policy == "squashed" else ActorCriticCnnPolicy
 
 
 class SquashedExportView:

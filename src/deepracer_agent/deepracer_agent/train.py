@@ -265,7 +265,8 @@ def build_model(cfg: TrainConfig, env: Any, tensorboard_dir: Path | None, load_f
     hp, p = cfg.hyperparameters, cfg.ppo
     n_steps = rollout_n_steps(cfg, None)
     model = build_sac(cfg, env) if is_sac(cfg) else cls(
-        ppo_policy_class(cfg.metadata()), env, learning_rate=hp.lr, n_steps=n_steps, batch_size=hp.batch_size,
+        ppo_policy_class(cfg.metadata(), p.continuous_policy), env, learning_rate=hp.lr, n_steps=n_steps,
+        batch_size=hp.batch_size,
         n_epochs=hp.num_epochs, gamma=hp.discount_factor, gae_lambda=p.gae_lambda,
         clip_range=p.clip_range, normalize_advantage=p.normalize_advantage, ent_coef=hp.beta_entropy,
         vf_coef=p.vf_coef, max_grad_norm=p.max_grad_norm,
