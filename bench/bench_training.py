@@ -1,6 +1,7 @@
 """Training benchmarks (issue 6): time to competence, speed, generalisation.
 
     python bench/bench_training.py competence [--device cpu|cuda] [--cap 600] [--run-dir DIR] [--config demo|continuous|sac]
+    python bench/bench_training.py competence --seeds 0 1 2 3 4 [--cap 1500]   # serial; median and worst
     python bench/bench_training.py speed      [--device cpu|cuda] [--cap 900]
     python bench/bench_training.py generalisation [--cap 900]
     python bench/bench_training.py all
@@ -77,10 +78,56 @@ def run(name: str, overrides: list[str], run_dir: Path, config: str = "demo") ->
     return {"result": result, "time": spent, "config": cfg}
 
 
+def competent(result) -> bool:
+    """True when the run stopped because the in-training robust evaluation reached its target."""
+    return result.stop_reason.startswith("robust evaluation reached")
+
+
+def seed_summary(rows: list[dict]) -> dict:
+    """Median and worst time to competence over seeds; rows: ``{seed, competent, steps, wall_s}``.
+
+    A seed that did not reach competence within the cap counts as worse than every competent one
+    (its steps/seconds are lower bounds); then the worst is reported as ``None`` (not reached).
+    """
+    import statistics
+
+    ok = [r for r in rows if r["competent"]]
+    out: dict = {"seeds": len(rows), "competent": len(ok)}
+    if len(ok) * 2 > len(rows):  # the median is a competent run only when more than half reached it
+        steps = sorted(r["steps"] for r in rows if r["competent"]) + [float("inf")] * (len(rows) - len(ok))
+        wall = sorted(r["wall_s"] for r in rows if r["competent"]) + [float("inf")] * (len(rows) - len(ok))
+        out["median_steps"] = statistics.median(steps)
+        out["median_wall_s"] = round(statistics.median(wall), 1)
+    else:
+        out["median_steps"] = out["median_wall_s"] = None
+    full = len(ok) == len(rows)
+    out["worst_steps"] = max(r["steps"] for r in rows) if full and rows else None
+    out["worst_wall_s"] = round(max(r["wall_s"] for r in rows), 1) if full and rows else None
+    return out
+
+
 def competence(args: argparse.Namespace) -> None:
-    run_dir = Path(args.run_dir or REPO / "runs" / f"bench-competence-{args.device}-{int(time.time())}")
-    run(f"time to competence ({args.config})", [f"device={args.device}", f"stop.max_wall_time_s={args.cap}", *args.set],
-        run_dir, config=args.config)
+    base = [f"device={args.device}", f"stop.max_wall_time_s={args.cap}", *args.set]
+    if not args.seeds:
+        run_dir = Path(args.run_dir or REPO / "runs" / f"bench-competence-{args.device}-{int(time.time())}")
+        run(f"time to competence ({args.config})", base, run_dir, config=args.config)
+        return
+    root = Path(args.run_dir or REPO / "runs" / f"bench-competence-seeds-{args.device}-{int(time.time())}")
+    rows = []
+    for seed in args.seeds:  # serially: one heavy job at a time
+        load = os.getloadavg()[0]
+        out = run(f"time to competence ({args.config}), seed {seed}", [*base, f"seed={seed}"], root / f"seed{seed}",
+                  config=args.config)
+        res = out["result"]
+        rows.append({"seed": seed, "competent": competent(res), "steps": res.steps,
+                     "wall_s": round(res.wall_time_s, 1), "iterations": res.iterations,
+                     "load_before": round(load, 1), "load_after": round(os.getloadavg()[0], 1)})
+        print("seed result:", json.dumps(rows[-1]), flush=True)
+    print("\nseed  competent  steps  training_s  load_before  load_after")
+    for r in rows:
+        print(f"{r['seed']:4d} {str(r['competent']):>10} {r['steps']:6d} {r['wall_s']:11.1f} "
+              f"{r['load_before']:12.1f} {r['load_after']:11.1f}")
+    print("summary:", json.dumps(seed_summary(rows)))
 
 
 SPEED_METADATA = {
@@ -141,6 +188,8 @@ def main() -> int:
     p.add_argument("--config", default="demo",
                    help="competence: the shipped config (demo; continuous: continuous PPO; sac: SAC)")
     p.add_argument("--set", nargs="*", default=[], metavar="key=value", help="extra config overrides (e.g. seed=1)")
+    p.add_argument("--seeds", nargs="*", type=int, default=[], metavar="SEED",
+                   help="competence only: run these seeds one after the other, then print median and worst")
     args = p.parse_args()
     caps = {"competence": 600, "speed": 900, "generalisation": 900}
     for name in (("competence", "speed", "generalisation") if args.which == "all" else (args.which,)):
