@@ -1,24 +1,18 @@
 """bench/bench_distributed.py on the CPU: the benchmark's whole path (LocalCluster with a private
 redis-server, a trainer and two worker processes, k_per_worker, the table, the JSON and the Fig. 5
 plot) with the tiny SmokeRuntime, so the script that BENCHMARKS.md quotes cannot rot unnoticed."""
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
+from bench_scripts import load_bench
+
 from distributed_fixtures import _have_redis
 
-BENCH = Path(__file__).resolve().parents[3] / "bench" / "bench_distributed.py"
 
 
 def _bench():
-    if not BENCH.is_file():
-        pytest.skip(f"{BENCH} is not in this checkout (an installed package without the repo)")
-    spec = importlib.util.spec_from_file_location("bench_distributed", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench("bench_distributed")
 
 
 def test_k_per_worker_counts_workers_active_in_the_window():

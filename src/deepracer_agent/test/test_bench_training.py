@@ -1,21 +1,14 @@
 """bench/bench_training.py's multi-seed summary (``competence --seeds``): the median and worst that
 BENCHMARKS.md records for issue 18's "time to competence over 5 seeds" (pure logic, no training)."""
-import importlib.util
-from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
 
-BENCH = Path(__file__).resolve().parents[3] / "bench" / "bench_training.py"
+from bench_scripts import load_bench
+
 
 
 def _bench():
-    if not BENCH.is_file():
-        pytest.skip(f"{BENCH} is not in this checkout (an installed package without the repo)")
-    spec = importlib.util.spec_from_file_location("bench_training", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench("bench_training")
 
 
 def _row(seed, ok, steps, wall):

@@ -129,15 +129,9 @@ def test_python_reward_file_runs_per_car_with_the_training_params(tmp_path):
 def test_bench_gpu_competence_runs_on_the_cpu(tmp_path):
     """bench/bench_gpu_competence.py (the BENCHMARKS.md command) end to end on torch's CPU backend:
     train a tiny variant of the demo_gpu preset, robust-evaluate its checkpoints, write the JSON."""
-    import importlib.util
-    from pathlib import Path
+    from bench_scripts import load_bench
 
-    bench = Path(__file__).resolve().parents[3] / "bench" / "bench_gpu_competence.py"
-    if not bench.is_file():
-        pytest.skip(f"{bench} is not in this checkout")
-    spec = importlib.util.spec_from_file_location("bench_gpu_competence", bench)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_bench("bench_gpu_competence")
     out = tmp_path / "r.json"
     assert mod.main(["--device", "cpu-torch", "--seconds", "600", "--workers", "1", "--trials", "2",
                      "--out", str(tmp_path / "runs"), "--json", str(out), "--variant", "tiny:seed=3",
