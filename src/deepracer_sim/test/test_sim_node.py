@@ -372,11 +372,12 @@ def test_an_integer_rate_is_accepted_for_the_double_parameter(graph_factory):
     assert g.spin_until(lambda: len(g.images) >= 2, 10.0)
 
 
-def test_rate_60_on_the_command_line_starts_the_node():
-    # the reported bug: `-p rate_hz:=60` (rcl types it INTEGER) made the node exit "expecting type DOUBLE"
+def _start_sim_node_until_ready(rate_hz: str) -> tuple[subprocess.Popen, list[str]]:
+    """`python -m deepracer_sim.nodes.sim_node` on the oval at `rate_hz` (as typed on a command line),
+    read until its "sim ready" line (or 60 s, or EOF); the process and the lines read so far."""
     proc = subprocess.Popen([sys.executable, "-m", "deepracer_sim.nodes.sim_node", "--ros-args", "-p", "track:=oval",
-                             "-p", "rate_hz:=60"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines = []
+                             "-p", f"rate_hz:={rate_hz}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -386,9 +387,17 @@ def test_rate_60_on_the_command_line_starts_the_node():
             lines.append(line)
             if "sim ready" in line:
                 break
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    except BaseException:
+        proc.kill()
+        raise
+    return proc, lines
+
+
+def test_rate_60_on_the_command_line_starts_the_node():
+    # the reported bug: `-p rate_hz:=60` (rcl types it INTEGER) made the node exit "expecting type DOUBLE"
+    proc, lines = _start_sim_node_until_ready("60")
+    proc.terminate()
+    proc.wait(timeout=20)
     out = "".join(lines)
     assert "sim ready" in out and "60" in out, out
     assert "Traceback" not in out and "expecting type" not in out
@@ -401,18 +410,8 @@ def test_shutdown_is_clean_under_launch_signals(signals):
     while the node is still cleaning up. Exit 0, no traceback, no 'context is invalid'."""
     import signal as _signal
 
-    proc = subprocess.Popen([sys.executable, "-m", "deepracer_sim.nodes.sim_node", "--ros-args", "-p", "track:=oval",
-                             "-p", "rate_hz:=200.0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines = []
+    proc, lines = _start_sim_node_until_ready("200.0")
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if "sim ready" in line:
-                break
         time.sleep(0.5)          # frames being published at 200 Hz when the signal lands
         for name in signals:
             proc.send_signal(getattr(_signal, name))
