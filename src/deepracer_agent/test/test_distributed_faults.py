@@ -113,10 +113,17 @@ def test_trainer_killed_restarts_from_last_published_version(tmp_path, redis_ser
     assert f"restarted from version {killed_at}" in log
     assert "Adam restarts from zero" not in log        # the optimizer side record was found and verified
     store = open_store(str(tmp_path / "store"))
-    assert store.versions() == list(range(6))
+    versions = store.versions()
+    # the kill can land while version killed_at+1 is being written (objects, no manifest yet): that
+    # number is then skipped, never overwritten (ModelStore.next_version); nothing else may be missing
+    assert versions[:killed_at + 1] == list(range(killed_at + 1))
+    assert set(range(versions[-1] + 1)) - set(versions) <= {killed_at + 1}, versions
+    assert versions[-1] == 5
+    if killed_at + 1 not in versions:
+        assert f"version {killed_at + 1} was left incomplete" in log
     # the restarted trainer continued the lineage: parent links and step counts are continuous
-    states = [store.load(v).json("trainer_state.json") for v in range(6)]
-    assert [s.get("parent_version") for s in states[1:]] == [0, 1, 2, 3, 4]
+    states = [store.load(v).json("trainer_state.json") for v in versions]
+    assert [s.get("parent_version") for s in states[1:]] == versions[:-1]
     assert all(b["num_timesteps"] > a["num_timesteps"] for a, b in zip(states[1:], states[2:]))
     check_nothing_lost_or_doubled(tmp_path, redis_server)
 

@@ -230,6 +230,10 @@ class Trainer:
                                   f"trainer's version {self.version}: two trainers on one model store? Stopping "
                                   f"(one trainer per store and stream)")
         version = self.store.next_version()
+        if self.version >= 0 and version > self.version + 1:
+            for skipped in range(self.version + 1, version):   # e.g. a trainer killed while publishing it
+                log.warning("version %d was left incomplete or fails its checks: skipped, never overwritten "
+                            "(this trainer continues from version %d as %d)", skipped, self.version, version)
         opt = dump_npz(optimizer_state(self.model)[0])
         self.store.put_record(optimizer_key(version), opt)      # before the version that names it
         self.state = {"version": version, "parent_version": self.version, "num_timesteps": int(self.model.num_timesteps),
