@@ -334,14 +334,38 @@ class _CheckpointWriter:
             f.result()
 
 
-def train(cfg: TrainConfig, run_dir: str | Path, device: str = "cuda", iterations: int | None = None,
-          bf16: bool = True, compile_render: bool | None = None, log=print) -> list[dict[str, Any]]:
-    """PPO iterations of ppo.n_steps (default 128) steps x n_envs cars until `iterations` or, if None, the
-    config's stop.max_iterations / max_steps / max_wall_time_s (one of them is required); returns the rows.
-    ``compile_render`` None: compile on CUDA from `COMPILE_MIN_CARS` cars on. The last iteration
-    always has a checkpoint (written before this returns)."""
-    from .run_folder import METADATA_FILE, RESOLVED_CONFIG, STATUS_FILE, write_json_atomic
+def _quick_eval(policy, cfg: TrainConfig, track) -> tuple[dict[str, Any], float]:
+    """``deepracer train``'s in-training robust evaluation (`evaluate.quick_robust_eval`: the numba CPU
+    simulator, ``evaluation.*`` trials) of the policy being trained; (summary, seconds it took)."""
+    from types import SimpleNamespace
 
+    from .evaluate import quick_robust_eval
+
+    t0 = time.perf_counter()
+    summary = quick_robust_eval(SimpleNamespace(policy=policy), cfg, track, seed=cfg.seed)
+    return summary, time.perf_counter() - t0
+
+
+def _final_checkpoint(run_dir: Path, cfg: TrainConfig, last: dict[str, Any], policy, opt, obs_space, act_space,
+                      dev: torch.device) -> None:
+    """The checkpoint of the run's last iteration (its metrics row is on disk already)."""
+    from . import checkpoint
+    from .run_folder import checkpoint_path, commit_checkpoint
+
+    path = checkpoint_path(run_dir, last["iteration"])
+    info = {"iteration": last["iteration"], "steps": last["steps"], "trainer": "torch", "device": str(dev),
+            "wall_time_s": last["wall_time_s"]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    opt_arrays, _groups = checkpoint.optimizer_to_arrays(opt)
+    checkpoint.write(path, cfg.to_dict(), checkpoint.policy_to_arrays(policy), opt_arrays, obs_space, act_space,
+                     num_timesteps=last["steps"], n_updates=last["iteration"] * int(cfg.hyperparameters.num_epochs),
+                     training=info)
+    commit_checkpoint(path, info)
+
+
+def _check(cfg: TrainConfig, iterations: int | None, device: str) -> tuple[Any, torch.device]:
+    """What the GPU trainer refuses, in one line each (before any model is built); (the loaded Python
+    reward function or None for the built-in 'centerline', the torch device)."""
     reward_fn = None
     if cfg.reward_file != "centerline":
         if cfg.n_envs > PY_REWARD_MAX_CARS:
@@ -356,19 +380,48 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: str = "cuda", iteration
             raise TorchTrainError(str(exc)) from None
     if cfg.metadata().training_algorithm != "clipped_ppo":
         raise TorchTrainError("model_metadata.training_algorithm: the GPU trainer runs clipped_ppo only")
-    stop = cfg.stop
-    if iterations is None and stop.max_iterations is None and stop.max_steps is None and stop.max_wall_time_s is None:
-        raise TorchTrainError("stop: the GPU trainer needs stop.max_iterations, stop.max_steps or stop.max_wall_time_s")
+    if iterations is None and cfg.stop.max_iterations is None and cfg.stop.max_steps is None \
+            and cfg.stop.max_wall_time_s is None and cfg.stop.target_eval_completion is None:
+        raise TorchTrainError("stop: the GPU trainer needs stop.max_iterations, stop.max_steps, stop.max_wall_time_s "
+                              "or stop.target_eval_completion")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise TorchTrainError("device: cuda requested but torch sees no GPU")
+    return reward_fn, dev
+
+
+def train(cfg: TrainConfig, run_dir: str | Path, device: str = "cuda", iterations: int | None = None,
+          bf16: bool = True, compile_render: bool | None = None, log=print) -> tuple[list[dict[str, Any]], str]:
+    """PPO iterations of ppo.n_steps (default 128) steps x n_envs cars until `iterations` or, if None, the
+    first of the config's stop conditions (`callbacks.stop_reason`: the same as ``deepracer train``'s,
+    ``stop.target_eval_completion`` included; a bound or the target is required); returns (rows, stop
+    reason). ``compile_render`` None: compile on CUDA from `COMPILE_MIN_CARS` cars on. The last
+    iteration always has a checkpoint (written before this returns); Ctrl-C / SIGTERM (as
+    ``KeyboardInterrupt``) ends the iteration in progress and stops with reason "interrupted".
+
+    In-training evaluation and the curriculum work as in ``deepracer train``: with
+    ``stop.target_eval_completion`` or ``curriculum.randomize_after_eval`` set, every
+    ``evaluation.every_iterations`` (from ``evaluation.start_after_steps``) the policy runs
+    ``evaluation.trials`` robust trials on the CPU simulator (rows get eval_* fields; its time is in
+    ``eval_time_s`` and in ``wall_time_s``). With the curriculum, training starts without
+    ``sim.randomization`` and switches to new simulators with it once the nominal evaluation
+    reaches ``randomize_after_eval``; only evaluations under the randomization count for the target.
+    """
+    from .callbacks import stop_reason as config_stop_reason
+    from .run_folder import METADATA_FILE, RESOLVED_CONFIG, STATUS_FILE, write_json_atomic
+
+    reward_fn, dev = _check(cfg, iterations, device)
+    stop = cfg.stop
     bf16 = bool(bf16 and dev.type == "cuda")
     torch.manual_seed(cfg.seed)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if compile_render is None:
         compile_render = dev.type == "cuda" and cfg.n_envs >= COMPILE_MIN_CARS
-    env = _Rollout(cfg, dev, compile_render, reward_fn)
+    nominal = cfg.without_randomization() if cfg.holds_back_randomization else None   # the curriculum's phase 1
+    env = _Rollout(nominal or cfg, dev, compile_render, reward_fn)
+    ev = cfg.evaluation
+    evaluating = stop.target_eval_completion is not None or cfg.curriculum.randomize_after_eval is not None
     policy, obs_space, act_space = _policy(cfg, dev)
     opt = policy.optimizer
     save_yaml(cfg.to_dict(), run_dir / RESOLVED_CONFIG)
@@ -385,17 +438,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: str = "cuda", iteration
     act_buf = torch.zeros((T, N), dtype=torch.int64, device=dev)
     logp_buf, val_buf, rew_buf, done_buf = (torch.zeros((T, N), device=dev) for _ in range(4))
     writer = _CheckpointWriter(run_dir, cfg, obs_space, act_space, cfg.checkpoints.every_s, dev)
-    rows, steps, episodes_total, t_start = [], 0, 0, time.perf_counter()
-    it = 0
-    while True:
-        it += 1
-        if iterations is not None and it > iterations:
-            break
-        if iterations is None and ((stop.max_iterations is not None and it > stop.max_iterations)
-                                   or (stop.max_steps is not None and steps >= stop.max_steps)
-                                   or (stop.max_wall_time_s is not None
-                                       and time.perf_counter() - t_start >= stop.max_wall_time_s)):
-            break
+
+    def run_iteration(env: _Rollout) -> dict[str, Any]:
+        """One rollout of T steps x N cars, GAE and the PPO epochs; the row's training fields."""
         t0 = time.perf_counter()
         ep = {"return": [], "progress": [], "lap": [], "steps": []}
         policy.set_training_mode(False)
@@ -453,49 +498,70 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: str = "cuda", iteration
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         t_upd = time.perf_counter() - t1
-        steps += total
         cat = {k: torch.cat(v) if v else torch.zeros(0, device=dev) for k, v in ep.items()}
         n_ep = int(cat["return"].numel())
-        episodes_total += n_ep
         var_y = float(b_ret.var())
-        row = {"iteration": it, "steps": steps, "wall_time_s": round(time.perf_counter() - t_start, 3), "n_steps": T,
-               "episodes": n_ep, "episodes_total": episodes_total,
-               "mean_reward": float(cat["return"].mean()) if n_ep else None,
-               "mean_progress": float(cat["progress"].mean()) if n_ep else None,
-               "lap_completion_rate": float(cat["lap"].float().mean()) if n_ep else None,
-               "mean_episode_steps": float(cat["steps"].float().mean()) if n_ep else None,
-               "entropy": float(entropy.detach()), "policy_loss": float(pg.detach()),
-               "value_loss": float(vloss.detach()),
-               "approx_kl": float(torch.stack(kls).mean()), "clip_fraction": float(torch.stack(clipfracs).mean()),
-               "explained_variance": (1.0 - float((b_ret - b_val).var()) / var_y) if var_y > 0 else None,
-               "env_steps_per_s": round(total / t_roll, 1), "rollout_time_s": round(t_roll, 3),
-               "update_time_s": round(t_upd, 3), "track": cfg.track}
-        row["device"] = str(dev)
-        writer.submit(row, policy, opt, int(hp.num_epochs), writer.wants(row["wall_time_s"]))
-        rows.append(row)
-        if log:
-            log(f"iter {it}: steps {steps}, {row['env_steps_per_s']:,.0f} env steps/s, rollout {t_roll:.2f}s, "
-                f"update {t_upd:.2f}s, episodes {n_ep}, progress {row['mean_progress']}, "
-                f"laps {row['lap_completion_rate']}")
+        return {"n_steps": T, "episodes": n_ep,
+                "mean_reward": float(cat["return"].mean()) if n_ep else None,
+                "mean_progress": float(cat["progress"].mean()) if n_ep else None,
+                "lap_completion_rate": float(cat["lap"].float().mean()) if n_ep else None,
+                "mean_episode_steps": float(cat["steps"].float().mean()) if n_ep else None,
+                "entropy": float(entropy.detach()), "policy_loss": float(pg.detach()),
+                "value_loss": float(vloss.detach()),
+                "approx_kl": float(torch.stack(kls).mean()), "clip_fraction": float(torch.stack(clipfracs).mean()),
+                "explained_variance": (1.0 - float((b_ret - b_val).var()) / var_y) if var_y > 0 else None,
+                "env_steps_per_s": round(total / t_roll, 1), "rollout_time_s": round(t_roll, 3),
+                "update_time_s": round(t_upd, 3)}
+
+    rows, steps, episodes_total, t_start = [], 0, 0, time.perf_counter()
+    it, reason = 0, ""
+    try:
+        while not reason:
+            it += 1
+            if iterations is not None and it > iterations:
+                reason = f"{iterations} iterations done"
+                break
+            row = run_iteration(env)
+            steps += total
+            episodes_total += row["episodes"]
+            row.update(iteration=it, steps=steps, episodes_total=episodes_total, track=cfg.track, device=str(dev),
+                       eval_completion_rate=None, eval_mean_progress=None, eval_mean_lap_time_s=None, eval_time_s=None)
+            if evaluating and it % ev.every_iterations == 0 and steps >= ev.start_after_steps:
+                summary, eval_s = _quick_eval(policy, nominal or cfg, env.track)
+                row.update(eval_completion_rate=summary["success_rate"], eval_mean_progress=summary["mean_completion"],
+                           eval_mean_lap_time_s=summary["mean_lap_time_s"], eval_time_s=round(eval_s, 3))
+            if cfg.curriculum.randomize_after_eval is not None:
+                row["randomized"] = nominal is None
+            row["wall_time_s"] = round(time.perf_counter() - t_start, 3)
+            writer.submit(row, policy, opt, int(hp.num_epochs), writer.wants(row["wall_time_s"]))
+            rows.append(row)
+            if log:
+                log(f"iter {it}: steps {steps}, {row['env_steps_per_s']:,.0f} env steps/s, rollout "
+                    f"{row['rollout_time_s']:.2f}s, update {row['update_time_s']:.2f}s, episodes {row['episodes']}, "
+                    f"progress {row['mean_progress']}, laps {row['lap_completion_rate']}"
+                    + (f", robust eval {row['eval_completion_rate']:.0%}" if row["eval_time_s"] is not None else ""))
+            if iterations is None:     # a nominal evaluation (curriculum phase 1) does not count for the target
+                counted = row if nominal is None else {**row, "eval_completion_rate": None}
+                reason = config_stop_reason(cfg, counted, episodes_total, it)
+            after, rate = cfg.curriculum.randomize_after_eval, row["eval_completion_rate"]
+            if not reason and nominal is not None and after is not None and rate is not None and rate >= after:
+                nominal = None
+                env = _Rollout(cfg, dev, compile_render, reward_fn)      # new simulators, the same policy
+                if log:
+                    log(f"curriculum: nominal robust evaluation {rate:.0%} >= {after:.0%}: sim.randomization on "
+                        f"from iteration {it + 1}")
+    except KeyboardInterrupt:
+        reason = "interrupted"
+    if log and reason:
+        log(f"stopped: {reason} after {len(rows)} iterations, {steps} steps")
     train_wall = time.perf_counter() - t_start
     if rows and writer.last_iteration != rows[-1]["iteration"]:   # the last iteration: always a checkpoint
         writer.close()                     # its row is on disk once the queue is drained
-        from . import checkpoint
-        from .run_folder import checkpoint_path, commit_checkpoint
-
-        last = rows[-1]
-        path = checkpoint_path(run_dir, last["iteration"])
-        info = {"iteration": last["iteration"], "steps": last["steps"], "trainer": "torch", "device": str(dev),
-                "wall_time_s": last["wall_time_s"]}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        opt_arrays, _groups = checkpoint.optimizer_to_arrays(opt)
-        checkpoint.write(path, cfg.to_dict(), checkpoint.policy_to_arrays(policy), opt_arrays, obs_space, act_space,
-                         num_timesteps=last["steps"], n_updates=last["iteration"] * int(hp.num_epochs), training=info)
-        commit_checkpoint(path, info)      # its metrics row was written already
+        _final_checkpoint(run_dir, cfg, rows[-1], policy, opt, obs_space, act_space, dev)
     writer.close()
-    write_json_atomic({"state": "finished", "iteration": it - 1, "steps": steps, "trainer": "torch",
-                       "wall_time_s": round(train_wall, 3)}, run_dir / STATUS_FILE)
-    return rows
+    write_json_atomic({"state": "finished", "stop_reason": reason, "iteration": len(rows), "steps": steps,
+                       "trainer": "torch", "wall_time_s": round(train_wall, 3)}, run_dir / STATUS_FILE)
+    return rows, reason
 
 
 def main(argv: list[str] | None = None) -> int:

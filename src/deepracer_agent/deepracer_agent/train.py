@@ -349,18 +349,16 @@ def _train_torch(cfg: TrainConfig, run_dir: Path, resume: bool, log: Callable[[s
 
     if resume:
         raise TrainError("--resume: the GPU trainer (device=cuda / cpu-torch) does not resume yet")
-    if cfg.curriculum.randomize_after_eval is not None:
-        raise TrainError("curriculum.randomize_after_eval: the GPU trainer (device=cuda / cpu-torch) has no "
-                         "curriculum yet; set it to null or use device=cpu")
     t0 = time.perf_counter()
     try:
-        rows = torch_train(cfg, run_dir, device="cuda" if cfg.device == "cuda" else "cpu", log=log)
+        rows, reason = torch_train(cfg, run_dir, device="cuda" if cfg.device == "cuda" else "cpu", log=log)
     except (TorchTrainError, RewardFunctionError) as exc:   # a user's reward failing mid-rollout: one line
         raise TrainError(str(exc)) from None
     last = checkpoint_path(run_dir, len(rows)) if rows else None
+    rates = [r["eval_completion_rate"] for r in rows if r.get("eval_completion_rate") is not None]
     return TrainResult(run_dir=run_dir, iterations=len(rows), steps=int(rows[-1]["steps"]) if rows else 0,
-                       wall_time_s=time.perf_counter() - t0, stop_reason="stop condition", last_checkpoint=last,
-                       metrics=rows)
+                       wall_time_s=time.perf_counter() - t0, stop_reason=reason, last_checkpoint=last,
+                       eval_completion_rate=rates[-1] if rates else None, metrics=rows)
 
 
 def _train(cfg: TrainConfig, run_dir: Path, resume: bool, progress_bar: bool, log: Callable[[str], None] | None,

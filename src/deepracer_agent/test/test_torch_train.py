@@ -141,3 +141,55 @@ def test_bench_gpu_competence_runs_on_the_cpu(tmp_path):
     assert v["iterations"] == 1 and v["steps"] == 8
     assert [s["checkpoint"] for s in v["robust"]] == ["iter_000001.zip"] and v["robust"][0]["trials"] == 2
     assert v["time_to_competence_s"] is None or v["robust"][0]["laps"] == 2
+
+
+@pytest.mark.slow
+def test_in_training_robust_evaluation_fills_the_rows_and_the_stop_conditions_apply(tmp_path):
+    """stop.target_eval_completion on the GPU trainer: the real quick robust evaluation (numba CPU
+    simulator, evaluation.* trials) every evaluation.every_iterations, its fields in metrics.csv, and
+    the first stop condition met named in the result and status.json (an untrained policy does not lap:
+    max_iterations stops it)."""
+    run = tmp_path / "run"
+    cfg = load_config(None, TINY + ["stop.max_iterations=3", "stop.target_eval_completion=0.9",
+                                    "evaluation.every_iterations=2", "evaluation.trials=2", "evaluation.max_steps=8"])
+    result = train(cfg, run, progress_bar=False, log=None)
+    assert result.iterations == 3 and result.stop_reason == "max_iterations 3 reached"
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert [r["eval_completion_rate"] != "" for r in rows] == [False, True, False]
+    assert float(rows[1]["eval_completion_rate"]) == 0.0 and float(rows[1]["eval_time_s"]) > 0.0
+    assert 0.0 <= float(rows[1]["eval_mean_progress"]) <= 100.0
+    assert result.eval_completion_rate == 0.0
+    assert json.loads((run / "status.json").read_text())["stop_reason"] == "max_iterations 3 reached"
+
+
+def test_curriculum_switches_to_the_randomized_simulators_and_only_their_evaluation_counts(tmp_path, monkeypatch):
+    """curriculum.randomize_after_eval on the GPU trainer. The evaluation's verdict is forced (an
+    untrained policy never laps): the nominal evaluation passing in iteration 1 switches the rollout
+    to simulators with the randomization and does NOT stop training; the randomized one in
+    iteration 2 stops it at the target."""
+    from deepracer_agent import torch_train
+
+    seen = []
+
+    def fake_eval(policy, cfg, track):
+        seen.append(cfg.sim_config().randomization.motion_blur.enabled)
+        return {"success_rate": 1.0, "mean_completion": 100.0, "mean_lap_time_s": 9.0}, 0.01
+
+    built = []
+    real_rollout = torch_train._Rollout
+
+    def spy_rollout(cfg, *a, **kw):
+        built.append(cfg.sim_config().randomization.motion_blur.enabled)
+        return real_rollout(cfg, *a, **kw)
+
+    monkeypatch.setattr(torch_train, "_quick_eval", fake_eval)
+    monkeypatch.setattr(torch_train, "_Rollout", spy_rollout)
+    run = tmp_path / "run"
+    cfg = load_config(None, TINY + ["stop.max_iterations=5", "stop.target_eval_completion=0.9",
+                                    "curriculum.randomize_after_eval=0.8", "sim.randomization.motion_blur.enabled=true"])
+    result = train(cfg, run, progress_bar=False, log=None)
+    assert built == [False, True]                  # nominal first, then the full config's simulators
+    assert seen == [False, True]                   # each evaluation ran under its phase's config
+    assert result.iterations == 2 and result.stop_reason.startswith("robust evaluation reached 100%")
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert [r["iteration"] for r in rows] == ["1", "2"]
