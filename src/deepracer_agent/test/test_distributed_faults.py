@@ -105,7 +105,9 @@ def test_trainer_killed_restarts_from_last_published_version(tmp_path, redis_ser
         wait_for(lambda: latest(tmp_path) >= 2, 60, "version 2")
         c.trainer.send_signal(signal.SIGKILL)
         c.trainer.wait()
-        killed_at = latest(tmp_path)
+        # the newest COMPLETE version (manifest written): the kill may land between a version's manifest
+        # and the 'latest' pointer, and the restart rightly takes the complete version
+        killed_at = open_store(str(tmp_path / "store")).versions()[-1]
         time.sleep(0.5)
         c.start_trainer()
         assert c.wait_trainer(90) == 0
