@@ -29,7 +29,8 @@ __all__ = [
     "SensorNoiseOption", "AugmentationOption", "ActionNoiseOption", "LatencyOption",
     "DynamicsVariationOption", "MotionBlurOption", "ActuationOption", "RandomizationConfig", "CarDraw",
     "draw_car", "car_rng", "STREAMS",
-    "PALETTE_NAMES", "apply_augmentations", "augmentation_flags", "hue_saturation_palette",
+    "PALETTE_NAMES", "apply_augmentations", "augmentation_flags", "augmentation_params", "augment_image",
+    "hue_saturation_palette",
 ]
 
 #: Rows of a car's colour palette (RGB, 0-255). The first four match the ground texture classes.
@@ -374,42 +375,79 @@ def hue_saturation_palette(palette: np.ndarray, rng: np.random.Generator) -> np.
     return out
 
 
+def augmentation_params(flags: dict[str, bool], cfg: AugmentationOption, rng: np.random.Generator, height: int,
+                        width: int) -> dict[str, object]:
+    """The random draws of `apply_augmentations` for one frame (only those of the flagged augmentations).
+
+    Keys: brightness, contrast (random_color); shift (translation, pixels, + = right); x_top,
+    x_bottom (shadow boundary, pixels), keep (shadow light factor), shadow_left (bool: the left
+    side is darkened); alpha (sharpen); sp_fraction, sp_hit_u, sp_salt_u ((H, W) uniforms:
+    hit where sp_hit_u < sp_fraction, salt (255) where also sp_salt_u < 0.5, else pepper (0)).
+    """
+    p: dict[str, object] = {}
+    if flags.get("random_color"):
+        p["brightness"], p["contrast"] = rng.uniform(0.7, 1.3), rng.uniform(0.7, 1.3)
+    if flags.get("translation"):
+        max_px = max(1, int(round(cfg.max_translation_fraction * width)))
+        p["shift"] = int(rng.integers(-max_px, max_px + 1))
+    if flags.get("shadow"):
+        p["x_top"], p["x_bottom"] = rng.uniform(0, width, size=2)
+        p["keep"] = rng.uniform(0.4, 0.8)
+        p["shadow_left"] = bool(rng.random() < 0.5)
+    if flags.get("sharpen"):
+        p["alpha"] = rng.uniform(0.3, 1.0)
+    if flags.get("salt_and_pepper"):
+        p["sp_fraction"] = rng.uniform(0.0, cfg.salt_and_pepper_fraction)
+        p["sp_hit_u"] = rng.random((height, width))
+        p["sp_salt_u"] = rng.random((height, width))
+    return p
+
+
 def apply_augmentations(image: np.ndarray, flags: dict[str, bool], cfg: AugmentationOption,
                         rng: np.random.Generator) -> np.ndarray:
     """Image-space augmentations for one frame of one car; `image` (H, W) or (H, W, 3) uint8.
 
     random_color here is its brightness (x U(0.7, 1.3)) and contrast (x U(0.7, 1.3)) half; the
     hue/saturation half is `hue_saturation_palette`. Returns a new uint8 array (input untouched).
+    The draws are `augmentation_params`, the pixel math `augment_image` (which
+    `torch_augment.augment_frames` reproduces exactly for the same draws).
+    """
+    return augment_image(image, flags, augmentation_params(flags, cfg, rng, image.shape[0], image.shape[1]))
+
+
+def augment_image(image: np.ndarray, flags: dict[str, bool], p: dict) -> np.ndarray:
+    """`apply_augmentations`' pixel math for given draws `p` (`augmentation_params`); uint8 out.
+
+    Order: brightness / contrast (about the image mean), translation (edge columns repeated),
+    shadow (pixels on one side of the line from (x_top, 0) to (x_bottom, H-1) times keep),
+    sharpen (img + alpha * (4 img - 4-neighbour sum), edges repeated), salt and pepper; float32,
+    rounded half to even and clipped to 0-255 once at the end.
     """
     img = image.astype(np.float32)
     h, w = img.shape[:2]
     if flags.get("random_color"):
-        b, c = rng.uniform(0.7, 1.3), rng.uniform(0.7, 1.3)
+        b, c = p["brightness"], p["contrast"]
         mean = img.mean()
         img = ((img - mean) * c + mean) * b
     if flags.get("translation"):
-        max_px = max(1, int(round(cfg.max_translation_fraction * w)))
-        shift = int(rng.integers(-max_px, max_px + 1))
-        cols = np.clip(np.arange(w) - shift, 0, w - 1)
+        cols = np.clip(np.arange(w) - p["shift"], 0, w - 1)
         img = img[:, cols]
     if flags.get("shadow"):
-        x_top, x_bottom = rng.uniform(0, w, size=2)
-        keep = rng.uniform(0.4, 0.8)
+        x_top, x_bottom, keep = p["x_top"], p["x_bottom"], p["keep"]
         rows = np.arange(h, dtype=np.float32)[:, None] / max(h - 1, 1)
         boundary = x_top + (x_bottom - x_top) * rows
         left = np.arange(w, dtype=np.float32)[None, :] < boundary
-        mask = left if rng.random() < 0.5 else ~left
+        mask = left if p["shadow_left"] else ~left
         img = np.where(mask[..., None] if img.ndim == 3 else mask, img * keep, img)
     if flags.get("sharpen"):
-        alpha = rng.uniform(0.3, 1.0)
+        alpha = p["alpha"]
         pad = np.pad(img, ((1, 1), (1, 1)) + ((0, 0),) * (img.ndim - 2), mode="edge")
         blur4 = pad[:-2, 1:-1] + pad[2:, 1:-1] + pad[1:-1, :-2] + pad[1:-1, 2:]
         sharp = 5.0 * img - blur4
         img = (1 - alpha) * img + alpha * sharp
     if flags.get("salt_and_pepper"):
-        frac = rng.uniform(0.0, cfg.salt_and_pepper_fraction)
-        hit = rng.random((h, w)) < frac
-        salt = rng.random((h, w)) < 0.5
+        hit = p["sp_hit_u"] < p["sp_fraction"]
+        salt = p["sp_salt_u"] < 0.5
         img[hit & salt] = 255.0
         img[hit & ~salt] = 0.0
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)

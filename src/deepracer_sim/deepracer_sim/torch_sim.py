@@ -12,9 +12,16 @@ jitter ray tables) and moves what happens every frame to `device`:
 * `TorchTrack`: nearest centre segment / progress / distance from centre / on-track (even-odd
   test of the road polygon) for thousands of points at once.
 
-Not ported (raises `SimConfigError` at construction): randomization.action_noise and
-randomization.augmentation (they draw from per-car numpy generators each frame). Sensor noise is
-drawn from a torch generator, so noisy frames are statistically, not bitwise, equal to the CPU's.
+* per-frame randomization: action noise (`step`: steering and speed x (1 + fraction * U(-1, 1)) per
+  car, clipped, before actuation bias and latency), sensor noise, and the paper's image
+  augmentations (`torch_augment`: the hue / saturation palette shift, then after blur and sensor
+  noise brightness / contrast, translation, shadow, sharpen, salt and pepper).
+
+The per-frame draws come from torch generators (one per stream: sensor noise, augmentation,
+action noise, seeded from the sim's seed, so enabling one never changes another's draws), not
+from the CPU's per-car numpy generators: noisy / augmented frames and noisy trajectories are
+statistically, not bitwise, equal to the CPU's (for the same draws, the augmentation pixel math
+is identical; tested).
 State is float64 on CPU and float64 on CUDA too (a few thousand cars: the cost is negligible);
 the renderer works in float32.
 """
@@ -26,8 +33,9 @@ import torch
 from deepracer_tracks.track import Track
 
 from .batch_sim import BatchSim
-from .config import SimConfig, SimConfigError
+from .config import SimConfig
 from .dynamics import _BLEND_HI_M_S, _BLEND_LO_M_S, GRAVITY_M_S2
+from .torch_augment import augment_frames, draw_flags, draw_params, hue_saturation_palette
 from .torch_render import TorchRenderer
 
 __all__ = ["TorchBatchSim", "TorchTrack", "step_kinematic", "step_dynamic"]
@@ -178,9 +186,6 @@ class TorchBatchSim:
         self.cpu = BatchSim(track, n_cars, config, vehicle, seed)
         c = self.config = self.cpu.config
         r = c.randomization
-        if r.action_noise.enabled or r.augmentation.enabled:
-            raise SimConfigError("randomization: action_noise and augmentation are not supported by the torch "
-                                 "simulator (use the CPU BatchSim)")
         self.device = dev = torch.device(device)
         self.n_cars, self.dt_s = self.cpu.n_cars, self.cpu.dt_s
         self.width, self.height, self.channels = self.cpu.width, self.cpu.height, self.cpu.channels
@@ -189,6 +194,18 @@ class TorchBatchSim:
         self.renderer = TorchRenderer(self.cpu.renderer, dev)
         self._gen = torch.Generator(device=dev)
         self._gen.manual_seed(self.cpu.seed & 0x7FFF_FFFF_FFFF_FFFF)
+        #: per-frame augmentation (None: off, and the frame path does no extra work) and its stream
+        self._aug = r.augmentation if r.augmentation.enabled else None
+        #: per-step action noise (None: off) and its stream
+        self._act_noise = r.action_noise if r.action_noise.enabled else None
+        self._aug_gen = self._stream(1) if self._aug is not None else None
+        self._act_gen = self._stream(2) if self._act_noise is not None else None
+        self._recolor = self._aug is not None and self._aug.random_color
+        if self._recolor:
+            from .render import LUMA
+            #: (M, 4) class fractions of the texture's mixtures (`GroundTexture.mixture_colors`)
+            self._mixtures = self._t(self.cpu.renderer.texture.mixtures[:, :4])
+            self._luma = self._t(LUMA)
         self._state: dict[str, torch.Tensor] = {}
         self._pending = torch.zeros((self.n_cars,) + self.cpu._pending.shape[1:], dtype=F64, device=dev)
         self.clipped_action_counts = torch.zeros(self.n_cars, dtype=torch.int64, device=dev)
@@ -198,6 +215,13 @@ class TorchBatchSim:
         self._render_fn = self.renderer.render
         if compile:
             self._render_fn = torch.compile(self.renderer.render, dynamic=False)
+
+    def _stream(self, k: int) -> torch.Generator:
+        """An independent torch generator for per-frame stream k (0 = sensor noise = self._gen)."""
+        g = torch.Generator(device=self.device)
+        seq = np.random.SeedSequence([self.cpu.seed & 0xFFFF_FFFF_FFFF_FFFF, 0x7043, k])
+        g.manual_seed(int(seq.generate_state(1, np.uint64)[0]) & 0x7FFF_FFFF_FFFF_FFFF)
+        return g
 
     # --------------------------------------------------------------------- CPU -> device
     def _t(self, a, dtype=F64):
@@ -210,6 +234,8 @@ class TorchBatchSim:
                    "cmd_delta": s._cmd_delta, "cmd_v": s._cmd_v, "steer_rate": s._steer_rate, "tau": s._tau,
                    "mu": s._mu, "speed_scale": s._speed_scale, "steer_bias": s._steer_bias, "blur": s._blur,
                    "sigma": s._sigma, "palette": s._palette, "shadow": s._shadow, "tex_noise": s._tex_noise}
+        if self._recolor:
+            per_car["palette_rgb"] = s._palette_rgb
         ints = {"latency": s._latency, "cam_index": s._cam_index}
         m = s._mix_color
         if ids is None:
@@ -262,6 +288,12 @@ class TorchBatchSim:
         self.clipped_action_counts += (bad | (cs != steer) | (cv != speed)).to(torch.int64)
         st["cmd_delta"], st["cmd_v"] = cs, cv
         steer, speed = cs, cv
+        if self._act_noise is not None:
+            o = self._act_noise
+            u = 2.0 * torch.rand((n, 2), generator=self._act_gen, device=self.device, dtype=F64) - 1.0
+            steer = (steer * (1.0 + o.steering_fraction * u[:, 0])).clamp(-veh.max_steering_angle_rad,
+                                                                          veh.max_steering_angle_rad)
+            speed = (speed * (1.0 + o.speed_fraction * u[:, 1])).clamp(veh.min_speed_m_s, veh.max_speed_m_s)
         if self.cpu._actuation_on:
             steer = (steer + st["steer_bias"]).clamp(-veh.max_steering_angle_rad, veh.max_steering_angle_rad)
             speed = (speed * st["speed_scale"]).clamp(veh.min_speed_m_s, veh.max_speed_m_s)
@@ -286,8 +318,13 @@ class TorchBatchSim:
         """(N, H, W) uint8 gray or (N, H, W, 3) RGB camera images on the device (as `BatchSim.render`)."""
         st = self._state
         h, w, ch = self.height, self.width, self.channels
-        pal = st["palette"]
-        out = self._render_fn(st["x"], st["y"], st["yaw"], st["cam_index"], pal, st["mix"], st["lut"],
+        pal, mix = st["palette"], st["mix"]
+        flags = None
+        if self._aug is not None:
+            flags = draw_flags(self._aug, self.n_cars, self._aug_gen, self.device)
+            if self._recolor:
+                pal, mix = self._recolored(flags[:, 0])
+        out = self._render_fn(st["x"], st["y"], st["yaw"], st["cam_index"], pal, mix, st["lut"],
                               st["shadow"], st["tex_noise"], self._shade)
         out = out.reshape(self.n_cars, h, w, ch)
         blur = torch.round(st["blur"]).to(torch.int64)
@@ -297,7 +334,25 @@ class TorchBatchSim:
             noise = torch.randn(out.shape, generator=self._gen, device=self.device, dtype=torch.float32)
             noisy = out.to(torch.float32) + st["sigma"].to(torch.float32)[:, None, None, None] * noise
             out = torch.where((st["sigma"] > 0)[:, None, None, None], noisy.round().clamp(0, 255).to(torch.uint8), out)
+        if flags is not None:
+            out = augment_frames(out, flags, draw_params(self._aug, self.n_cars, h, w, self._aug_gen, self.device))
         return out[..., 0] if ch == 1 else out
+
+    def _recolored(self, hit: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """This frame's (palette, mix) with the hue / saturation shift for cars `hit` (N,) bool.
+
+        `BatchSim.render`'s random_color palette step: `hue_saturation_palette` of the episode's RGB
+        palette, then `_to_output_space` (luma for gray) and `_mixture_colors` (mixtures @ rows 0-3,
+        float32). The per-episode state is not touched; drawn and computed for every car (no sync).
+        """
+        st, n = self._state, self.n_cars
+        dh = -0.1 + 0.2 * torch.rand(n, generator=self._aug_gen, device=self.device, dtype=F64)
+        ds = 0.5 + torch.rand(n, generator=self._aug_gen, device=self.device, dtype=F64)
+        rgb = hue_saturation_palette(st["palette_rgb"], dh, ds)                      # (N, 8, 3)
+        pal = rgb if self.channels == 3 else (rgb @ self._luma)[..., None]           # (N, 8, C)
+        mix = torch.matmul(self._mixtures, pal[:, :4]).to(torch.float32)             # (N, M, C)
+        sel = hit[:, None, None]
+        return torch.where(sel, pal, st["palette"]), torch.where(sel, mix, st["mix"])
 
     @staticmethod
     def _blur(img: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
