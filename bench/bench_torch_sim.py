@@ -1,9 +1,11 @@
 """Throughput of the torch simulator (deepracer_sim.torch_sim): camera frames/s and physics steps/s.
 
-    python bench/bench_torch_sim.py --device cuda --cars 4096 8192 [--compile]
+    python bench/bench_torch_sim.py --device cuda --cars 4096 8192 [--compile] [--augmentation]
 
 Prints one line per case: cars, camera, mode (eager / compiled), frames/s (render only), steps/s
-(cars x physics frames per second), and peak device memory. Timed with device synchronisation,
+(cars x physics frames per second), and peak device memory. --augmentation adds one line per case:
+frames/s with the paper's image augmentations on (probability 0.2, all five, and 1.0) and physics
+steps/s with action noise on, each as a ratio to the same sim without them (eager). Timed with device synchronisation,
 median of --repeats runs of --iters calls after warm-up. Results go to BENCHMARKS.md.
 """
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 import torch
 
 from deepracer_sim.config import SimConfig
+from deepracer_sim.randomization import ActionNoiseOption, AugmentationOption, RandomizationConfig
 from deepracer_sim.torch_sim import TorchBatchSim
 from deepracer_tracks.library import load_track
 
@@ -39,17 +42,48 @@ def _time(fn, dev, iters, repeats):
     return statistics.median(out)
 
 
+def _augmentation_line(track, n, cam, dev, sim, xy, hd, steer, speed, iters, repeats) -> None:
+    """Render with augmentation (p=0.2 / 1.0) and step with action noise vs `sim` (neither), timed
+    interleaved (off, p0.2, p1.0 per repeat) so that a change in machine load hits all alike;
+    the ratios are medians over the repeats."""
+    sims = {"off": sim}
+    for p in (0.2, 1.0):
+        rnd = RandomizationConfig(augmentation=AugmentationOption(enabled=True, probability=p),
+                                  action_noise=ActionNoiseOption(enabled=True))
+        sims[p] = TorchBatchSim(track, n, SimConfig(camera_model=cam, randomization=rnd), seed=0, device=dev)
+        sims[p].reset(np.arange(n), xy[:, 0], xy[:, 1], hd)
+    render = {k: [] for k in sims}
+    step = {k: [] for k in ("off", 1.0)}
+    for _ in range(repeats):
+        for k, s in sims.items():
+            render[k].append(_time(s.render, dev, iters, 1))
+        for k in step:
+            step[k].append(_time(lambda s=sims[k]: s.step(steer, speed), dev, iters, 1))
+    med = statistics.median
+    fps = {k: n / med(v) for k, v in render.items()}
+    ratio = {p: med(a / b for a, b in zip(render["off"], render[p])) for p in (0.2, 1.0)}
+    step_ratio = med(a / b for a, b in zip(step["off"], step[1.0]))
+    print(f"cars={n} camera={cam} mode=eager augmentation: frames_per_s off={fps['off']:,.0f} "
+          f"p0.2={fps[0.2]:,.0f} ({ratio[0.2]:.2f}x) p1.0={fps[1.0]:,.0f} ({ratio[1.0]:.2f}x); "
+          f"action noise physics_steps_per_s={n / med(step[1.0]):,.0f} ({step_ratio:.2f}x)", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--cars", type=int, nargs="+", default=[4096])
     ap.add_argument("--cameras", nargs="+", default=["pinhole", "fisheye"])
     ap.add_argument("--compile", action="store_true", help="also time torch.compile'd render")
+    ap.add_argument("--augmentation", action="store_true",
+                    help="also time render with augmentation (p=0.2 and 1.0) and step with action noise")
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU device)")
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--track", default="reinvent2018_like")
     a = ap.parse_args()
     dev = torch.device(a.device)
+    if a.threads:
+        torch.set_num_threads(a.threads)
     track = load_track(a.track)
     if dev.type == "cuda":
         print(f"# {torch.cuda.get_device_name(dev)}, torch {torch.__version__}", flush=True)
@@ -70,6 +104,8 @@ def main() -> None:
             t_step = _time(lambda sim=sim: sim.step(steer, speed), dev, a.iters, a.repeats)
             print(f"cars={n} camera={cam} mode=eager frames_per_s={n / t_render:,.0f} "
                   f"physics_steps_per_s={n / t_step:,.0f} peak_mem_GiB={mem:.1f} build_s={build:.1f}", flush=True)
+            if a.augmentation:
+                _augmentation_line(track, n, cam, dev, sim, xy, hd, steer, speed, a.iters, a.repeats)
             if a.compile:
                 r, st = sim.renderer, sim._state
                 fn = torch.compile(r.render, dynamic=False)

@@ -6,8 +6,9 @@ for every car at once from one torch generator, so augmented frames are statisti
 bitwise) equal to the CPU's, whose draws come from per-car numpy generators. The pixel math is the
 CPU's, operation for operation in the same dtypes: for the same draws (`augment_frames` takes
 them as tensors) both paths give identical pixels (tested). Cars whose flag is off for an
-augmentation get it as the identity (a zero shift, keep = 1, alpha = 0, no salt-and-pepper hit,
-or `torch.where`), so their pixels are untouched.
+augmentation are left out of it (subset=True, the simulator's default: work ~ probability) or get
+it as the identity (a zero shift, keep = 1, alpha = 0, no salt-and-pepper hit, or `torch.where`),
+so their pixels are untouched either way.
 """
 from __future__ import annotations
 
@@ -33,10 +34,11 @@ def _uniform(lo: float, hi: float, n: int, gen: torch.Generator, device) -> torc
 
 
 def draw_params(cfg: AugmentationOption, n: int, height: int, width: int, gen: torch.Generator,
-                device) -> dict[str, torch.Tensor]:
+                device, pixel_draws: bool = True) -> dict[str, torch.Tensor]:
     """Per-car draws of the enabled augmentations (keys and ranges of `randomization.augmentation_params`):
-    (n,) float64 tensors, shift (n,) int64, shadow_left (n,) bool, sp_hit_u / sp_salt_u (n, H, W) float32.
-    Drawn for every car (whether flagged or not) so that no host sync is needed."""
+    (n,) float64 tensors, shift (n,) int64, shadow_left (n,) bool, and with pixel_draws sp_hit_u /
+    sp_salt_u (n, H, W) float32 (else `augment_frames` draws them for the hit cars only). Drawn
+    for every car, flagged or not."""
     p: dict[str, torch.Tensor] = {}
     if cfg.random_color:
         p["brightness"] = _uniform(0.7, 1.3, n, gen, device)
@@ -53,48 +55,97 @@ def draw_params(cfg: AugmentationOption, n: int, height: int, width: int, gen: t
         p["alpha"] = _uniform(0.3, 1.0, n, gen, device)
     if cfg.salt_and_pepper:
         p["sp_fraction"] = _uniform(0.0, cfg.salt_and_pepper_fraction, n, gen, device)
-        p["sp_hit_u"] = torch.rand((n, height, width), generator=gen, device=device, dtype=F32)
-        p["sp_salt_u"] = torch.rand((n, height, width), generator=gen, device=device, dtype=F32)
+        if pixel_draws:
+            p["sp_hit_u"] = torch.rand((n, height, width), generator=gen, device=device, dtype=F32)
+            p["sp_salt_u"] = torch.rand((n, height, width), generator=gen, device=device, dtype=F32)
     return p
 
 
-def augment_frames(img: torch.Tensor, flags: torch.Tensor, p: dict[str, torch.Tensor]) -> torch.Tensor:
+def _col(a: torch.Tensor) -> torch.Tensor:
+    return a[:, None, None, None]          # (N,) -> (N, 1, 1, 1)
+
+
+def _color(x, on, brightness, contrast):
+    n, h, w, c = x.shape
+    # numpy: float32 sum (exact: integers below 2**24), / count in float64, rounded to float32
+    mean = _col((x.to(F64).sum((1, 2, 3)) / (h * w * c)).to(F32))
+    y = ((x - mean) * _col(contrast.to(F32)) + mean) * _col(brightness.to(F32))
+    return y if on is None else torch.where(_col(on), y, x)
+
+
+def _translate(x, on, shift):
+    n, h, w, c = x.shape
+    if on is not None:
+        shift = torch.where(on, shift, 0)
+    cols = (torch.arange(w, device=x.device)[None, :] - shift[:, None]).clamp(0, w - 1)       # (N, W)
+    return x.gather(2, cols[:, None, :, None].expand(n, h, w, c))
+
+
+def _shadow(x, on, x_top, x_bottom, keep, shadow_left):
+    n, h, w, c = x.shape
+    rows = (torch.arange(h, dtype=F32, device=x.device) / max(h - 1, 1)).to(F64)
+    boundary = x_top[:, None] + (x_bottom - x_top)[:, None] * rows[None, :]                    # (N, H) float64
+    left = torch.arange(w, dtype=F32, device=x.device).to(F64)[None, None, :] < boundary[:, :, None]
+    mask = torch.where(shadow_left[:, None, None], left, ~left)
+    if on is not None:
+        mask = mask & on[:, None, None]
+    return torch.where(mask[..., None], x * _col(keep.to(F32)), x)
+
+
+def _sharpen(x, on, alpha):
+    if on is not None:
+        alpha = torch.where(on, alpha, 0.0)
+    pad = torch.cat([x[:, :1], x, x[:, -1:]], 1)
+    pad = torch.cat([pad[:, :, :1], pad, pad[:, :, -1:]], 2)                                 # edge rows / cols repeated
+    blur4 = pad[:, :-2, 1:-1] + pad[:, 2:, 1:-1] + pad[:, 1:-1, :-2] + pad[:, 1:-1, 2:]
+    sharp = 5.0 * x - blur4
+    return _col((1.0 - alpha).to(F32)) * x + _col(alpha.to(F32)) * sharp
+
+
+def _salt_and_pepper(x, on, sp_fraction, sp_hit_u, sp_salt_u):
+    hit = sp_hit_u < sp_fraction[:, None, None]
+    if on is not None:
+        hit = hit & on[:, None, None]
+    salt = sp_salt_u < 0.5
+    return torch.where((hit & salt)[..., None], 255.0, torch.where((hit & ~salt)[..., None], 0.0, x))
+
+
+#: (flag column, function, draw keys), in the CPU's order
+_OPS = ((0, _color, ("brightness", "contrast")), (1, _translate, ("shift",)),
+        (2, _shadow, ("x_top", "x_bottom", "keep", "shadow_left")), (3, _sharpen, ("alpha",)),
+        (4, _salt_and_pepper, ("sp_fraction", "sp_hit_u", "sp_salt_u")))
+
+
+def augment_frames(img: torch.Tensor, flags: torch.Tensor, p: dict[str, torch.Tensor], subset: bool = False,
+                   gen: torch.Generator | None = None) -> torch.Tensor:
     """`randomization.augment_image` for a batch: img (N, H, W, C) uint8, flags (N, 5) bool
-    (columns `AUGMENTATIONS`), p the draws (`draw_params`; an augmentation without its keys is
-    skipped). Returns a new (N, H, W, C) uint8 tensor."""
-    n, h, w, c = img.shape
-    dev = img.device
+    (columns `AUGMENTATIONS`), p the draws (`draw_params`; an augmentation without its first key
+    is skipped). Returns a new (N, H, W, C) uint8 tensor.
+
+    subset=False: every augmentation runs on the whole batch, as the identity where its flag is
+    off (no host sync: fit for torch.compile / CUDA graphs). subset=True: each runs on its flagged
+    cars only (one `nonzero` sync per augmentation; ~probability of the work); the salt-and-pepper
+    uniforms missing from p are then drawn from `gen` for those cars only.
+    """
     x = img.to(F32)
-    col = lambda a: a[:, None, None, None]  # noqa: E731  (N,) -> (N, 1, 1, 1)
-    if "brightness" in p:
-        # numpy: float32 sum (exact: integers below 2**24), / count in float64, rounded to float32
-        mean = (x.to(F64).sum((1, 2, 3)) / (h * w * c)).to(F32)
-        b, ct = p["brightness"].to(F32), p["contrast"].to(F32)
-        y = ((x - col(mean)) * col(ct) + col(mean)) * col(b)
-        x = torch.where(col(flags[:, 0]), y, x)
-    if "shift" in p:
-        shift = torch.where(flags[:, 1], p["shift"], 0)
-        cols = (torch.arange(w, device=dev)[None, :] - shift[:, None]).clamp(0, w - 1)         # (N, W)
-        x = x.gather(2, cols[:, None, :, None].expand(n, h, w, c))
-    if "keep" in p:
-        rows = (torch.arange(h, dtype=F32, device=dev) / max(h - 1, 1)).to(F64)
-        x_top, x_bottom = p["x_top"][:, None], p["x_bottom"][:, None]
-        boundary = x_top + (x_bottom - x_top) * rows[None, :]                                 # (N, H) float64
-        left = torch.arange(w, dtype=F32, device=dev).to(F64)[None, None, :] < boundary[:, :, None]
-        mask = torch.where(p["shadow_left"][:, None, None], left, ~left) & flags[:, 2, None, None]
-        x = torch.where(mask[..., None], x * col(p["keep"].to(F32)), x)
-    if "alpha" in p:
-        alpha = torch.where(flags[:, 3], p["alpha"], 0.0)
-        ri, ci = torch.arange(h, device=dev), torch.arange(w, device=dev)
-        up, down = x[:, (ri - 1).clamp(min=0)], x[:, (ri + 1).clamp(max=h - 1)]
-        left4, right4 = x[:, :, (ci - 1).clamp(min=0)], x[:, :, (ci + 1).clamp(max=w - 1)]
-        blur4 = up + down + left4 + right4
-        sharp = 5.0 * x - blur4
-        x = col((1.0 - alpha).to(F32)) * x + col(alpha.to(F32)) * sharp
-    if "sp_fraction" in p:
-        hit = (p["sp_hit_u"] < p["sp_fraction"][:, None, None]) & flags[:, 4, None, None]
-        salt = p["sp_salt_u"] < 0.5
-        x = torch.where((hit & salt)[..., None], 255.0, torch.where((hit & ~salt)[..., None], 0.0, x))
+    n, h, w, _ = x.shape
+    for k, fn, keys in _OPS:
+        if keys[0] not in p:
+            continue
+        if not subset:
+            x = fn(x, flags[:, k], *(p[key] for key in keys))
+            continue
+        rows = flags[:, k].nonzero()[:, 0]
+        m = int(rows.numel())
+        if m == 0:
+            continue
+        args = []
+        for key in keys:
+            if key in p:
+                args.append(p[key][rows])
+            else:                          # sp_hit_u / sp_salt_u for the hit cars only
+                args.append(torch.rand((m, h, w), generator=gen, device=x.device, dtype=F32))
+        x[rows] = fn(x[rows], None, *args)
     return torch.round(x).clamp(0, 255).to(torch.uint8)
 
 

@@ -10,8 +10,7 @@ jitter ray tables) and moves what happens every frame to `device`:
 * `render`: `TorchRenderer` (pinhole or fisheye, ground texture, walls, panorama, palette, shadow,
   ground noise, per-car lookup table), then motion blur and sensor noise;
 * `TorchTrack`: nearest centre segment / progress / distance from centre / on-track (even-odd
-  test of the road polygon) for thousands of points at once.
-
+  test of the road polygon) for thousands of points at once;
 * per-frame randomization: action noise (`step`: steering and speed x (1 + fraction * U(-1, 1)) per
   car, clipped, before actuation bias and latency), sensor noise, and the paper's image
   augmentations (`torch_augment`: the hue / saturation palette shift, then after blur and sensor
@@ -335,7 +334,8 @@ class TorchBatchSim:
             noisy = out.to(torch.float32) + st["sigma"].to(torch.float32)[:, None, None, None] * noise
             out = torch.where((st["sigma"] > 0)[:, None, None, None], noisy.round().clamp(0, 255).to(torch.uint8), out)
         if flags is not None:
-            out = augment_frames(out, flags, draw_params(self._aug, self.n_cars, h, w, self._aug_gen, self.device))
+            p = draw_params(self._aug, self.n_cars, h, w, self._aug_gen, self.device, pixel_draws=False)
+            out = augment_frames(out, flags, p, subset=True, gen=self._aug_gen)
         return out[..., 0] if ch == 1 else out
 
     def _recolored(self, hit: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -348,11 +348,17 @@ class TorchBatchSim:
         st, n = self._state, self.n_cars
         dh = -0.1 + 0.2 * torch.rand(n, generator=self._aug_gen, device=self.device, dtype=F64)
         ds = 0.5 + torch.rand(n, generator=self._aug_gen, device=self.device, dtype=F64)
-        rgb = hue_saturation_palette(st["palette_rgb"], dh, ds)                      # (N, 8, 3)
-        pal = rgb if self.channels == 3 else (rgb @ self._luma)[..., None]           # (N, 8, C)
-        mix = torch.matmul(self._mixtures, pal[:, :4]).to(torch.float32)             # (N, M, C)
+        pal, mix = self._shifted_tables(dh, ds)
         sel = hit[:, None, None]
         return torch.where(sel, pal, st["palette"]), torch.where(sel, mix, st["mix"])
+
+    def _shifted_tables(self, dh: torch.Tensor, ds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(palette (N, 8, C) float64, mix (N, M, C) float32) of every car's episode palette shifted by
+        hue dh (N,) turns and saturation x ds (N,)."""
+        rgb = hue_saturation_palette(self._state["palette_rgb"], dh, ds)             # (N, 8, 3)
+        pal = rgb if self.channels == 3 else (rgb @ self._luma)[..., None]           # (N, 8, C)
+        mix = torch.matmul(self._mixtures, pal[:, :4]).to(torch.float32)             # (N, M, C)
+        return pal, mix
 
     @staticmethod
     def _blur(img: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:

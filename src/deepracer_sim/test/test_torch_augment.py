@@ -78,9 +78,10 @@ def _stack(params, n, h, w):
                 sp_fraction=col("sp_fraction", 0.0), sp_hit_u=sp("sp_hit_u"), sp_salt_u=sp("sp_salt_u"))
 
 
+@pytest.mark.parametrize("subset", [False, True])
 @pytest.mark.parametrize("color", [False, True])
 @pytest.mark.parametrize("which", list(AUGMENTATIONS) + ["all", "random"])
-def test_pixels_identical_for_the_same_draws(track, color, which):
+def test_pixels_identical_for_the_same_draws(track, color, which, subset):
     cfg = AugmentationOption(enabled=True, salt_and_pepper_fraction=0.2)
     cpu = _sims(track, _cfg(color=color, sensor_sigma=5.0), 8, False)
     img = cpu.render()
@@ -96,7 +97,7 @@ def test_pixels_identical_for_the_same_draws(track, color, which):
         want.append(augment_image(img[i], f, p))
     want = np.stack(want)
     x = torch.as_tensor(img).reshape(n, h, w, -1)
-    got = ta.augment_frames(x, torch.tensor(flags), _stack(params, n, h, w)).reshape(want.shape).numpy()
+    got = ta.augment_frames(x, torch.tensor(flags), _stack(params, n, h, w), subset=subset).reshape(want.shape).numpy()
     assert (want != img).any() or which == "random"          # the augmentation did something
     np.testing.assert_array_equal(got, want)
 
@@ -115,6 +116,29 @@ def test_hue_saturation_palette_matches_colorsys():
         ds.append(r.uniform(0.5, 1.5))
     got = ta.hue_saturation_palette(torch.as_tensor(pals), torch.tensor(dh, dtype=torch.float64), torch.tensor(ds, dtype=torch.float64)).numpy()
     np.testing.assert_allclose(got, np.stack(want), atol=1e-9, rtol=0)
+
+
+@pytest.mark.parametrize("color", [False, True])
+def test_shifted_palette_and_mixtures_match_the_cpu(track, color):
+    """The random_color palette step for the same (dh, ds): the CPU's hue_saturation_palette +
+    _to_output_space + _mixture_colors of each car's episode palette (colour randomization on)."""
+    r = RandomizationConfig()
+    cfg = SimConfig(color=color, randomization=dataclasses.replace(
+        r, colors=dataclasses.replace(r.colors, enabled=True), augmentation=dataclasses.replace(r.augmentation, enabled=True)))
+    n = 6
+    cpu, tor = _sims(track, cfg, n, False), _sims(track, cfg, n, True)
+    dh, ds, pal, mix = [], [], [], []
+    for i in range(n):
+        rgb = hue_saturation_palette(cpu._palette_rgb[i], np.random.default_rng(i))
+        g = np.random.default_rng(i)
+        dh.append(g.uniform(-0.1, 0.1))
+        ds.append(g.uniform(0.5, 1.5))
+        pal.append(cpu._to_output_space(rgb))
+        mix.append(cpu._mixture_colors(pal[-1]).reshape(-1, 3 if color else 1))
+    tp, tm = tor._shifted_tables(torch.tensor(dh, dtype=torch.float64), torch.tensor(ds, dtype=torch.float64))
+    np.testing.assert_allclose(tp.numpy(), np.stack(pal), atol=1e-9, rtol=0)
+    np.testing.assert_allclose(tm.numpy(), np.stack(mix), atol=1e-4, rtol=0)
+    assert not np.allclose(np.stack(pal), cpu._palette)       # the shift did something
 
 
 # ------------------------------------------------------------------------------ statistics
