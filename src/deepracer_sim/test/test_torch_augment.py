@@ -27,6 +27,15 @@ from deepracer_tracks.library import load_track  # noqa: E402
 N_CARS, N_FRAMES = 64, 4
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """Small eager ops: one thread is several times faster than two on a busy 2-core box."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def track():
     return load_track("reinvent2018_like")
