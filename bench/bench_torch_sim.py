@@ -5,7 +5,8 @@
 Prints one line per case: cars, camera, mode (eager / compiled), frames/s (render only), steps/s
 (cars x physics frames per second), and peak device memory. --augmentation adds one line per case:
 frames/s with the paper's image augmentations on (probability 0.2, all five, and 1.0) and physics
-steps/s with action noise on, each as a ratio to the same sim without them (eager). Timed with device synchronisation,
+steps/s with action noise on, each as a ratio to the same sim without them (eager; with --compile
+also with the compiled renderer; the augmentations themselves run eager). Timed with device synchronisation,
 median of --repeats runs of --iters calls after warm-up. Results go to BENCHMARKS.md.
 """
 from __future__ import annotations
@@ -42,16 +43,18 @@ def _time(fn, dev, iters, repeats):
     return statistics.median(out)
 
 
-def _augmentation_line(track, n, cam, dev, sim, xy, hd, steer, speed, iters, repeats) -> None:
-    """Render with augmentation (p=0.2 / 1.0) and step with action noise vs `sim` (neither), timed
-    interleaved (off, p0.2, p1.0 per repeat) so that a change in machine load hits all alike;
-    the ratios are medians over the repeats."""
-    sims = {"off": sim}
-    for p in (0.2, 1.0):
-        rnd = RandomizationConfig(augmentation=AugmentationOption(enabled=True, probability=p),
-                                  action_noise=ActionNoiseOption(enabled=True))
-        sims[p] = TorchBatchSim(track, n, SimConfig(camera_model=cam, randomization=rnd), seed=0, device=dev)
-        sims[p].reset(np.arange(n), xy[:, 0], xy[:, 1], hd)
+def _augmentation_line(track, n, cam, dev, xy, hd, steer, speed, iters, repeats, compile_render) -> None:
+    """Render with augmentation (p=0.2 / 1.0) and step with action noise vs the same sim without
+    them, timed interleaved (off, p0.2, p1.0 per repeat) so that a change in machine load hits all
+    alike; the ratios are medians over the repeats. compile_render: all three sims compile=True."""
+    sims = {}
+    for p in (None, 0.2, 1.0):
+        rnd = RandomizationConfig() if p is None else RandomizationConfig(
+            augmentation=AugmentationOption(enabled=True, probability=p), action_noise=ActionNoiseOption(enabled=True))
+        s = TorchBatchSim(track, n, SimConfig(camera_model=cam, randomization=rnd), seed=0, device=dev,
+                          compile=compile_render)
+        s.reset(np.arange(n), xy[:, 0], xy[:, 1], hd)
+        sims["off" if p is None else p] = s
     render = {k: [] for k in sims}
     step = {k: [] for k in ("off", 1.0)}
     for _ in range(repeats):
@@ -63,7 +66,8 @@ def _augmentation_line(track, n, cam, dev, sim, xy, hd, steer, speed, iters, rep
     fps = {k: n / med(v) for k, v in render.items()}
     ratio = {p: med(a / b for a, b in zip(render["off"], render[p])) for p in (0.2, 1.0)}
     step_ratio = med(a / b for a, b in zip(step["off"], step[1.0]))
-    print(f"cars={n} camera={cam} mode=eager augmentation: frames_per_s off={fps['off']:,.0f} "
+    mode = "compiled" if compile_render else "eager"
+    print(f"cars={n} camera={cam} mode={mode} augmentation: frames_per_s off={fps['off']:,.0f} "
           f"p0.2={fps[0.2]:,.0f} ({ratio[0.2]:.2f}x) p1.0={fps[1.0]:,.0f} ({ratio[1.0]:.2f}x); "
           f"action noise physics_steps_per_s={n / med(step[1.0]):,.0f} ({step_ratio:.2f}x)", flush=True)
 
@@ -105,7 +109,8 @@ def main() -> None:
             print(f"cars={n} camera={cam} mode=eager frames_per_s={n / t_render:,.0f} "
                   f"physics_steps_per_s={n / t_step:,.0f} peak_mem_GiB={mem:.1f} build_s={build:.1f}", flush=True)
             if a.augmentation:
-                _augmentation_line(track, n, cam, dev, sim, xy, hd, steer, speed, a.iters, a.repeats)
+                for comp in (False, True) if a.compile else (False,):
+                    _augmentation_line(track, n, cam, dev, xy, hd, steer, speed, a.iters, a.repeats, comp)
             if a.compile:
                 r, st = sim.renderer, sim._state
                 fn = torch.compile(r.render, dynamic=False)
