@@ -51,10 +51,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"deepracer demo: {exc}", file=sys.stderr)
         return 2
     target = cfg.stop.target_eval_completion
+    stops = (f"when robust evaluation laps in >= {target:.0%} of {cfg.evaluation.trials} trials or "
+             if target is not None else "")        # a config without the target: its other stop conditions
+    if cfg.stop.max_steps is not None:
+        stops += f"after {cfg.stop.max_steps} steps or "
     print(f"deepracer demo: training on '{cfg.track}' with reward '{Path(cfg.reward_file).stem}', "
           f"{cfg.metadata().n_actions} actions, {cfg.n_envs} cars, on the CPU.\n"
-          f"  Stops when robust evaluation laps in >= {target:.0%} of {cfg.evaluation.trials} trials "
-          f"or after {args.time_cap_s:g} s. Run folder: {run_dir}\n"
+          f"  Stops {stops}after {args.time_cap_s:g} s. Run folder: {run_dir}\n"
           f"  One line per training iteration; the bar counts environment steps.", flush=True)
     t0 = time.perf_counter()
     try:
