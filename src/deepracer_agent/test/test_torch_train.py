@@ -219,3 +219,21 @@ def test_cpu_torch_trains_with_augmentation_and_action_noise(tmp_path):
                    progress_bar=False, log=None)
     assert result.iterations == 1 and result.steps == 12
     assert "augmentation" in (run / "config.resolved.yaml").read_text()
+
+
+def test_the_sim2real_preset_runs_in_the_gpu_trainers_rollout():
+    """Every randomization of `configs/sim2real.yaml` (camera pose with fisheye, lighting, colours,
+    latency, actuation, texture, shadow, sensor noise, blur, action noise, the five augmentations)
+    on the torch simulator: the rollout steps and gives frames and rewards."""
+    import torch
+
+    from deepracer_agent.config import shipped_config
+    from deepracer_agent.torch_train import _Rollout
+
+    cfg = load_config(str(shipped_config("sim2real")), ["device=cpu-torch", "n_envs=3"])
+    assert {"augmentation", "action_noise", "camera_pose", "latency"} <= set(cfg.sim_config().randomization.enabled_names)
+    roll = _Rollout(cfg, torch.device("cpu"), False)
+    for _ in range(4):
+        r, done, _ = roll.step(torch.randint(0, 10, (3,)))
+        assert r.shape == (3,) and torch.isfinite(r).all()
+    assert roll.obs.shape == (3, 1, 120, 160) and 0 < float(roll.obs.float().mean()) < 255
