@@ -33,7 +33,8 @@ import numpy as np
 from .run_folder import PROGRESS_PLOT, commit_checkpoint, prune_checkpoints
 
 __all__ = ["IterationState", "TrainCallback", "CheckpointCallback", "EvaluationCallback", "ProgressCallback",
-           "CurriculumCallback", "StopCallback", "default_callbacks", "stop_reason", "plain_row"]
+           "CurriculumCallback", "StopCallback", "default_callbacks", "stop_reason", "plain_row", "evaluation_due",
+           "robust_eval_fields", "curriculum_passed", "curriculum_message", "counted_for_stop"]
 
 
 @dataclass
@@ -95,24 +96,57 @@ class CheckpointCallback(TrainCallback):
         return True
 
 
+# ------------------------------------------------- the in-training evaluation rules (both trainers)
+def evaluation_due(cfg: Any, iteration: int, steps: int) -> bool:
+    """Whether iteration ``iteration`` (``steps`` env steps so far) ends with a quick robust
+    evaluation: only when ``stop.target_eval_completion`` asks for one, every
+    ``evaluation.every_iterations``, from ``evaluation.start_after_steps`` on."""
+    ev = cfg.evaluation
+    return cfg.stop.target_eval_completion is not None and iteration % ev.every_iterations == 0 \
+        and steps >= ev.start_after_steps
+
+
+def robust_eval_fields(model: Any, cfg: Any, track: Any, seed: int) -> dict[str, Any]:
+    """One quick robust evaluation (`evaluate.quick_robust_eval`, ``cfg``'s ``evaluation.*`` and ``sim``;
+    ``model`` needs only ``.policy``) as the metrics row's eval_* fields (eval_time_s in seconds)."""
+    from .evaluate import quick_robust_eval
+
+    t0 = time.perf_counter()
+    summary = quick_robust_eval(model, cfg, track, seed=seed)
+    return {"eval_completion_rate": summary["success_rate"], "eval_mean_progress": summary["mean_completion"],
+            "eval_mean_lap_time_s": summary["mean_lap_time_s"], "eval_time_s": round(time.perf_counter() - t0, 3)}
+
+
+def curriculum_passed(cfg: Any, row: dict[str, Any]) -> bool:
+    """The curriculum's first phase ends with this row: its (nominal) robust evaluation reached
+    ``curriculum.randomize_after_eval``."""
+    after, rate = cfg.curriculum.randomize_after_eval, row.get("eval_completion_rate")
+    return after is not None and rate is not None and rate >= after
+
+
+def curriculum_message(cfg: Any, row: dict[str, Any], iteration: int) -> str:
+    """The log line of the curriculum's switch after ``iteration``."""
+    return (f"curriculum: nominal robust evaluation {row['eval_completion_rate']:.0%} >= "
+            f"{cfg.curriculum.randomize_after_eval:.0%}: sim.randomization on from iteration {iteration + 1} "
+            f"({', '.join(cfg.sim_config().randomization.enabled_names)})")
+
+
+def counted_for_stop(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` as the stop conditions see it: a robust evaluation run without the config's randomization
+    (the curriculum's first phase: ``row["randomized"]`` False) does not count for the target."""
+    return row if row.get("randomized", True) else {**row, "eval_completion_rate": None}
+
+
 class EvaluationCallback(TrainCallback):
-    """Quick robust evaluation of the current policy every ``evaluation.every_iterations``
-    (only when ``stop.target_eval_completion`` asks for it)."""
+    """Quick robust evaluation of the current policy when :func:`evaluation_due` (in the curriculum's
+    first phase under the nominal config)."""
 
     def on_iteration_end(self, state: IterationState) -> None:
-        cfg, ev = state.cfg, state.cfg.evaluation
-        if cfg.stop.target_eval_completion is None or state.iteration % ev.every_iterations != 0 \
-                or state.model.num_timesteps < ev.start_after_steps:
+        cfg = state.cfg
+        if not evaluation_due(cfg, state.iteration, state.model.num_timesteps):
             return
-        from .evaluate import quick_robust_eval
-
-        t0 = time.perf_counter()
-        summary = quick_robust_eval(state.model, state.nominal_cfg or cfg, state.track, seed=cfg.seed)
-        state.eval_rate = summary["success_rate"]
-        state.row["eval_completion_rate"] = state.eval_rate
-        state.row["eval_mean_progress"] = summary["mean_completion"]
-        state.row["eval_mean_lap_time_s"] = summary["mean_lap_time_s"]
-        state.row["eval_time_s"] = round(time.perf_counter() - t0, 3)
+        state.row.update(robust_eval_fields(state.model, state.nominal_cfg or cfg, state.track, seed=cfg.seed))
+        state.eval_rate = state.row["eval_completion_rate"]
 
 
 def plain_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -190,24 +224,18 @@ class CurriculumCallback(TrainCallback):
     sees that and switches the cars' simulators to the full config)."""
 
     def on_row_written(self, state: IterationState) -> bool:
-        after = state.cfg.curriculum.randomize_after_eval
-        rate = state.row.get("eval_completion_rate")
-        if state.nominal_cfg is not None and after is not None and rate is not None and rate >= after:
+        if state.nominal_cfg is not None and curriculum_passed(state.cfg, state.row):
             state.nominal_cfg = None
             if state.log:
-                state.log(f"curriculum: nominal robust evaluation {rate:.0%} >= {after:.0%}: sim.randomization on "
-                          f"from iteration {state.iteration + 1} ({', '.join(state.cfg.sim_config().randomization.enabled_names)})")
+                state.log(curriculum_message(state.cfg, state.row, state.iteration))
         return True
 
 
 class StopCallback(TrainCallback):
-    """Stop at the first condition met (see :func:`stop_reason`). A robust evaluation run without the
-    config's randomization (the curriculum's first phase: ``row["randomized"]`` False) does not count
-    for ``stop.target_eval_completion``."""
+    """Stop at the first condition met (see :func:`stop_reason`), the row :func:`counted_for_stop`."""
 
     def on_row_written(self, state: IterationState) -> bool:
-        row = state.row if state.row.get("randomized", True) else {**state.row, "eval_completion_rate": None}
-        state.stop_reason = stop_reason(state.cfg, row, state.episodes_total, state.iteration)
+        state.stop_reason = stop_reason(state.cfg, counted_for_stop(state.row), state.episodes_total, state.iteration)
         return not state.stop_reason
 
 

@@ -334,18 +334,6 @@ class _CheckpointWriter:
             f.result()
 
 
-def _quick_eval(policy, cfg: TrainConfig, track) -> tuple[dict[str, Any], float]:
-    """``deepracer train``'s in-training robust evaluation (`evaluate.quick_robust_eval`: the numba CPU
-    simulator, ``evaluation.*`` trials) of the policy being trained; (summary, seconds it took)."""
-    from types import SimpleNamespace
-
-    from .evaluate import quick_robust_eval
-
-    t0 = time.perf_counter()
-    summary = quick_robust_eval(SimpleNamespace(policy=policy), cfg, track, seed=cfg.seed)
-    return summary, time.perf_counter() - t0
-
-
 def _final_checkpoint(run_dir: Path, cfg: TrainConfig, last: dict[str, Any], policy, opt, obs_space, act_space,
                       dev: torch.device) -> None:
     """The checkpoint of the run's last iteration (its metrics row is on disk already)."""
@@ -399,19 +387,22 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: str = "cuda", iteration
     iteration always has a checkpoint (written before this returns); Ctrl-C / SIGTERM (as
     ``KeyboardInterrupt``) ends the iteration in progress and stops with reason "interrupted".
 
-    In-training evaluation and the curriculum work as in ``deepracer train``: with
-    ``stop.target_eval_completion`` or ``curriculum.randomize_after_eval`` set, every
-    ``evaluation.every_iterations`` (from ``evaluation.start_after_steps``) the policy runs
-    ``evaluation.trials`` robust trials on the CPU simulator (rows get eval_* fields; its time is in
-    ``eval_time_s`` and in ``wall_time_s``). With the curriculum, training starts without
-    ``sim.randomization`` and switches to new simulators with it once the nominal evaluation
-    reaches ``randomize_after_eval``; only evaluations under the randomization count for the target.
+    In-training evaluation and the curriculum follow ``deepracer train``'s rules, from the same
+    functions (`callbacks.evaluation_due`, `robust_eval_fields`, `curriculum_passed`,
+    `counted_for_stop`): with ``stop.target_eval_completion`` set, every ``evaluation.every_iterations``
+    (from ``evaluation.start_after_steps``) the policy runs ``evaluation.trials`` robust trials on the
+    CPU simulator (rows get eval_* fields; its time is in ``eval_time_s`` and in ``wall_time_s``).
+    With the curriculum, training starts without ``sim.randomization`` and switches to new
+    simulators with it once the nominal evaluation reaches ``randomize_after_eval``; only
+    evaluations under the randomization count for the target.
     """
-    from .callbacks import stop_reason as config_stop_reason
+    from types import SimpleNamespace
+
+    from .callbacks import counted_for_stop, curriculum_message, curriculum_passed, evaluation_due, \
+        robust_eval_fields, stop_reason
     from .run_folder import METADATA_FILE, RESOLVED_CONFIG, STATUS_FILE, write_json_atomic
 
     reward_fn, dev = _check(cfg, iterations, device)
-    stop = cfg.stop
     bf16 = bool(bf16 and dev.type == "cuda")
     torch.manual_seed(cfg.seed)
     run_dir = Path(run_dir)
@@ -420,8 +411,6 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: str = "cuda", iteration
         compile_render = dev.type == "cuda" and cfg.n_envs >= COMPILE_MIN_CARS
     nominal = cfg.without_randomization() if cfg.holds_back_randomization else None   # the curriculum's phase 1
     env = _Rollout(nominal or cfg, dev, compile_render, reward_fn)
-    ev = cfg.evaluation
-    evaluating = stop.target_eval_completion is not None or cfg.curriculum.randomize_after_eval is not None
     policy, obs_space, act_space = _policy(cfg, dev)
     opt = policy.optimizer
     save_yaml(cfg.to_dict(), run_dir / RESOLVED_CONFIG)
@@ -526,10 +515,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: str = "cuda", iteration
             episodes_total += row["episodes"]
             row.update(iteration=it, steps=steps, episodes_total=episodes_total, track=cfg.track, device=str(dev),
                        eval_completion_rate=None, eval_mean_progress=None, eval_mean_lap_time_s=None, eval_time_s=None)
-            if evaluating and it % ev.every_iterations == 0 and steps >= ev.start_after_steps:
-                summary, eval_s = _quick_eval(policy, nominal or cfg, env.track)
-                row.update(eval_completion_rate=summary["success_rate"], eval_mean_progress=summary["mean_completion"],
-                           eval_mean_lap_time_s=summary["mean_lap_time_s"], eval_time_s=round(eval_s, 3))
+            if evaluation_due(cfg, it, steps):     # deepracer train's rules and evaluation (callbacks.py)
+                row.update(robust_eval_fields(SimpleNamespace(policy=policy), nominal or cfg, env.track, cfg.seed))
             if cfg.curriculum.randomize_after_eval is not None:
                 row["randomized"] = nominal is None
             row["wall_time_s"] = round(time.perf_counter() - t_start, 3)
@@ -540,16 +527,13 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: str = "cuda", iteration
                     f"{row['rollout_time_s']:.2f}s, update {row['update_time_s']:.2f}s, episodes {row['episodes']}, "
                     f"progress {row['mean_progress']}, laps {row['lap_completion_rate']}"
                     + (f", robust eval {row['eval_completion_rate']:.0%}" if row["eval_time_s"] is not None else ""))
-            if iterations is None:     # a nominal evaluation (curriculum phase 1) does not count for the target
-                counted = row if nominal is None else {**row, "eval_completion_rate": None}
-                reason = config_stop_reason(cfg, counted, episodes_total, it)
-            after, rate = cfg.curriculum.randomize_after_eval, row["eval_completion_rate"]
-            if not reason and nominal is not None and after is not None and rate is not None and rate >= after:
+            if iterations is None:
+                reason = stop_reason(cfg, counted_for_stop(row), episodes_total, it)
+            if not reason and nominal is not None and curriculum_passed(cfg, row):
                 nominal = None
                 env = _Rollout(cfg, dev, compile_render, reward_fn)      # new simulators, the same policy
                 if log:
-                    log(f"curriculum: nominal robust evaluation {rate:.0%} >= {after:.0%}: sim.randomization on "
-                        f"from iteration {it + 1}")
+                    log(curriculum_message(cfg, row, it))
     except KeyboardInterrupt:
         reason = "interrupted"
     if log and reason:

@@ -167,13 +167,13 @@ def test_curriculum_switches_to_the_randomized_simulators_and_only_their_evaluat
     untrained policy never laps): the nominal evaluation passing in iteration 1 switches the rollout
     to simulators with the randomization and does NOT stop training; the randomized one in
     iteration 2 stops it at the target."""
-    from deepracer_agent import torch_train
+    from deepracer_agent import evaluate, torch_train
 
     seen = []
 
-    def fake_eval(policy, cfg, track):
+    def fake_eval(model, cfg, track, seed=0, **kw):       # deepracer train's evaluation, scripted
         seen.append(cfg.sim_config().randomization.motion_blur.enabled)
-        return {"success_rate": 1.0, "mean_completion": 100.0, "mean_lap_time_s": 9.0}, 0.01
+        return {"success_rate": 1.0, "mean_completion": 100.0, "mean_lap_time_s": 9.0}
 
     built = []
     real_rollout = torch_train._Rollout
@@ -182,7 +182,7 @@ def test_curriculum_switches_to_the_randomized_simulators_and_only_their_evaluat
         built.append(cfg.sim_config().randomization.motion_blur.enabled)
         return real_rollout(cfg, *a, **kw)
 
-    monkeypatch.setattr(torch_train, "_quick_eval", fake_eval)
+    monkeypatch.setattr(evaluate, "quick_robust_eval", fake_eval)
     monkeypatch.setattr(torch_train, "_Rollout", spy_rollout)
     run = tmp_path / "run"
     cfg = load_config(None, TINY + ["stop.max_iterations=5", "stop.target_eval_completion=0.9",
