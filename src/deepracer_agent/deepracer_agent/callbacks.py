@@ -99,11 +99,11 @@ class CheckpointCallback(TrainCallback):
 # ------------------------------------------------- the in-training evaluation rules (both trainers)
 def evaluation_due(cfg: Any, iteration: int, steps: int) -> bool:
     """Whether iteration ``iteration`` (``steps`` env steps so far) ends with a quick robust
-    evaluation: only when ``stop.target_eval_completion`` asks for one, every
-    ``evaluation.every_iterations``, from ``evaluation.start_after_steps`` on."""
+    evaluation: only when ``stop.target_eval_completion`` or ``curriculum.randomize_after_eval``
+    needs one, every ``evaluation.every_iterations``, from ``evaluation.start_after_steps`` on."""
     ev = cfg.evaluation
-    return cfg.stop.target_eval_completion is not None and iteration % ev.every_iterations == 0 \
-        and steps >= ev.start_after_steps
+    wanted = cfg.stop.target_eval_completion is not None or cfg.curriculum.randomize_after_eval is not None
+    return wanted and iteration % ev.every_iterations == 0 and steps >= ev.start_after_steps
 
 
 def robust_eval_fields(model: Any, cfg: Any, track: Any, seed: int) -> dict[str, Any]:

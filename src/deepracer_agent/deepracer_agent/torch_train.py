@@ -389,7 +389,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: str = "cuda", iteration
 
     In-training evaluation and the curriculum follow ``deepracer train``'s rules, from the same
     functions (`callbacks.evaluation_due`, `robust_eval_fields`, `curriculum_passed`,
-    `counted_for_stop`): with ``stop.target_eval_completion`` set, every ``evaluation.every_iterations``
+    `counted_for_stop`): with ``stop.target_eval_completion`` or ``curriculum.randomize_after_eval`` set,
+    every ``evaluation.every_iterations``
     (from ``evaluation.start_after_steps``) the policy runs ``evaluation.trials`` robust trials on the
     CPU simulator (rows get eval_* fields; its time is in ``eval_time_s`` and in ``wall_time_s``).
     With the curriculum, training starts without ``sim.randomization`` and switches to new

@@ -169,3 +169,17 @@ def test_curriculum_turns_randomization_on_after_nominal_competence(tmp_path, mo
 
     first = read(tmp_path / "run" / "checkpoints" / "iter_000001.zip").train_config()
     assert first.sim_config().randomization.enabled_names == ["lighting", "latency"]
+
+
+def test_curriculum_without_a_stop_target_still_evaluates_and_switches(tmp_path, monkeypatch):
+    """curriculum.randomize_after_eval alone (no stop.target_eval_completion) used to run no
+    evaluation at all, so the randomization never came on. Scripted scores, as above."""
+    from deepracer_agent import evaluate
+
+    monkeypatch.setattr(evaluate, "quick_robust_eval", lambda model, cfg, track, seed=0, **kw:
+                        {"success_rate": 1.0, "mean_completion": 100.0, "mean_lap_time_s": None})
+    cfg = load_config(None, TINY + [SMALL_NET, "stop.max_iterations=2", "curriculum.randomize_after_eval=0.9",
+                                    "torch_threads=1", "sim.randomization.latency.enabled=true"])
+    result = train(cfg, tmp_path / "run", progress_bar=False, log=None)
+    assert [r["randomized"] for r in result.metrics] == [False, True]
+    assert result.stop_reason == "max_iterations 2 reached"
