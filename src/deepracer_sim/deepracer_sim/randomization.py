@@ -352,6 +352,16 @@ def draw_car(cfg: RandomizationConfig, base_palette: np.ndarray, seed: int, car:
 # ----------------------------------------------------------------------------------- augmentations
 AUGMENTATIONS = ("random_color", "translation", "shadow", "sharpen", "salt_and_pepper")
 
+#: Ranges of the augmentations' uniform draws, (low, high), shared by the CPU (`augmentation_params`,
+#: `hue_saturation_palette`) and the torch port (`torch_augment`): hue shift in turns, saturation,
+#: brightness and contrast factors, shadow light factor, sharpen strength.
+HUE_SHIFT_TURNS = (-0.1, 0.1)
+SATURATION_FACTOR = (0.5, 1.5)
+BRIGHTNESS_FACTOR = (0.7, 1.3)
+CONTRAST_FACTOR = (0.7, 1.3)
+SHADOW_KEEP = (0.4, 0.8)
+SHARPEN_ALPHA = (0.3, 1.0)
+
 
 def augmentation_flags(cfg: AugmentationOption, rng: np.random.Generator) -> dict[str, bool]:
     """Which augmentations hit this frame (each independently with cfg.probability)."""
@@ -366,8 +376,8 @@ def hue_saturation_palette(palette: np.ndarray, rng: np.random.Generator) -> np.
     works for gray output too (a gray image has no hue left to shift). Hue shift U(-0.1, 0.1) turns,
     saturation factor U(0.5, 1.5).
     """
-    dh = rng.uniform(-0.1, 0.1)
-    ds = rng.uniform(0.5, 1.5)
+    dh = rng.uniform(*HUE_SHIFT_TURNS)
+    ds = rng.uniform(*SATURATION_FACTOR)
     out = np.empty_like(palette)
     for i, rgb in enumerate(palette):
         h, s, v = colorsys.rgb_to_hsv(*(rgb / 255.0))
@@ -386,16 +396,16 @@ def augmentation_params(flags: dict[str, bool], cfg: AugmentationOption, rng: np
     """
     p: dict[str, object] = {}
     if flags.get("random_color"):
-        p["brightness"], p["contrast"] = rng.uniform(0.7, 1.3), rng.uniform(0.7, 1.3)
+        p["brightness"], p["contrast"] = rng.uniform(*BRIGHTNESS_FACTOR), rng.uniform(*CONTRAST_FACTOR)
     if flags.get("translation"):
         max_px = max(1, int(round(cfg.max_translation_fraction * width)))
         p["shift"] = int(rng.integers(-max_px, max_px + 1))
     if flags.get("shadow"):
         p["x_top"], p["x_bottom"] = rng.uniform(0, width, size=2)
-        p["keep"] = rng.uniform(0.4, 0.8)
+        p["keep"] = rng.uniform(*SHADOW_KEEP)
         p["shadow_left"] = bool(rng.random() < 0.5)
     if flags.get("sharpen"):
-        p["alpha"] = rng.uniform(0.3, 1.0)
+        p["alpha"] = rng.uniform(*SHARPEN_ALPHA)
     if flags.get("salt_and_pepper"):
         p["sp_fraction"] = rng.uniform(0.0, cfg.salt_and_pepper_fraction)
         p["sp_hit_u"] = rng.random((height, width))

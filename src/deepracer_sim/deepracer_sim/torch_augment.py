@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import torch
 
-from .randomization import AUGMENTATIONS, AugmentationOption
+from .randomization import (AUGMENTATIONS, BRIGHTNESS_FACTOR, CONTRAST_FACTOR, HUE_SHIFT_TURNS, SATURATION_FACTOR,
+                            SHADOW_KEEP, SHARPEN_ALPHA, AugmentationOption)
 
-__all__ = ["AUGMENTATIONS", "draw_flags", "draw_params", "augment_frames", "hue_saturation_palette",
+__all__ = ["AUGMENTATIONS", "draw_flags", "draw_params", "draw_hue_saturation", "augment_frames", "hue_saturation_palette",
            "rgb_to_hsv", "hsv_to_rgb"]
 
 F32, F64 = torch.float32, torch.float64
@@ -41,24 +42,29 @@ def draw_params(cfg: AugmentationOption, n: int, height: int, width: int, gen: t
     for every car, flagged or not."""
     p: dict[str, torch.Tensor] = {}
     if cfg.random_color:
-        p["brightness"] = _uniform(0.7, 1.3, n, gen, device)
-        p["contrast"] = _uniform(0.7, 1.3, n, gen, device)
+        p["brightness"] = _uniform(*BRIGHTNESS_FACTOR, n, gen, device)
+        p["contrast"] = _uniform(*CONTRAST_FACTOR, n, gen, device)
     if cfg.translation:
         max_px = max(1, int(round(cfg.max_translation_fraction * width)))
         p["shift"] = torch.randint(-max_px, max_px + 1, (n,), generator=gen, device=device)
     if cfg.shadow:
         p["x_top"] = _uniform(0.0, width, n, gen, device)
         p["x_bottom"] = _uniform(0.0, width, n, gen, device)
-        p["keep"] = _uniform(0.4, 0.8, n, gen, device)
+        p["keep"] = _uniform(*SHADOW_KEEP, n, gen, device)
         p["shadow_left"] = torch.rand(n, generator=gen, device=device, dtype=F64) < 0.5
     if cfg.sharpen:
-        p["alpha"] = _uniform(0.3, 1.0, n, gen, device)
+        p["alpha"] = _uniform(*SHARPEN_ALPHA, n, gen, device)
     if cfg.salt_and_pepper:
         p["sp_fraction"] = _uniform(0.0, cfg.salt_and_pepper_fraction, n, gen, device)
         if pixel_draws:
             p["sp_hit_u"] = torch.rand((n, height, width), generator=gen, device=device, dtype=F32)
             p["sp_salt_u"] = torch.rand((n, height, width), generator=gen, device=device, dtype=F32)
     return p
+
+
+def draw_hue_saturation(n: int, gen: torch.Generator, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(hue shift in turns, saturation factor), (n,) float64 each: `randomization.hue_saturation_palette`'s draws."""
+    return _uniform(*HUE_SHIFT_TURNS, n, gen, device), _uniform(*SATURATION_FACTOR, n, gen, device)
 
 
 def _col(a: torch.Tensor) -> torch.Tensor:

@@ -34,7 +34,7 @@ from deepracer_tracks.track import Track
 from .batch_sim import BatchSim
 from .config import SimConfig
 from .dynamics import _BLEND_HI_M_S, _BLEND_LO_M_S, GRAVITY_M_S2
-from .torch_augment import augment_frames, draw_flags, draw_params, hue_saturation_palette
+from .torch_augment import augment_frames, draw_flags, draw_hue_saturation, draw_params, hue_saturation_palette
 from .torch_render import TorchRenderer
 
 __all__ = ["TorchBatchSim", "TorchTrack", "step_kinematic", "step_dynamic"]
@@ -346,8 +346,7 @@ class TorchBatchSim:
         float32). The per-episode state is not touched; drawn and computed for every car (no sync).
         """
         st, n = self._state, self.n_cars
-        dh = -0.1 + 0.2 * torch.rand(n, generator=self._aug_gen, device=self.device, dtype=F64)
-        ds = 0.5 + torch.rand(n, generator=self._aug_gen, device=self.device, dtype=F64)
+        dh, ds = draw_hue_saturation(n, self._aug_gen, self.device)
         pal, mix = self._shifted_tables(dh, ds)
         sel = hit[:, None, None]
         return torch.where(sel, pal, st["palette"]), torch.where(sel, mix, st["mix"])
