@@ -133,19 +133,26 @@ def test_realtime_15fps_one_new_image_per_action(bridge_node):
     assert extra <= n_steps, info                  # loose: a busy CI machine may miss frames
 
 
-def test_ppo_trains_through_the_bridge_node(tmp_path):
+def _train_through_bridge(out, params: list[str], timeout_s: float) -> str:
+    """`gym_bridge_node` training on the oval against a stepping sim node, output in ``out``; its
+    log (stdout + stderr), the exit status checked."""
     sim = _start_sim("step_on_command:=true")
-    out = tmp_path / "run"
-    overrides = "ppo.n_steps=128 hyperparameters.batch_size=64 hyperparameters.num_epochs=1"
     cmd = [sys.executable, "-m", "deepracer_agent.nodes.gym_bridge_node", "--ros-args",
-           "-p", "track:=oval", "-p", "total_timesteps:=256", "-p", f"output_dir:={out}",
-           "-p", "frame_timeout_s:=20.0", "-p", f"config_overrides:={overrides}"]
+           "-p", "track:=oval", "-p", f"output_dir:={out}", *params]
     try:
-        trainer = subprocess.run(cmd, capture_output=True, text=True, timeout=150)
+        trainer = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
     finally:
         stop_process(sim)
     log = trainer.stdout + trainer.stderr
     assert trainer.returncode == 0, log[-3000:]
+    return log
+
+
+def test_ppo_trains_through_the_bridge_node(tmp_path):
+    out = tmp_path / "run"
+    overrides = "ppo.n_steps=128 hyperparameters.batch_size=64 hyperparameters.num_epochs=1"
+    _train_through_bridge(out, ["-p", "total_timesteps:=256", "-p", "frame_timeout_s:=20.0",
+                                "-p", f"config_overrides:={overrides}"], timeout_s=150)
     sidecar = json.loads((out / "checkpoints" / "iter_000001.json").read_text())
     assert sidecar["steps"] >= 256
     assert sidecar["frames_consumed"] >= 256 and sidecar["frames_duplicate"] == 0
@@ -172,21 +179,14 @@ def test_continuous_ppo_and_sac_train_through_the_bridge_node(tmp_path, algorith
 
     meta_file = tmp_path / "model_metadata.json"
     meta_file.write_text(json.dumps({**CONTINUOUS, "training_algorithm": algorithm}))
-    sim = _start_sim("step_on_command:=true")
     out = tmp_path / "run"
     total = 64
     # small and cheap on a loaded 2-core box: 32 PPO frames per update / SAC updates from frame 32 on
     overrides = (f"model_metadata={meta_file} torch_threads=1 hyperparameters.batch_size=16 "
                  "hyperparameters.num_epochs=1 sac.buffer_size=200 sac.learning_starts=32")
-    cmd = [sys.executable, "-m", "deepracer_agent.nodes.gym_bridge_node", "--ros-args",
-           "-p", "track:=oval", "-p", f"total_timesteps:={total}", "-p", f"output_dir:={out}",
-           "-p", "rollout_steps:=32", "-p", "frame_timeout_s:=30.0", "-p", f"config_overrides:={overrides}"]
-    try:
-        trainer = subprocess.run(cmd, capture_output=True, text=True, timeout=400)
-    finally:
-        stop_process(sim)
-    log = trainer.stdout + trainer.stderr
-    assert trainer.returncode == 0, log[-3000:]
+    log = _train_through_bridge(out, ["-p", f"total_timesteps:={total}", "-p", "rollout_steps:=32",
+                                      "-p", "frame_timeout_s:=30.0", "-p", f"config_overrides:={overrides}"],
+                                timeout_s=400)
     assert ("training: SAC, replay buffer 200" if algorithm == "sac" else "training: PPO, rollout 32") in log, log[-3000:]
     sidecar = json.loads((out / "checkpoints" / "iter_000001.json").read_text())
     assert sidecar["steps"] >= total and sidecar["interrupted"] is False
