@@ -281,7 +281,7 @@ def layers_from_policy(policy: Any) -> list:
             raise ExportError(f"the policy's feature extractor {type(features).__name__} is not a DeepRacer "
                               "network (no cnn/linear); cannot write it as a TF frozen graph")
         modules += list(part)
-    head = policy.action_net       # SAC (deepracer_agent.sac.ExportView): Sequential(mu, Tanh)
+    head = policy.action_net       # squashed policies (networks.TanhHeadView): Sequential(mean, Tanh)
     modules += list(policy.mlp_extractor.policy_net) + (list(head) if isinstance(head, nn.Sequential) else [head])
     layers: list[Any] = []
     i = 0

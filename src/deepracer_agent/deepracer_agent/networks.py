@@ -211,18 +211,23 @@ def ppo_policy_class(metadata: Any, continuous_policy: str = "clipped") -> type:
     return SquashedActorCriticCnnPolicy if continuous and continuous_policy == "squashed" else ActorCriticCnnPolicy
 
 
-class SquashedExportView:
-    """A squashed PPO policy as the exporter sees it (:mod:`deepracer_agent.export`): the actor's
-    features, dense layers and an action head ``Sequential(action_net, Tanh)``, i.e. ``tanh(mean)``."""
+class TanhHeadView:
+    """A tanh-squashed policy as the exporter sees a PPO one (:mod:`deepracer_agent.export`): its
+    actor's features extractor, dense layers (``mlp_extractor.policy_net`` / ``forward_actor``) and
+    an action head ``Sequential(mean_head, Tanh)``: the deterministic action ``tanh(mean)`` in
+    [-1, 1], what ``predict(deterministic=True)`` returns and what AWS's car drives. ``predict``
+    is the wrapped policy's."""
 
-    def __init__(self, policy: Any) -> None:
-        self.ppo_policy = policy
-        self.pi_features_extractor = policy.pi_features_extractor
-        self.mlp_extractor = policy.mlp_extractor
-        self.action_net = nn.Sequential(policy.action_net, nn.Tanh())
+    def __init__(self, policy: Any, features_extractor: Any, mlp_extractor: Any, mean_head: Any) -> None:
+        self.wrapped = policy
+        self.pi_features_extractor = features_extractor
+        self.mlp_extractor = mlp_extractor
+        self.action_net = nn.Sequential(mean_head, nn.Tanh())
         self.normalize_images = policy.normalize_images
         self.observation_space = policy.observation_space
         self.action_space = policy.action_space
 
     def predict(self, *args: Any, **kwargs: Any) -> Any:
-        return self.ppo_policy.predict(*args, **kwargs)
+        return self.wrapped.predict(*args, **kwargs)
+
+

@@ -150,51 +150,37 @@ def optimizers(policy: Any) -> dict[str, Any]:
     return {"actor": policy.actor.optimizer, "critic": policy.critic.optimizer}
 
 
-class ExportView:
-    """A SAC policy seen as the exporter sees a PPO one (:mod:`deepracer_agent.export`): the actor's
-    features extractor, its dense layers (``mlp_extractor.policy_net`` / ``forward_actor``) and an
-    action head ``Sequential(mu, Tanh)``: the deterministic action ``tanh(mu)`` in [-1, 1], what
-    SB3's ``predict(deterministic=True)`` returns and what AWS's car drives."""
+def _sac_view(policy: Any) -> Any:
+    """A SAC policy as the exporter sees a PPO one: a :class:`~deepracer_agent.networks.TanhHeadView`
+    of its actor (features extractor, ``latent_pi`` dense layers, head ``mu``): ``tanh(mu)``."""
+    from .networks import TanhHeadView
 
-    def __init__(self, policy: Any) -> None:
-        from torch import nn
+    actor = policy.actor
 
-        actor = policy.actor
+    class _Mlp:
+        policy_net = actor.latent_pi
 
-        class _Mlp:
-            policy_net = actor.latent_pi
+        @staticmethod
+        def forward_actor(features: Any) -> Any:
+            return actor.latent_pi(features)
 
-            @staticmethod
-            def forward_actor(features: Any) -> Any:
-                return actor.latent_pi(features)
-
-        self.sac_policy = policy
-        self.pi_features_extractor = actor.features_extractor
-        self.mlp_extractor = _Mlp()
-        self.action_net = nn.Sequential(actor.mu, nn.Tanh())
-        self.normalize_images = policy.normalize_images
-        self.observation_space = policy.observation_space
-        self.action_space = policy.action_space
-
-    def predict(self, *args: Any, **kwargs: Any) -> Any:
-        return self.sac_policy.predict(*args, **kwargs)
+    return TanhHeadView(policy, actor.features_extractor, _Mlp(), actor.mu)
 
 
 def export_view(policy: Any) -> Any:
-    """``policy`` itself (discrete or plain-Gaussian PPO), its :class:`ExportView` (SAC) or its
-    :class:`~deepracer_agent.networks.SquashedExportView` (squashed continuous PPO): the
-    exported head is the deterministic action, ``tanh(mean)`` for both squashed policies."""
-    from .networks import SquashedActorCriticCnnPolicy, SquashedExportView
+    """``policy`` itself (discrete or plain-Gaussian PPO), or the
+    :class:`~deepracer_agent.networks.TanhHeadView` of a squashed one (SAC's actor, squashed
+    continuous PPO): the exported head is the deterministic action, ``tanh(mean)``."""
+    from .networks import SquashedActorCriticCnnPolicy, TanhHeadView
 
     if isinstance(policy, SquashedActorCriticCnnPolicy):
-        return SquashedExportView(policy)
-    return ExportView(policy) if is_sac_policy(policy) else policy
+        return TanhHeadView(policy, policy.pi_features_extractor, policy.mlp_extractor, policy.action_net)
+    return _sac_view(policy) if is_sac_policy(policy) else policy
 
 
 __all__ = [
     "ALGORITHM",
     "POLICY_CLASS",
-    "ExportView",
     "build_sac",
     "export_view",
     "is_sac",
