@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import ConfigError, TrainConfig, load_config, parse_override, save_yaml
+from .config import ConfigError, TrainConfig, check_inputs, load_config, parse_override, save_yaml
 
 __all__ = ["TorchTrainError", "train", "main"]
 
@@ -70,12 +70,13 @@ class _Rollout:
     random along the lap (``episode.start`` is not used: thousands of cars cover the lap anyway).
     """
 
-    def __init__(self, cfg: TrainConfig, device: torch.device, compile_render: bool, reward_fn: Any = None):
+    def __init__(self, cfg: TrainConfig, device: torch.device, compile_render: bool, reward_fn: Any = None,
+                 track: Any = None):
         from deepracer_sim.episode import REFERENCE_POINT_OFFSET_M
         from deepracer_sim.torch_sim import TorchBatchSim, TorchTrack
         from deepracer_tracks.library import load_track
 
-        self.track = load_track(cfg.track)
+        self.track = track if track is not None else load_track(cfg.track)
         self.n = cfg.n_envs
         self.dev = device
         self.sim = TorchBatchSim(self.track, self.n, cfg.sim_config(), seed=cfg.seed, device=device,
@@ -351,21 +352,12 @@ def _final_checkpoint(run_dir: Path, cfg: TrainConfig, last: dict[str, Any], pol
     commit_checkpoint(path, info)
 
 
-def _check(cfg: TrainConfig, iterations: int | None, device: str) -> tuple[Any, torch.device]:
-    """What the GPU trainer refuses, in one line each (before any model is built); (the loaded Python
-    reward function or None for the built-in 'centerline', the torch device)."""
-    reward_fn = None
-    if cfg.reward_file != "centerline":
-        if cfg.n_envs > PY_REWARD_MAX_CARS:
-            raise TorchTrainError(f"reward_file: {cfg.reward_file!r} runs per car on the CPU in the GPU trainer, "
-                                  f"for at most {PY_REWARD_MAX_CARS} cars (n_envs is {cfg.n_envs}); lower n_envs "
-                                  f"or use the built-in vectorised 'centerline'")
-        from .reward import RewardFunctionError, load_reward_function, resolve_reward
-
-        try:
-            reward_fn = load_reward_function(resolve_reward(cfg.reward_file), timeout_s=cfg.reward_timeout_s)
-        except RewardFunctionError as exc:
-            raise TorchTrainError(str(exc)) from None
+def _check(cfg: TrainConfig, iterations: int | None, device: str) -> torch.device:
+    """What the GPU trainer refuses, in one line each (before any model is built); the torch device."""
+    if cfg.reward_file != "centerline" and cfg.n_envs > PY_REWARD_MAX_CARS:
+        raise TorchTrainError(f"reward_file: {cfg.reward_file!r} runs per car on the CPU in the GPU trainer, "
+                              f"for at most {PY_REWARD_MAX_CARS} cars (n_envs is {cfg.n_envs}); lower n_envs "
+                              f"or use the built-in vectorised 'centerline'")
     if cfg.metadata().training_algorithm != "clipped_ppo":
         raise TorchTrainError("model_metadata.training_algorithm: the GPU trainer runs clipped_ppo only")
     if iterations is None and cfg.stop.max_iterations is None and cfg.stop.max_steps is None \
@@ -375,11 +367,12 @@ def _check(cfg: TrainConfig, iterations: int | None, device: str) -> tuple[Any, 
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise TorchTrainError("device: cuda requested but torch sees no GPU")
-    return reward_fn, dev
+    return dev
 
 
 def train(cfg: TrainConfig, run_dir: str | Path, device: str = "cuda", iterations: int | None = None,
-          bf16: bool = True, compile_render: bool | None = None, log=print) -> tuple[list[dict[str, Any]], str]:
+          bf16: bool = True, compile_render: bool | None = None, log=print,
+          inputs: tuple[Any, Any] | None = None) -> tuple[list[dict[str, Any]], str]:
     """PPO iterations of ppo.n_steps (default 128) steps x n_envs cars until `iterations` or, if None, the
     first of the config's stop conditions (`callbacks.stop_reason`: the same as ``deepracer train``'s,
     ``stop.target_eval_completion`` included; a bound or the target is required); returns (rows, stop
@@ -403,7 +396,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: str = "cuda", iteration
         robust_eval_fields, stop_reason
     from .run_folder import METADATA_FILE, RESOLVED_CONFIG, STATUS_FILE, write_json_atomic
 
-    reward_fn, dev = _check(cfg, iterations, device)
+    dev = _check(cfg, iterations, device)
+    track, reward = inputs if inputs is not None else check_inputs(cfg)       # ConfigError: one line
+    reward_fn = None if cfg.reward_file == "centerline" else reward          # centerline: vectorised, built in
     bf16 = bool(bf16 and dev.type == "cuda")
     torch.manual_seed(cfg.seed)
     run_dir = Path(run_dir)
@@ -411,7 +406,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: str = "cuda", iteration
     if compile_render is None:
         compile_render = dev.type == "cuda" and cfg.n_envs >= COMPILE_MIN_CARS
     nominal = cfg.without_randomization() if cfg.holds_back_randomization else None   # the curriculum's phase 1
-    env = _Rollout(nominal or cfg, dev, compile_render, reward_fn)
+    env = _Rollout(nominal or cfg, dev, compile_render, reward_fn, track)
     policy, obs_space, act_space = _policy(cfg, dev)
     opt = policy.optimizer
     save_yaml(cfg.to_dict(), run_dir / RESOLVED_CONFIG)
@@ -532,7 +527,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: str = "cuda", iteration
                 reason = stop_reason(cfg, counted_for_stop(row), episodes_total, it)
             if not reason and nominal is not None and curriculum_passed(cfg, row):
                 nominal = None
-                env = _Rollout(cfg, dev, compile_render, reward_fn)      # new simulators, the same policy
+                env = _Rollout(cfg, dev, compile_render, reward_fn, track)   # new simulators, the same policy
                 if log:
                     log(curriculum_message(cfg, row, it))
     except KeyboardInterrupt:

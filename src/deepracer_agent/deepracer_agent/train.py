@@ -337,13 +337,14 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress_
         raise TrainError(str(exc)) from None
     try:
         if cfg.device in ("cuda", "cpu-torch"):
-            return _train_torch(cfg, run_dir, resume, log)
+            return _train_torch(cfg, run_dir, resume, log, track, reward)
         return _train(cfg, run_dir, resume, progress_bar, log, track, reward)
     finally:
         lock.release()
 
 
-def _train_torch(cfg: TrainConfig, run_dir: Path, resume: bool, log: Callable[[str], None] | None) -> TrainResult:
+def _train_torch(cfg: TrainConfig, run_dir: Path, resume: bool, log: Callable[[str], None] | None,
+                 track: Any, reward: Any) -> TrainResult:
     """device=cuda / cpu-torch: the GPU trainer (deepracer_agent.torch_train), imported only here."""
     from .torch_train import TorchTrainError, train as torch_train
 
@@ -351,7 +352,8 @@ def _train_torch(cfg: TrainConfig, run_dir: Path, resume: bool, log: Callable[[s
         raise TrainError("--resume: the GPU trainer (device=cuda / cpu-torch) does not resume yet")
     t0 = time.perf_counter()
     try:
-        rows, reason = torch_train(cfg, run_dir, device="cuda" if cfg.device == "cuda" else "cpu", log=log)
+        rows, reason = torch_train(cfg, run_dir, device="cuda" if cfg.device == "cuda" else "cpu", log=log,
+                                   inputs=(track, reward))
     except (TorchTrainError, RewardFunctionError) as exc:   # a user's reward failing mid-rollout: one line
         raise TrainError(str(exc)) from None
     last = checkpoint_path(run_dir, len(rows)) if rows else None
