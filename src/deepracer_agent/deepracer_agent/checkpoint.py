@@ -291,6 +291,7 @@ def save(model: Any, path: str | Path, config: Any, training: Mapping[str, Any] 
         for prefix, optim in optimizers(policy).items():
             arrays, _groups = optimizer_to_arrays(optim)
             opt.update({f"{prefix}:{k}": v for k, v in arrays.items()})
+        opt.update(_temperature_arrays(model))
         return write(path, cfg, policy_to_arrays(policy), opt, policy.observation_space, policy.action_space,
                      num_timesteps=int(model.num_timesteps), n_updates=int(getattr(model, "_n_updates", 0)),
                      training=training, policy_class=SAC_POLICY_CLASS)
@@ -301,6 +302,33 @@ def save(model: Any, path: str | Path, config: Any, training: Mapping[str, Any] 
     return write(path, cfg, policy_to_arrays(policy), opt, policy.observation_space, policy.action_space,
                  num_timesteps=int(model.num_timesteps), n_updates=int(getattr(model, "_n_updates", 0)),
                  training=training, policy_class=name)
+
+
+TEMPERATURE_KEY = "temperature:log_ent_coef"
+
+
+def _temperature_arrays(model: Any) -> dict[str, np.ndarray]:
+    """A SAC model's learned temperature (``sac.auto_alpha``: ``log_ent_coef`` and its Adam state,
+    kept in optimizer.npz under ``temperature:``); nothing for a fixed ``sac_alpha``."""
+    log_coef = getattr(model, "log_ent_coef", None)
+    if log_coef is None or getattr(model, "ent_coef_optimizer", None) is None:
+        return {}
+    arrays, _groups = optimizer_to_arrays(model.ent_coef_optimizer)
+    return {TEMPERATURE_KEY: log_coef.detach().cpu().numpy().copy(),
+            **{f"temperature:adam:{k}": v for k, v in arrays.items()}}
+
+
+def _restore_temperature(model: Any, optimizer: Mapping[str, np.ndarray]) -> None:
+    """Put :func:`_temperature_arrays` back (a checkpoint without them keeps the model's start value)."""
+    import torch
+
+    log_coef = getattr(model, "log_ent_coef", None)
+    if log_coef is None or TEMPERATURE_KEY not in optimizer:
+        return
+    with torch.no_grad():
+        log_coef.copy_(torch.as_tensor(optimizer[TEMPERATURE_KEY], device=log_coef.device))
+    head = "temperature:adam:"
+    arrays_to_optimizer(model.ent_coef_optimizer, {k[len(head):]: v for k, v in optimizer.items() if k.startswith(head)})
 
 
 def _member(zf: zipfile.ZipFile, name: str, path: Path, limit: int) -> bytes:
@@ -459,6 +487,7 @@ def restore(model: Any, ckpt: Checkpoint | str | Path) -> None:
             for prefix, optim in optimizers(model.policy).items():
                 head = f"{prefix}:"
                 arrays_to_optimizer(optim, {k[len(head):]: v for k, v in ckpt.optimizer.items() if k.startswith(head)})
+            _restore_temperature(model, ckpt.optimizer)
         elif ckpt.optimizer is not None:
             arrays_to_optimizer(model.policy.optimizer, ckpt.optimizer)
     except (ValueError, RuntimeError, KeyError) as exc:

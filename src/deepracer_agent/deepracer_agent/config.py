@@ -129,6 +129,12 @@ class SACSettings(_Section):
     tau: float = _opt(0.005, lo=0.0, hi=1.0, lo_open=True, doc="target critic soft-update rate")
     train_freq: int = _opt(1, kind=int, lo=1, doc="vectorised env steps between updates")
     gradient_steps: int = _opt(1, kind=int, lo=1, hi=1000, doc="gradient steps per update")
+    image_shift_px: int = _opt(0, kind=int, lo=0, hi=32,
+                               doc="DrQ's augmentation: each replayed frame (and its next frame, drawn "
+                                   "independently) shifted by up to +-N pixels, edge pixels repeated; 0 = off")
+    auto_alpha: bool = _opt(False, kind=bool,
+                            doc="learn the entropy temperature (SB3's 'auto', starting at sac_alpha, "
+                                "target entropy -2), instead of AWS's fixed sac_alpha")
 
 
 @dataclass

@@ -120,16 +120,67 @@ def policy_class() -> Any:
     return DeepRacerSACPolicy
 
 
+def shift_images(images: Any, max_px: int, generator: Any = None) -> Any:
+    """DrQ's random shift: each image of the batch ``images`` (B, C, H, W; any dtype, uint8 frames
+    stay uint8) moved by its own integer offset in ``[-max_px, max_px]`` pixels along both axes,
+    the edge pixels repeated into the space it leaves (as padding with 'replicate' and cropping
+    back does). ``max_px`` 0 returns ``images`` itself."""
+    import torch
+
+    if max_px <= 0:
+        return images
+    b, c, h, w = images.shape
+    dev = images.device
+    dy, dx = torch.randint(-max_px, max_px + 1, (2, b), device=dev, generator=generator)
+    rows = (torch.arange(h, device=dev)[None, :] + dy[:, None]).clamp_(0, h - 1)      # (B, H)
+    cols = (torch.arange(w, device=dev)[None, :] + dx[:, None]).clamp_(0, w - 1)      # (B, W)
+    out = images.gather(2, rows[:, None, :, None].expand(b, c, h, w))
+    return out.gather(3, cols[:, None, None, :].expand(b, c, h, w))
+
+
+@functools.lru_cache(maxsize=None)
+def shifting_replay_buffer() -> Any:
+    """``ShiftingReplayBuffer``: SB3's ReplayBuffer whose samples carry DrQ's random shift
+    (:func:`shift_images`) on the observations and, independently drawn, the next observations;
+    what is stored stays the camera's frames (so the Redis-fed buffer of the decoupled trainer
+    and a resumed run see the same data)."""
+    from stable_baselines3.common.buffers import ReplayBuffer
+    from stable_baselines3.common.type_aliases import ReplayBufferSamples
+
+    class ShiftingReplayBuffer(ReplayBuffer):
+        def __init__(self, *args: Any, image_shift_px: int = 0, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.image_shift_px = int(image_shift_px)
+
+        def _get_samples(self, batch_inds: Any, env: Any = None) -> Any:
+            s = super()._get_samples(batch_inds, env)
+            if self.image_shift_px <= 0 or s.observations.ndim != 4:
+                return s
+            return ReplayBufferSamples(shift_images(s.observations, self.image_shift_px), s.actions,
+                                       shift_images(s.next_observations, self.image_shift_px),
+                                       s.dones, s.rewards, *s[5:])
+
+    return ShiftingReplayBuffer
+
+
 def build_sac(cfg: Any, env: Any) -> Any:
-    """A new SB3 SAC model for ``cfg`` (a TrainConfig with a continuous ``sac`` metadata) over ``env``."""
+    """A new SB3 SAC model for ``cfg`` (a TrainConfig with a continuous ``sac`` metadata) over ``env``.
+
+    ``sac.auto_alpha`` learns the temperature from ``sac_alpha`` (SB3's ``"auto_<alpha>"``, target
+    entropy -2 = -dim(action)); ``sac.image_shift_px`` replays frames through DrQ's random shift."""
     from stable_baselines3 import SAC
 
     hp, s = cfg.hyperparameters, cfg.sac
+    ent_coef: Any = f"auto_{float(hp.sac_alpha)!r}" if s.auto_alpha else float(hp.sac_alpha)
+    extra: dict[str, Any] = {}
+    if s.image_shift_px:
+        extra = {"replay_buffer_class": shifting_replay_buffer(),
+                 "replay_buffer_kwargs": {"image_shift_px": s.image_shift_px}}
     return SAC(policy_class(), env, learning_rate=hp.lr, buffer_size=s.buffer_size, learning_starts=s.learning_starts,
                batch_size=hp.batch_size, tau=s.tau, gamma=hp.discount_factor, train_freq=s.train_freq,
-               gradient_steps=s.gradient_steps, ent_coef=float(hp.sac_alpha),
+               gradient_steps=s.gradient_steps, ent_coef=ent_coef,
                policy_kwargs=sac_policy_kwargs(cfg.metadata(), cfg.network_options()),
-               seed=cfg.seed, device="cuda" if cfg.device == "cuda-sb3" else cfg.device, verbose=0)
+               seed=cfg.seed, device="cuda" if cfg.device == "cuda-sb3" else cfg.device, verbose=0, **extra)
 
 
 def make_sac_policy(observation_space: Any, action_space: Any, cfg: Any, device: str = "cpu") -> Any:
@@ -189,4 +240,6 @@ __all__ = [
     "optimizers",
     "policy_class",
     "sac_policy_kwargs",
+    "shift_images",
+    "shifting_replay_buffer",
 ]
