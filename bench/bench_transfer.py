@@ -12,7 +12,8 @@
 2. table2: each row of the paper's Table II trained with the same fixed step budget (no early stop,
    no in-training evaluation) from the demo's learning settings with no randomization and forward
    driving, then the transfer suite on its last checkpoint. Rows: see ``ROWS``.
-3. correlate: ``deepracer transfer RUN --correlate --robust-randomize`` (Fig. 6).
+3. correlate: ``deepracer transfer RUN --correlate --robust-randomize all one`` (Fig. 6): the plain,
+   the all-on randomized and the one-family-per-trial robust evaluations against the suite.
 
 Results are printed and written as JSON next to the run folders (``runs/bench-transfer-*``).
 Run ONE at a time on a shared machine, with ``nice -n 10``.
@@ -109,7 +110,7 @@ def bench_table2(args: argparse.Namespace) -> dict:
 def bench_correlate(args: argparse.Namespace) -> dict:
     from deepracer_agent.transfer import main as transfer_main
 
-    rc = transfer_main([str(args.run), "--correlate", "--robust-randomize", "--trials", str(args.trials)])
+    rc = transfer_main([str(args.run), "--correlate", "--robust-randomize", "all", "one", "--trials", str(args.trials)])
     return {"rc": rc, "report": (Path(args.run) / "transfer_correlation.md").read_text()}
 
 

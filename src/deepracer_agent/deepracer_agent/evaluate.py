@@ -1,7 +1,7 @@
 """``deepracer evaluate``: naive and robust evaluation of checkpoints, DeepRacer's per-trial metrics.
 
     deepracer evaluate RUN_DIR_OR_CHECKPOINTS_OR_MODELS... [--trials 10] [--naive-only] [--no-naive]
-                       [--tracks NAME_OR_NPY ...] [--randomize] [--action-noise 0.1]
+                       [--tracks NAME_OR_NPY ...] [--randomize [all|one]] [--action-noise 0.1]
                        [--workers 2] [--seed 0] [--watch] [--out DIR] [--window 3]
 
 Evaluation modes (the paper's Section V):
@@ -13,8 +13,38 @@ Evaluation modes (the paper's Section V):
   probability ``--action-noise`` (0.1), the chosen action is replaced by a uniformly random one
   (discrete: one of the action list; continuous: uniform over the normalised ``[-1, 1]^2`` box,
   i.e. over the metadata's steering and speed ranges: the same perturbation as the discrete
-  list's, so both spaces pass the same robustness test). ``--randomize`` also turns on the simulator's domain randomization (lighting, texture,
-  camera pose, image noise); ``--tracks`` adds other tracks (each gets its own trials).
+  list's, so both spaces pass the same robustness test). ``--tracks`` adds other tracks (each gets
+  its own trials).
+- ``--randomize`` (= ``--randomize all``): every option of the simulator's domain randomization
+  (lighting, shadows, colours, texture, camera pose, sensor noise, augmentations, latency,
+  dynamics, motion blur, actuation) on at its default strength, in every trial (naive too).
+- ``--randomize one``: ONE condition family per robust trial, at the transfer suite's strength
+  (the suite's own design, in 10-20 trials): robust trial k gets family ``k mod 9`` of
+  :data:`ONE_FAMILIES`, every other randomization off (the run's training randomization too),
+  drawn per trial from the simulator's per-car, per-episode streams, uniformly over ranges that
+  span the suite's cells (never its fixed extremes, never its held-out tracks or palettes):
+
+  ============  =================================================================
+  family        randomization (uniform per trial)
+  ============  =================================================================
+  ``pitch``     camera pitch +-5 deg (``camera_pose.pitch_rad`` 0.0873)
+  ``height``    camera height +-2 cm (``camera_pose.height_m`` 0.02)
+  ``fov``       horizontal FOV +-10 % (``camera_pose.fov_rad`` 0.113 = 10 % of 1.13 rad)
+  ``lighting``  brightness and contrast each x U(0.6, 1.4), gamma 1
+  ``noise``     Gaussian pixel noise sigma 8 gray levels (new every frame)
+  ``blur``      vertical motion blur U(0, 3) rows
+  ``latency``   0, 1 or 2 frames of command latency
+  ``speed``     speed x U(0.8, 1.2)
+  ``steering``  steering bias U(-3, +3) deg (0.0524 rad)
+  ============  =================================================================
+
+  Nine (odd) families: with an even trial count the trials of a family alternate forwards and
+  reversed (trials k and k + 9 differ in direction); 18 trials give each family 2, one each way;
+  with fewer than 9 trials only the first families are drawn. Not covered: the fisheye lens and
+  the suite's held-out tracks and palettes (they stay the suite's own test). The naive trial stays
+  as without ``--randomize``. Each family is its own work unit (mode ``robust``), folded into the
+  checkpoint's one robust score; ``evaluation.csv``'s ``randomization`` column names the family
+  (``all`` for ``--randomize``, empty without).
 
 Per-trial metrics use AWS's names: ``completion_percentage`` (0-100), ``elapsed_time_in_milliseconds``
 (simulated time), ``episode_status`` (lap_complete, off_track, immobilized, reversed, time_up),
@@ -67,6 +97,9 @@ TRIAL_FIELDS = ("checkpoint", "iteration", "mode", "track", "trial", "start_frac
                 "action_noise", "completion_percentage", "elapsed_time_in_milliseconds", "episode_status",
                 "off_track_count", "crash_count", "immobilized_count", "reversed_count", "reset_count",
                 "steps", "lap_time_s")
+#: evaluation.csv's columns: the trial's, and which randomization it ran under (``all``, a family of
+#: :data:`ONE_FAMILIES`, or empty).
+EVAL_FIELDS = TRIAL_FIELDS + ("randomization",)
 EVAL_CSV = "evaluation.csv"
 EVAL_MD = "evaluation.md"
 EVAL_PNG = "evaluation.png"
@@ -224,6 +257,81 @@ class WorkUnit:
     trace_root: str | None = None     # write the unit's simtrace + metrics JSON into this run folder
     trace_stamp: str | None = None    # ... as evaluation-<trace_stamp>/ (aws_logs)
     sim_overrides: dict | None = None   # merged over the run's ``sim`` section (deep_merge), e.g. a transfer cell
+    family: str | None = None           # ``--randomize one``: the family of ONE_FAMILIES in sim_overrides
+
+    @property
+    def randomization(self) -> str | None:
+        """What the unit randomizes: ``"all"``, a family name, or None."""
+        return self.family or ("all" if self.randomize else None)
+
+
+# ------------------------------------------------------------------------- --randomize one
+#: ``--randomize one``'s condition families: name -> the ``sim.randomization`` sections it sets (the
+#: options' per-car, per-episode uniform draws, ranges spanning the transfer suite's cells).
+#: Every section a family does not name is switched off (:func:`family_sim_overrides`); each family
+#: gives every parameter of its section, so none of the run's training settings leaks in.
+ONE_FAMILIES: dict[str, dict[str, dict[str, Any]]] = {
+    "pitch": {"camera_pose": {"pitch_rad": 0.0873, "height_m": 0.0, "fov_rad": 0.0, "fisheye_probability": 0.0}},
+    "height": {"camera_pose": {"pitch_rad": 0.0, "height_m": 0.02, "fov_rad": 0.0, "fisheye_probability": 0.0}},
+    "fov": {"camera_pose": {"pitch_rad": 0.0, "height_m": 0.0, "fov_rad": 0.113, "fisheye_probability": 0.0}},
+    "lighting": {"lighting": {"brightness": 0.4, "contrast": 0.4, "gamma": 0.0, "invert_probability": 0.0}},
+    "noise": {"sensor_noise": {"sigma": 8.0}},
+    "blur": {"motion_blur": {"max_px": 3.0}},
+    "latency": {"latency": {"frames": 2, "min_frames": 0}},
+    "speed": {"actuation": {"speed_scale": 0.2, "steering_bias_rad": 0.0}},
+    "steering": {"actuation": {"speed_scale": 0.0, "steering_bias_rad": 0.0524}},
+}
+RANDOMIZE_MODES = ("all", "one")
+
+
+def randomize_mode(randomize: bool | str | None) -> str | None:
+    """``evaluate``'s ``randomize`` as None (off), ``"all"`` or ``"one"``: False/None -> None,
+    True -> ``"all"``; anything else raises EvaluateError."""
+    if randomize is None or randomize is False:
+        return None
+    if randomize is True:
+        return "all"
+    if isinstance(randomize, str) and randomize in RANDOMIZE_MODES:
+        return randomize
+    raise EvaluateError(f"randomize: expected False, True, 'all' or 'one', got {randomize!r}")
+
+
+def family_sim_overrides(name: str) -> dict[str, Any]:
+    """The ``sim`` overrides of family ``name``: its sections on (every parameter given), every other
+    randomization section off."""
+    from deepracer_sim.config import RandomizationConfig
+
+    if name not in ONE_FAMILIES:
+        raise EvaluateError(f"randomization family {name!r}: unknown (known: {', '.join(ONE_FAMILIES)})")
+    defaults = RandomizationConfig().to_dict()
+    section = {key: {"enabled": False} for key in defaults}
+    for key, params in ONE_FAMILIES[name].items():
+        section[key] = {**defaults[key], **params, "enabled": True}
+    return {"randomization": section}
+
+
+def family_of_trial(index: int) -> str:
+    """The family robust trial ``index`` gets under ``--randomize one``: ``index mod len(ONE_FAMILIES)``."""
+    names = list(ONE_FAMILIES)
+    return names[int(index) % len(names)]
+
+
+def robust_units(checkpoint: str, iteration: int | None, track: str, specs: Sequence[TrialSpec], config: dict,
+                 randomize: bool | str | None, seed: int, max_steps: int | None = None) -> list[WorkUnit]:
+    """The robust evaluation's work units for one checkpoint x track: one unit with every trial, or,
+    ``randomize="one"``, one unit per family (in :data:`ONE_FAMILIES` order) with the trials it gets
+    (:func:`family_of_trial`); a family no trial gets has no unit."""
+    mode = randomize_mode(randomize)
+    if mode != "one":
+        return [WorkUnit(checkpoint, iteration, "robust", track, tuple(specs), config, mode == "all", seed,
+                         max_steps)]
+    units = []
+    for name in ONE_FAMILIES:
+        mine = tuple(s for s in specs if family_of_trial(s.index) == name)
+        if mine:
+            units.append(WorkUnit(checkpoint, iteration, "robust", track, mine, config, False, seed, max_steps,
+                                  sim_overrides=family_sim_overrides(name), family=name))
+    return units
 
 
 def _load_policy(path: str) -> Any:
@@ -317,7 +425,8 @@ def run_unit(unit: WorkUnit) -> dict[str, Any]:
 
             write_evaluation(unit.trace_root, unit.trace_stamp, trace, trials,
                              {"checkpoint": unit.checkpoint, "iteration": unit.iteration, "mode": unit.mode,
-                              "track": unit.track, "seed": unit.seed, "trials": len(trials)})
+                              "track": unit.track, "seed": unit.seed, "trials": len(trials),
+                              "randomization": unit.randomization})
     except Exception as exc:  # noqa: BLE001 - e.g. a policy whose spaces do not fit the run
         return {"unit": unit, "error": f"{unit.checkpoint}: evaluation failed on {unit.track} "
                                        f"({type(exc).__name__}: {exc})"}
@@ -383,7 +492,7 @@ def collect_trials(units: Sequence[WorkUnit], workers: int, log: Callable[[str],
             return
         for t in res["trials"]:
             rows.append({"checkpoint": unit.checkpoint, "iteration": unit.iteration, "mode": unit.mode,
-                         "track": unit.track, **t})
+                         "track": unit.track, **t, "randomization": unit.randomization})
         if log:
             log(f"{Path(unit.checkpoint).name} {describe(unit, summarize(res['trials']))}")
 
@@ -470,10 +579,10 @@ def write_outputs(out_dir: Path, rows: list[dict[str, Any]], window: int = 3,
     from .selection import CheckpointScore, select_checkpoint, write_selection
 
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=TRIAL_FIELDS, extrasaction="ignore", lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=EVAL_FIELDS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for row in rows:
-        w.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in TRIAL_FIELDS})
+        w.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in EVAL_FIELDS})
     atomic_write_text(out_dir / EVAL_CSV, buf.getvalue())
 
     summary = summary_rows(rows)
@@ -542,12 +651,15 @@ def markdown_table(summary: Sequence[dict[str, Any]], selection: Any = None, err
 
 def evaluate(targets: Sequence[str | Path], trials: int = 10, naive: bool = True, robust: bool = True,
              tracks: Sequence[str] | None = None, action_noise: float = 0.1, both_directions: bool = True,
-             randomize: bool = False, workers: int = 2, seed: int = 0, out_dir: str | Path | None = None,
+             randomize: bool | str = False, workers: int = 2, seed: int = 0, out_dir: str | Path | None = None,
              window: int = 3, skip_done: bool = False, max_steps: int | None = None, log: Callable[[str], None] | None = print,
              simtrace: bool = True) -> dict[str, Any]:
     """Evaluate checkpoints and write the outputs (see the module docstring); ``simtrace``: also
-    each unit's simtrace and AWS metrics JSON (:mod:`deepracer_agent.aws_logs`). Returns
-    ``{"out_dir", "rows", "summary", "selection", "errors"}``."""
+    each unit's simtrace and AWS metrics JSON (:mod:`deepracer_agent.aws_logs`). ``randomize``:
+    False (none), True or ``"all"`` (every option on, every trial), ``"one"`` (one family of
+    :data:`ONE_FAMILIES` per robust trial). Returns ``{"out_dir", "rows", "summary", "selection",
+    "errors"}``."""
+    mode = randomize_mode(randomize)
     found_dir, ckpts = find_checkpoints(targets)
     out = Path(out_dir).expanduser() if out_dir is not None else found_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -560,15 +672,19 @@ def evaluate(targets: Sequence[str | Path], trials: int = 10, naive: bool = True
         else:
             cfg = run_config_for(ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent, ckpt)
         for track in (tracks or [cfg["track"]]):
-            for mode, specs in (("naive", naive_trials() if naive else []),
+            for kind, specs in (("naive", naive_trials() if naive else []),
                                 ("robust", robust_trials(trials, action_noise, both_directions) if robust else [])):
                 if not specs:
                     continue
-                key = (str(ckpt), mode, str(track))
+                key = (str(ckpt), kind, str(track))
                 if skip_done and key in done:
                     continue
-                units.append(WorkUnit(str(ckpt), _iteration_of(ckpt), mode, str(track), tuple(specs), cfg,
-                                      randomize, seed, max_steps))
+                if kind == "robust":
+                    units += robust_units(str(ckpt), _iteration_of(ckpt), str(track), specs, cfg, mode, seed,
+                                          max_steps)
+                else:       # the naive trial: randomized only by --randomize all
+                    units.append(WorkUnit(str(ckpt), _iteration_of(ckpt), kind, str(track), tuple(specs), cfg,
+                                          mode == "all", seed, max_steps))
     if simtrace:
         from dataclasses import replace
 
@@ -577,7 +693,9 @@ def evaluate(targets: Sequence[str | Path], trials: int = 10, naive: bool = True
         units = [replace(u, trace_root=str(out), trace_stamp=stamp)
                  for u, stamp in zip(units, evaluation_stamps(out, len(units)))]
     new_rows, errors = collect_trials(units, workers, log,
-                                      lambda u, s: f"{u.mode:6s} {u.track}: {s['laps']}/{s['trials']} laps, "
+                                      lambda u, s: f"{u.mode:6s} {u.track}"
+                                                   + (f" [{u.family}]" if u.family else "")
+                                                   + f": {s['laps']}/{s['trials']} laps, "
                                                    f"mean completion {s['mean_completion']:.1f}%")
     replaced = {(u.checkpoint, u.mode, u.track) for u in units}
     rows = [r for r in existing if (r["checkpoint"], r["mode"], r["track"]) not in replaced] + new_rows
@@ -626,7 +744,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tracks", nargs="+", help="tracks (built-in names or .npy) instead of the run's track")
     p.add_argument("--action-noise", type=float, default=0.1, help="probability of a random action per step (robust)")
     p.add_argument("--one-direction", action="store_true", help="robust trials all in the track's own direction")
-    p.add_argument("--randomize", action="store_true", help="turn on the simulator's domain randomization")
+    p.add_argument("--randomize", nargs="?", const="all", default=False, choices=RANDOMIZE_MODES,
+                   help="all (the default when given alone): every option of the simulator's domain randomization "
+                        "on in every trial; one: one condition family per robust trial at the transfer suite's "
+                        "strength (" + ", ".join(ONE_FAMILIES) + ")")
     p.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-steps", type=int, help="step limit per trial (default: 3 laps at the slowest action speed)")

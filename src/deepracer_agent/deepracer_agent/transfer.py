@@ -2,7 +2,7 @@
 
     deepracer transfer RUN_DIR_OR_CHECKPOINT_OR_ARTIFACT... [--trials 6] [--grid suite|quick|FILE.yaml]
                        [--cells NAME ...] [--all-checkpoints] [--action-noise 0.1] [--workers 2]
-                       [--seed 0] [--out DIR] [--correlate [--robust-randomize]]
+                       [--seed 0] [--out DIR] [--correlate [--robust-randomize [all] [one]]]
 
 Every checkpoint (or exported artifact) drives ``--trials`` trials in each CELL of a grid of
 held-out conditions. The trials are those of the robust evaluation (starts spread over the lap, odd
@@ -26,9 +26,12 @@ around the default style; the held-out palettes are fixed points it is never set
 Outputs (run folder or ``--out``): ``transfer.csv`` (one row per trial, the evaluation's columns with
 ``mode`` = the cell), ``transfer.md`` (success out of N per cell, one row per checkpoint) and
 ``transfer.png`` (heatmap). ``--correlate`` (the paper's Fig. 6): the run's robust-evaluation
-success per checkpoint (``evaluation.csv``, evaluated now where missing; ``--robust-randomize``
-scores a second robust evaluation with the simulator's randomization on) against its transfer-suite
-success, Spearman's rank correlation in ``transfer_correlation.md`` / ``.png``.
+success per checkpoint (``evaluation.csv``, evaluated now where missing) against its transfer-suite
+success, Spearman's rank correlation in ``transfer_correlation.md`` / ``.png``. ``--robust-randomize``
+(= ``all``) also scores a robust evaluation with every randomization of the simulator on (kept in
+``robust_randomized/``), ``--robust-randomize one`` one with one condition family per trial at the
+suite's strength (``deepracer evaluate --randomize one``, kept in ``robust_one/``), ``all one`` both;
+each gets its column and its Spearman line beside the plain one.
 
 The work runs through :mod:`deepracer_agent.evaluate` (its work units, processes and per-trial seeds):
 a result depends only on the checkpoint, the cell, the trial and ``--seed``.
@@ -49,8 +52,8 @@ import numpy as np
 
 from deepracer_common.fileio import atomic_write_text
 
-from .evaluate import (EVAL_CSV, TRIAL_FIELDS, EvaluateError, WorkUnit, _iteration_of, collect_trials, deep_merge,
-                       is_artifact, read_trials, robust_trials, run_config_for, summary_rows)
+from .evaluate import (EVAL_CSV, RANDOMIZE_MODES, TRIAL_FIELDS, EvaluateError, WorkUnit, _iteration_of, collect_trials,
+                       deep_merge, is_artifact, randomize_mode, read_trials, robust_trials, run_config_for, summary_rows)
 
 TRANSFER_CSV = "transfer.csv"
 TRANSFER_MD = "transfer.md"
@@ -58,6 +61,13 @@ TRANSFER_PNG = "transfer.png"
 CORRELATION_MD = "transfer_correlation.md"
 CORRELATION_PNG = "transfer_correlation.png"
 DEFAULT_TRIALS = 6
+#: ``--correlate``: where each robust variant's evaluation is kept (under the run folder; "" = the
+#: run's own evaluation.csv) and its label in transfer_correlation.md.
+ROBUST_VARIANTS: dict[str | None, tuple[str, str]] = {
+    None: ("", "plain"),
+    "all": ("robust_randomized", "randomized"),
+    "one": ("robust_one", "one family per trial"),
+}
 
 #: Tracks no shipped training config may train on (the suite's held-out tracks).
 HELD_OUT_TRACKS = ("oval", "tape_corridor")
@@ -376,13 +386,15 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
 
 
 def robust_scores(run_dir: Path, checkpoints: Sequence[Path], trials: int, workers: int, seed: int,
-                  randomize: bool, log: Callable[[str], None] | None) -> dict[str, float]:
+                  randomize: bool | str, log: Callable[[str], None] | None) -> dict[str, float]:
     """Robust-evaluation success per checkpoint: from the run's evaluation.csv (missing ones are
-    evaluated now), or, ``randomize``, a robust evaluation with the sim's randomization on, kept in
-    ``run_dir/robust_randomized/``."""
+    evaluated now), or, ``randomize`` True / ``"all"``, a robust evaluation with every randomization
+    of the sim on, kept in ``run_dir/robust_randomized/``, or, ``"one"``, one with one condition
+    family per trial (``evaluate(randomize="one")``), kept in ``run_dir/robust_one/``."""
     from .evaluate import evaluate
 
-    folder = run_dir / "robust_randomized" if randomize else run_dir
+    sub = ROBUST_VARIANTS[randomize_mode(randomize)][0]
+    folder = run_dir / sub if sub else run_dir
     have = {r["checkpoint"] for r in read_trials(folder / EVAL_CSV) if r["mode"] == "robust"}
     todo = [c for c in checkpoints if str(c) not in have]
     if todo:
@@ -447,8 +459,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--correlate", action="store_true",
                    help="Fig. 6: robust-evaluation success vs transfer success per checkpoint (implies --all-checkpoints)")
     p.add_argument("--robust-trials", type=int, default=10, help="--correlate: robust trials where missing (default 10)")
-    p.add_argument("--robust-randomize", action="store_true",
-                   help="--correlate: also score a robust evaluation with the simulator's randomization on")
+    p.add_argument("--robust-randomize", nargs="*", choices=RANDOMIZE_MODES, metavar="{all,one}",
+                   help="--correlate: also score a robust evaluation with the simulator's randomization: all "
+                        "(the default when given alone: every option on, in robust_randomized/), one (one "
+                        "condition family per trial at the suite's strength, in robust_one/), or both")
     return p
 
 
@@ -480,10 +494,11 @@ def main(argv: list[str] | None = None) -> int:
             if len(run_dirs) != 1:
                 raise TransferError("--correlate needs exactly one run folder")
             ckpts = [Path(e["checkpoint"]) for e in result["table"]]
-            robust = {"plain": robust_scores(run_dirs[0], ckpts, args.robust_trials, args.workers, args.seed, False, print)}
-            if args.robust_randomize:
-                robust["randomized"] = robust_scores(run_dirs[0], ckpts, args.robust_trials, args.workers, args.seed,
-                                                     True, print)
+            variants: list[str | None] = [None]
+            if args.robust_randomize is not None:   # given alone: all
+                variants += list(dict.fromkeys(args.robust_randomize or ["all"]))
+            robust = {ROBUST_VARIANTS[v][1]: robust_scores(run_dirs[0], ckpts, args.robust_trials, args.workers,
+                                                           args.seed, v or False, print) for v in variants}
             correlate(out, result["table"], robust)
             print((out / CORRELATION_MD).read_text(encoding="utf-8"))
             print(f"wrote {out / CORRELATION_MD}, {out / CORRELATION_PNG}")

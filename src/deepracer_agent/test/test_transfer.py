@@ -7,8 +7,8 @@ import pytest
 
 from deepracer_agent.config import CONFIG_DIR, load_config
 from deepracer_agent.transfer import (CORRELATION_MD, CORRELATION_PNG, HELD_OUT_TRACKS, TRANSFER_CSV, TRANSFER_MD,
-                                      TRANSFER_PNG, TransferError, cell_sim_overrides, check_held_out, main, rank,
-                                      spearman, suite_cells, transfer, quick_cells)
+                                      TRANSFER_PNG, TransferError, build_parser, cell_sim_overrides, check_held_out,
+                                      main, rank, spearman, suite_cells, transfer, quick_cells)
 from deepracer_agent.train import train
 
 RUN_ARGS = ["n_envs=2", "ppo.n_steps=16", "hyperparameters.num_epochs=1", "hyperparameters.batch_size=32",
@@ -76,6 +76,28 @@ def test_suite_on_a_tiny_run_writes_table_heatmap_and_correlation(run_dir, capsy
     assert "Spearman rank correlation, robust (plain) vs transfer suite, 2 checkpoints" in corr
     assert (run_dir / CORRELATION_PNG).read_bytes()[:4] == b"\x89PNG"
     assert "wrote" in capsys.readouterr().out
+
+
+def test_correlate_scores_the_one_family_per_trial_robust_evaluation_too(run_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main([str(run_dir), "--cells", "nominal", "--trials", "2", "--workers", "1", "--max-steps", "30",
+                 "--correlate", "--robust-trials", "2", "--robust-randomize", "one", "--out", str(out)]) == 0
+    corr = (out / CORRELATION_MD).read_text()
+    assert corr.startswith("| checkpoint | robust (plain) | robust (one family per trial) | transfer suite |")
+    assert "Spearman rank correlation, robust (plain) vs transfer suite, 2 checkpoints" in corr
+    assert "Spearman rank correlation, robust (one family per trial) vs transfer suite, 2 checkpoints" in corr
+    assert "robust (randomized)" not in corr
+    rows = list(csv.DictReader(open(run_dir / "robust_one" / "evaluation.csv")))
+    assert sorted((r["checkpoint"][-8:], r["trial"], r["randomization"]) for r in rows) == [
+        ("0001.zip", "0", "pitch"), ("0001.zip", "1", "height"), ("0002.zip", "0", "pitch"), ("0002.zip", "1", "height")]
+    assert "wrote" in capsys.readouterr().out
+    parse = build_parser().parse_args
+    assert parse(["run"]).robust_randomize is None
+    assert parse(["run", "--robust-randomize"]).robust_randomize == []            # alone: all, as before
+    assert parse(["run", "--robust-randomize", "all", "one"]).robust_randomize == ["all", "one"]
+    with pytest.raises(SystemExit):
+        parse(["run", "--robust-randomize", "two"])
+    assert "invalid choice: 'two'" in capsys.readouterr().err
 
 
 def test_suite_is_deterministic_and_errors_are_one_line(run_dir, tmp_path, capsys):
