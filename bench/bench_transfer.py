@@ -2,7 +2,8 @@
 
     python bench/bench_transfer.py demo [--before] [--run-dir DIR] [--time-cap-s 600] [--trials 6]
     python bench/bench_transfer.py table2 [--rows baseline,action_noise,...] [--steps 4096] [--trials 6]
-                                          [--cells CELL ...]
+                                          [--cells CELL ...] [--device cuda-sb3] [--robust] [--workers 2]
+    python bench/bench_transfer.py table2-correlate        # merge rows run as separate processes
     python bench/bench_transfer.py correlate RUN_DIR [--trials 6]
 
 1. demo: ``deepracer demo`` (today's config; ``--before``: the same with ``sim={}``, i.e. the
@@ -52,14 +53,14 @@ BASE = ["sim={}", "episode.direction=forward", "stop.max_wall_time_s=null", "sto
         "evaluation.start_after_steps=100000000", "checkpoints.keep_last=2"]
 
 
-def _suite(target: Path, trials: int, cells: list[str] | None, out: Path | None = None) -> dict:
+def _suite(target: Path, trials: int, cells: list[str] | None, out: Path | None = None, workers: int = 2) -> dict:
     from deepracer_agent.transfer import suite_cells, transfer
 
     grid = suite_cells()
     if cells:
         grid = [c for c in grid if c.name in cells]
     t0 = time.perf_counter()
-    res = transfer([target], grid, trials=trials, workers=2, seed=0, out_dir=out, log=None)
+    res = transfer([target], grid, trials=trials, workers=workers, seed=0, out_dir=out, log=None)
     table = res["table"][0] if res["table"] else {"cells": {}, "laps": 0, "trials": 0}
     return {"suite_s": round(time.perf_counter() - t0, 1), "laps": table["laps"], "trials": table["trials"],
             "cells": {k: f"{a}/{b}" for k, (a, b) in table["cells"].items()},
@@ -95,15 +96,58 @@ def bench_table2(args: argparse.Namespace) -> dict:
         raise SystemExit(f"bench_transfer: unknown rows {unknown}; known: {', '.join(ROWS)}")
     out = {}
     for row in rows:
-        run = REPO / "runs" / f"bench-transfer-table2-{row}"
-        cfg = load_config(shipped_config("demo"), BASE + [f"stop.max_steps={args.steps}"] + ROWS[row])
+        run = Path(args.runs) / f"bench-transfer-table2-{row}"
+        extra = [f"stop.max_steps={args.steps}", f"device={args.device}", f"seed={args.seed}"]
+        cfg = load_config(shipped_config("demo"), BASE + extra + ROWS[row])
         t0 = time.perf_counter()
         train(cfg, run, progress_bar=False, log=None)
         train_s = time.perf_counter() - t0
         last = complete_checkpoints(run, verify=False)[-1][0]
-        out[row] = {"overrides": ROWS[row], "steps": args.steps, "train_s": round(train_s, 1),
-                    "checkpoint": str(last), "load_average": os.getloadavg()} | _suite(last, args.trials, args.cells, run)
-        print(json.dumps({row: out[row]}), flush=True)
+        out[row] = {"overrides": ROWS[row], "steps": args.steps, "device": args.device, "seed": args.seed,
+                    "train_s": round(train_s, 1), "checkpoint": str(last), "load_average": os.getloadavg()}
+        out[row] |= _suite(last, args.trials, args.cells, run, workers=args.workers)
+        if args.robust:
+            out[row]["robust"] = _robust_scores(last, run, args.workers)
+        (run / "bench_table2.json").write_text(json.dumps({row: out[row]}, indent=1, default=str))
+        print(json.dumps({row: out[row]}, default=str), flush=True)
+    return out
+
+
+#: Fig. 6 over the Table II rows: the robust evaluations scored on each row's last checkpoint
+#: (name -> (``evaluate(randomize=...)``, trials)): the selection's own (nominal), every
+#: randomization on at its default strength, and one condition family per trial.
+ROBUST_VARIANTS = {"nominal": (False, 10), "all": ("all", 20), "one": ("one", 18)}
+
+
+def _robust_scores(checkpoint: Path, run: Path, workers: int) -> dict:
+    from deepracer_agent.evaluate import evaluate
+
+    scores = {}
+    for name, (randomize, trials) in ROBUST_VARIANTS.items():
+        res = evaluate([checkpoint], trials=trials, naive=False, randomize=randomize, workers=workers,
+                       out_dir=run / f"robust_{name}", log=None, simtrace=False)
+        laps = sum(r["laps"] for r in res["summary"] if r["mode"] == "robust")
+        scores[name] = f"{laps}/{trials}"
+    return scores
+
+
+def bench_table2_correlate(args: argparse.Namespace) -> dict:
+    """Merge the rows' ``bench_table2.json`` (one ``table2`` process per row) into the Table II
+    table and Fig. 6's Spearman correlations (each robust variant vs the suite total)."""
+    from deepracer_agent.transfer import spearman
+
+    rows = {}
+    for f in sorted(Path(args.runs).glob("bench-transfer-table2-*/bench_table2.json")):
+        rows |= json.loads(f.read_text())
+    names = [r for r in ROWS if r in rows]
+    suite = [rows[r]["laps"] for r in names]
+    out: dict = {"rows": {r: {"suite": f"{rows[r]['laps']}/{rows[r]['trials']}",
+                              "cells_at_least_5_of_6": rows[r]["cells_at_least_5_of_6"],
+                              "train_s": rows[r]["train_s"], **rows[r].get("robust", {})} for r in names}}
+    for variant in ROBUST_VARIANTS:
+        if all(variant in rows[r].get("robust", {}) for r in names):
+            xs = [int(rows[r]["robust"][variant].split("/")[0]) for r in names]
+            out[f"spearman_{variant}_vs_suite"] = round(spearman(xs, suite), 3)
     return out
 
 
@@ -128,11 +172,20 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--steps", type=int, default=4096)
     t.add_argument("--trials", type=int, default=6)
     t.add_argument("--cells", nargs="+")
+    t.add_argument("--device", default="cpu", help="cpu, or cuda-sb3 (the same SB3 PPO, updates on the GPU)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--workers", type=int, default=2, help="evaluation processes")
+    t.add_argument("--robust", action="store_true",
+                   help="also score the robust evaluations of ROBUST_VARIANTS (Fig. 6 over the rows)")
+    t.add_argument("--runs", default=str(REPO / "runs"), help="folder of the rows' run folders")
+    tc = sub.add_parser("table2-correlate", help="merge per-row table2 results: the table and Fig. 6")
+    tc.add_argument("--runs", default=str(REPO / "runs"))
     c = sub.add_parser("correlate")
     c.add_argument("run")
     c.add_argument("--trials", type=int, default=6)
     args = p.parse_args(argv)
-    result = {"demo": bench_demo, "table2": bench_table2, "correlate": bench_correlate}[args.what](args)
+    result = {"demo": bench_demo, "table2": bench_table2, "correlate": bench_correlate,
+              "table2-correlate": bench_table2_correlate}[args.what](args)
     print(json.dumps(result, indent=2, default=str))
     return 0
 
