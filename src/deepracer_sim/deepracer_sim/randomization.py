@@ -83,9 +83,16 @@ class ShadowOption(ConfigBase):
 
 @dataclass
 class ColorOption(ConfigBase):
-    """Road, line, floor, wall and background colours drawn around the default style."""
+    """Road, line, floor, wall and background colours drawn around the default style; with
+    ``random_probability``, some cars' episodes get entirely random colours instead."""
     enabled: bool = option(False, kind=bool)
     strength: float = option(0.5, lo=0.0, hi=1.0, doc="0 = default colours, 1 = anything plausible")
+    random_probability: float = option(0.0, lo=0.0, hi=1.0,
+                                       doc="chance per car and episode that every palette colour is drawn "
+                                           "uniformly (RGB each U(0, 255)) rather than around the default: "
+                                           "a light road, dark lines, a bright floor are all possible, so "
+                                           "only the track's geometry stays the same (Tobin et al.'s random "
+                                           "textures); drawn after the variation, so 0 leaves its draws as they were")
 
 
 @dataclass
@@ -308,6 +315,8 @@ def draw_car(cfg: RandomizationConfig, base_palette: np.ndarray, seed: int, car:
         r = car_rng(seed, car, episode, "colors")
         for i in range(len(PALETTE_NAMES)):
             palette[i] = _vary_color(palette[i], r, cfg.colors.strength)
+        if cfg.colors.random_probability > 0.0 and r.random() < cfg.colors.random_probability:
+            palette[:] = r.uniform(0.0, 255.0, palette.shape)
     if cfg.texture.enabled:
         r = car_rng(seed, car, episode, "texture")
         draw.texture = np.array([r.uniform(0.3, 1.0) * cfg.texture.amplitude, r.uniform(0, 1024),

@@ -185,3 +185,25 @@ def test_lighting_inversion_flips_the_curve_of_some_cars_and_keeps_the_others():
     assert 8 <= flipped <= 32
     with pytest.raises(Exception, match="invert_probability"):
         SimConfig.from_dict({"randomization": {"lighting": {"invert_probability": 1.5}}})
+
+
+def test_random_colours_replace_some_episodes_palettes_and_leave_the_others_draws():
+    from deepracer_sim.batch_sim import default_palette
+    from deepracer_sim.randomization import draw_car
+
+    base = default_palette()
+    around = RandomizationConfig.everything().only("colors")
+    half = dataclasses.replace(around, colors=dataclasses.replace(around.colors, random_probability=0.5))
+    full = dataclasses.replace(around, colors=dataclasses.replace(around.colors, random_probability=1.0))
+    road_luma, replaced = [], 0
+    for car in range(40):
+        varied = draw_car(around, base, 7, car, 0).palette
+        mixed = draw_car(half, base, 7, car, 0).palette
+        if np.array_equal(mixed, varied):
+            continue                        # not hit: the variation's draws exactly as without the option
+        replaced += 1
+        rgb = draw_car(full, base, 7, car, 0).palette
+        road_luma.append(float(rgb[1] @ [0.299, 0.587, 0.114]))
+    assert 10 <= replaced <= 30             # ~half of 40 episodes
+    # random colours reach what variation around the dark default road never does: a light road
+    assert max(road_luma) > 150 > float(base[1] @ [0.299, 0.587, 0.114]) * 1.6
