@@ -21,13 +21,18 @@ def test_defaults_are_deepracers_and_round_trip():
 
 
 def test_shipped_configs_load():
-    for name in ("default", "demo", "demo_gpu", "racing_gpu", "sim2real", "continuous", "sac"):
+    for name in ("default", "demo", "demo_gpu", "racing_gpu", "sim2real", "sim2real_gpu", "continuous", "sac"):
         cfg = load_config(shipped_config(name))
         check_inputs(cfg)
     racing = load_config(shipped_config("racing_gpu"))     # the GPU presets: device=cuda, the racing one fast
     assert racing.device == "cuda" and racing.sim_config().dynamics == "dynamic"
     assert max(a.speed_m_s for a in racing.metadata().actions) == 4.0
     assert load_config(shipped_config("demo_gpu")).checkpoints.every_s == 1.0
+    # sim2real_gpu: sim2real's randomization exactly, demo_gpu's learning settings
+    s2r, s2r_gpu, gpu = (load_config(shipped_config(n)) for n in ("sim2real", "sim2real_gpu", "demo_gpu"))
+    assert s2r_gpu.sim == s2r.sim and s2r_gpu.device == "cuda"
+    assert (s2r_gpu.n_envs, s2r_gpu.ppo.n_steps, s2r_gpu.hyperparameters) == (gpu.n_envs, gpu.ppo.n_steps,
+                                                                             gpu.hyperparameters)
     for name, algorithm in (("continuous", "clipped_ppo"), ("sac", "sac")):
         meta = load_config(shipped_config(name)).metadata()
         assert (meta.action_space_type, meta.training_algorithm) == ("continuous", algorithm)

@@ -237,3 +237,21 @@ def test_the_sim2real_preset_runs_in_the_gpu_trainers_rollout():
         r, done, _ = roll.step(torch.randint(0, 10, (3,)))
         assert r.shape == (3,) and torch.isfinite(r).all()
     assert roll.obs.shape == (3, 1, 120, 160) and 0 < float(roll.obs.float().mean()) < 255
+
+
+@pytest.mark.slow
+def test_the_sim2real_gpu_preset_trains_on_cpu_torch_and_its_checkpoint_evaluates(tmp_path):
+    """`--config sim2real_gpu` as CI can run it (device=cpu-torch, a few cars): one iteration under
+    every randomization, a checkpoint that `deepracer evaluate` scores under the run's randomization."""
+    from deepracer_agent.config import shipped_config
+    from deepracer_agent.evaluate import evaluate
+
+    run = tmp_path / "run"
+    cfg = load_config(str(shipped_config("sim2real_gpu")),
+                      ["device=cpu-torch", "n_envs=4", "ppo.n_steps=4", "hyperparameters.batch_size=8",
+                       "hyperparameters.num_epochs=1", "stop.max_iterations=1", "checkpoints.every_s=null",
+                       "model_metadata.neural_network=DEEP_CONVOLUTIONAL_NETWORK_DEEP"])
+    result = train(cfg, run, progress_bar=False, log=None)
+    assert result.iterations == 1 and result.steps == 16
+    out = evaluate([run], trials=2, naive=False, max_steps=30, workers=1, log=None, simtrace=False)
+    assert not out["errors"] and len(out["rows"]) == 2
