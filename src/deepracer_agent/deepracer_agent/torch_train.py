@@ -110,6 +110,7 @@ class _Rollout:
         self.steps, self.backwards, self.immobile = z(torch.int64), z(torch.int64), z(torch.int64)
         self.progress, self.start_s, self.ep_return = z(), z(), z()
         self.is_rev = z(torch.bool)
+        self.is_rev_host = np.zeros(self.n, dtype=bool)     # the same, on the host: no sync to test it
         self.last_xy = torch.zeros((self.n, 2), dtype=torch.float64, device=device)
         self._reset(np.arange(self.n))
         frame = self.sim.render()
@@ -125,7 +126,7 @@ class _Rollout:
         half width m) at points xy (N, 2): `Track.progress_pct` of the forward or reversed track."""
         qf = self.tracks[0].query(xy)
         s_m = qf["s_m"]
-        if bool(self.is_rev.any()):
+        if self.is_rev_host.any():
             qr = self.tracks[1].query(xy)
             s_m = torch.where(self.is_rev, qr["s_m"], s_m)
         length = self.track.length_m
@@ -166,6 +167,7 @@ class _Rollout:
         self.sim.reset(ids, xy[:, 0], xy[:, 1], heading)
         t = torch.as_tensor(ids, device=self.dev)
         self.is_rev[t] = torch.as_tensor(rev, device=self.dev)
+        self.is_rev_host[ids] = rev
         self.start_s[t] = torch.as_tensor(start, dtype=torch.float64, device=self.dev)
         raw, _, _ = self._query(self._ref_xy())
         self.progress[t] = self._unwrap(raw[t], torch.zeros_like(raw[t]))
@@ -221,9 +223,10 @@ class _Rollout:
         done = (lap | off | (self.immobile >= self.ep.immobilized_steps) | (self.backwards >= self.ep.reversed_steps)
                 | (self.steps >= self.max_steps))
         self.ep_return += reward
-        stats = {"return": self.ep_return[done], "progress": self.progress[done].clamp(min=0.0, max=100.0),
-                 "lap": lap[done], "steps": self.steps[done]}
-        ids = torch.nonzero(done)[:, 0].cpu().numpy()
+        t = torch.nonzero(done)[:, 0]           # gathers by index: the one device -> host sync is `ids`
+        stats = {"return": self.ep_return[t], "progress": self.progress[t].clamp(min=0.0, max=100.0),
+                 "lap": lap[t], "steps": self.steps[t]}
+        ids = t.cpu().numpy()
         if len(ids):
             self._reset(ids)
         frame = self.sim.render()
@@ -232,7 +235,6 @@ class _Rollout:
         else:
             self.obs = frame[:, None].contiguous()
         if len(ids):
-            t = torch.as_tensor(ids, device=self.dev)
             self.obs[t] = frame[t][:, None].expand(-1, self.stack, -1, -1)
         return reward.to(torch.float32), done, stats
 

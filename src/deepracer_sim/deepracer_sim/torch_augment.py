@@ -25,9 +25,12 @@ F32, F64 = torch.float32, torch.float64
 
 def draw_flags(cfg: AugmentationOption, n: int, gen: torch.Generator, device) -> torch.Tensor:
     """(n, 5) bool, columns `AUGMENTATIONS`: each on with cfg.probability where its toggle is on."""
-    on = torch.tensor([bool(getattr(cfg, a)) for a in AUGMENTATIONS], device=device)
     u = torch.rand((n, len(AUGMENTATIONS)), generator=gen, device=device, dtype=F64)
-    return (u < cfg.probability) & on[None]
+    flags = u < cfg.probability
+    for j, a in enumerate(AUGMENTATIONS):      # toggles as column writes: no host -> device copy per frame
+        if not getattr(cfg, a):
+            flags[:, j] = False
+    return flags
 
 
 def _uniform(lo: float, hi: float, n: int, gen: torch.Generator, device) -> torch.Tensor:
@@ -130,21 +133,22 @@ def augment_frames(img: torch.Tensor, flags: torch.Tensor, p: dict[str, torch.Te
 
     subset=False: every augmentation runs on the whole batch, as the identity where its flag is
     off (no host sync: fit for torch.compile / CUDA graphs). subset=True: each runs on its flagged
-    cars only (one `nonzero` sync per augmentation; ~probability of the work); the salt-and-pepper
+    cars only (one host sync for the flag counts; ~probability of the work); the salt-and-pepper
     uniforms missing from p are then drawn from `gen` for those cars only.
     """
     x = img.to(F32)
     n, h, w, _ = x.shape
+    counts = flags.sum(0).tolist() if subset else None      # the one host sync of subset=True
     for k, fn, keys in _OPS:
         if keys[0] not in p:
             continue
         if not subset:
             x = fn(x, flags[:, k], *(p[key] for key in keys))
             continue
-        rows = flags[:, k].nonzero()[:, 0]
-        m = int(rows.numel())
+        m = int(counts[k])
         if m == 0:
             continue
+        rows = torch.nonzero_static(flags[:, k], size=m)[:, 0]     # = nonzero(), without its sync
         args = []
         for key in keys:
             if key in p:

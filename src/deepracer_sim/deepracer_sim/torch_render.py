@@ -48,24 +48,29 @@ class TorchRenderer:
         self.sync_rays()
 
     def sync_rays(self, rows=None) -> None:
-        """(Re)upload ray-table rows (all, or `rows`) from the CPU table, e.g. after `set_rays`."""
+        """(Re)upload ray-table rows (all, or `rows`) from the CPU table, e.g. after `set_rays`.
+
+        Only the uploaded rows are converted on the host (a reset of a few cars of a jittered
+        table costs ~ those cars, not the whole (N, P) table)."""
         t, tex, dev = self.cpu.table, self._tex, self.device
-        lv = t.level.astype(np.int64)
+        full = rows is None or not hasattr(self, "gx")
+        sel = slice(None) if full else np.asarray(rows, np.int64)
+        lv = t.level[sel].astype(np.int64)
         arrays = {
-            "gx": t.ground_xy[..., 0], "gy": t.ground_xy[..., 1], "hit": t.hits_ground,
+            "gx": t.ground_xy[sel, :, 0], "gy": t.ground_xy[sel, :, 1], "hit": t.hits_ground[sel],
             "inv": tex.inv_texel_m[lv].astype(np.float32), "off": tex.offsets[lv].astype(np.int32),
             "w": tex.widths[lv].astype(np.int32), "umax": (tex.widths[lv] - 1.0001).astype(np.float32),
             "vmax": (tex.heights[lv] - 1.0001).astype(np.float32),
-            "dx": t.dirs[..., 0], "dy": t.dirs[..., 1], "dz": t.dirs[..., 2],
-            "az": t.azimuth, "el": t.elevation, "lens": t.lens.astype(np.float32),
+            "dx": t.dirs[sel, :, 0], "dy": t.dirs[sel, :, 1], "dz": t.dirs[sel, :, 2],
+            "az": t.azimuth[sel], "el": t.elevation[sel], "lens": t.lens[sel].astype(np.float32),
         }
-        if rows is None or not hasattr(self, "gx"):
+        if full:
             for k, a in arrays.items():
                 setattr(self, k, torch.as_tensor(np.ascontiguousarray(a), device=dev))
         else:
-            idx = torch.as_tensor(np.asarray(rows, np.int64), device=dev)
+            idx = torch.as_tensor(sel, device=dev)
             for k, a in arrays.items():
-                getattr(self, k)[idx] = torch.as_tensor(np.ascontiguousarray(a[np.asarray(rows)]), device=dev)
+                getattr(self, k)[idx] = torch.as_tensor(np.ascontiguousarray(a), device=dev)
 
     def _shade(self, vals, wx, wy, inv, shadow, texture, n_ch):
         f32 = torch.float32
@@ -146,11 +151,11 @@ class TorchRenderer:
         ground = hit & ~(outside & walls[:, None])
         el = row(self.el)
         box_diag = math.hypot(bx1 - bx0, by1 - by0)
-        el_wall_max = torch.atan2(self.wall_h - lz, torch.tensor(box_diag, device=x.device)) + 1e-6
+        el_wall_max = torch.atan2(self.wall_h - lz, torch.full_like(lz, box_diag)) + 1e-6
         ddx, ddy, ddz = row(self.dx), row(self.dy), row(self.dz)
         dx = c * ddx - s * ddy
         dy = s * ddx + c * ddy
-        big = torch.tensor(1e30, device=x.device)
+        big = 1e30                              # python scalars: no host -> device copy (a sync) per frame
         lxe, lye = lx[:, None], ly[:, None]
         txm = torch.where(dx > 1e-12, (bx1 - lxe) / dx, torch.where(dx < -1e-12, (bx0 - lxe) / dx, big))
         tym = torch.where(dy > 1e-12, (by1 - lye) / dy, torch.where(dy < -1e-12, (by0 - lye) / dy, big))

@@ -208,6 +208,7 @@ class TorchBatchSim:
         self._state: dict[str, torch.Tensor] = {}
         self._pending = torch.zeros((self.n_cars,) + self.cpu._pending.shape[1:], dtype=F64, device=dev)
         self.clipped_action_counts = torch.zeros(self.n_cars, dtype=torch.int64, device=dev)
+        self._wheel_contacts = self._t(self.vehicle.wheel_contacts_m)      # (4, 2), uploaded once
         self._pull(None)
         #: shadow stripes / ground noise can be non-zero for some car (else the pass is skipped)
         self._shade = bool(r.shadow.enabled or r.texture.enabled or self.cpu._grain_amp > 0.0)
@@ -245,6 +246,7 @@ class TorchBatchSim:
             self._state["mix"] = self._t(m.reshape(m.shape[0], m.shape[1], -1), torch.float32)
             self._state["lut"] = self._t(s._lut, torch.uint8)
             self._pending.zero_()
+            self._host_flags()
             return
         idx = torch.as_tensor(ids, device=self.device)
         for k, a in per_car.items():
@@ -254,8 +256,16 @@ class TorchBatchSim:
         self._state["mix"][idx] = self._t(m[ids].reshape(len(ids), m.shape[1], -1), torch.float32)
         self._state["lut"][idx] = self._t(s._lut[ids], torch.uint8)
         self._pending[idx] = 0.0
+        self._host_flags()
         if self.config.randomization.camera_pose.enabled:
             self.renderer.sync_rays(s._cam_index[ids])
+
+    def _host_flags(self) -> None:
+        """Which per-frame passes some car needs, from the CPU sim's per-car draws (always current for
+        every car): read on the host, so `render` needs no device -> host sync to decide."""
+        s = self.cpu
+        self._any_blur = bool((s._blur >= 1.5).any())
+        self._any_noise = s._noise_bank is not None and bool((s._sigma > 0).any())
 
     def __getattr__(self, name):
         alias = {"x": "x", "y": "y", "yaw": "yaw", "speed": "v", "steering": "delta", "yaw_rate": "r",
@@ -327,9 +337,9 @@ class TorchBatchSim:
                               st["shadow"], st["tex_noise"], self._shade)
         out = out.reshape(self.n_cars, h, w, ch)
         blur = torch.round(st["blur"]).to(torch.int64)
-        if bool((st["blur"] >= 1.5).any()):
+        if self._any_blur:
             out = self._blur(out, torch.where(st["blur"] >= 1.5, blur, 1))
-        if self.cpu._noise_bank is not None and bool((st["sigma"] > 0).any()):
+        if self._any_noise:
             noise = torch.randn(out.shape, generator=self._gen, device=self.device, dtype=torch.float32)
             noisy = out.to(torch.float32) + st["sigma"].to(torch.float32)[:, None, None, None] * noise
             out = torch.where((st["sigma"] > 0)[:, None, None, None], noisy.round().clamp(0, 255).to(torch.uint8), out)
@@ -384,7 +394,7 @@ class TorchBatchSim:
     def wheel_contacts(self) -> torch.Tensor:
         """(N, 4, 2) world x, y of the wheel contact points (as `BatchSim.wheel_contacts`)."""
         st = self._state
-        wc = self._t(self.vehicle.wheel_contacts_m)
+        wc = self._wheel_contacts
         c, s = torch.cos(st["yaw"])[:, None], torch.sin(st["yaw"])[:, None]
         x = st["x"][:, None] + c * wc[None, :, 0] - s * wc[None, :, 1]
         y = st["y"][:, None] + s * wc[None, :, 0] + c * wc[None, :, 1]
