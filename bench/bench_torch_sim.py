@@ -2,8 +2,15 @@
 
     python bench/bench_torch_sim.py --device cuda --cars 4096 8192 [--compile] [--augmentation]
 
+    python bench/bench_torch_sim.py --device cpu --threads 1 --cars 64 --rollout sim2real_gpu --families
+
 Prints one line per case: cars, camera, mode (eager / compiled), frames/s (render only), steps/s
-(cars x physics frames per second), and peak device memory. --augmentation adds one line per case:
+(cars x physics frames per second), and peak device memory. --rollout CONFIG instead times the GPU
+trainer's environment (`torch_train._Rollout`: sim step, reward and episode rules, the resets with
+their per-car randomization draws, render and frame stack; uniformly random actions, no policy) for
+a training config (a shipped name or a YAML; --set overrides, e.g. n_envs comes from --cars): env
+steps/s, resets per step and the share of the resets, and on CUDA the host syncs per step (torch's
+sync debug mode). --families adds one line with the randomization off and one per family alone. --augmentation adds one line per case:
 frames/s with the paper's image augmentations on (probability 0.2, all five, and 1.0) and physics
 steps/s with action noise on, each as a ratio to the same sim without them (eager; with --compile
 also with the compiled renderer; the augmentations themselves run eager). Timed with device synchronisation,
@@ -14,6 +21,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -72,6 +80,79 @@ def _augmentation_line(track, n, cam, dev, xy, hd, steer, speed, iters, repeats,
           f"action noise physics_steps_per_s={n / med(step[1.0]):,.0f} ({step_ratio:.2f}x)", flush=True)
 
 
+def _rollout_cases(config: str, overrides: list[str], families: bool) -> list[tuple[str, list[str]]]:
+    """(name, overrides): the config as is, and with families its randomization off / each family alone."""
+    from deepracer_agent.config import load_config, shipped_config
+
+    path = config if config.endswith((".yaml", ".yml")) else str(shipped_config(config))
+    cases = [("as_is", overrides)]
+    if families:
+        names = load_config(path, overrides).sim_config().randomization.enabled_names
+        off = [f"sim.randomization.{k}.enabled=false" for k in names]
+        cases.append(("none", overrides + off))
+        for k in names:
+            cases.append((k, overrides + [o for o in off if not o.startswith(f"sim.randomization.{k}.")]))
+    return [(name, [*over]) for name, over in cases]
+
+
+def _rollout_line(config: str, case: str, overrides: list[str], n: int, dev, steps: int, warmup: int) -> None:
+    """Time `torch_train._Rollout.step` (random actions) for one config; prints one line."""
+    import warnings
+
+    from deepracer_agent.config import load_config, shipped_config
+    from deepracer_agent.torch_train import _Rollout
+
+    path = config if config.endswith((".yaml", ".yml")) else str(shipped_config(config))
+    cfg = load_config(path, [*overrides, f"n_envs={n}", "device=cpu-torch" if dev.type == "cpu" else "device=cuda"])
+    t0 = time.perf_counter()
+    env = _Rollout(cfg, dev, False)
+    build = time.perf_counter() - t0
+    gen = torch.Generator(device=dev)
+    gen.manual_seed(0)
+    n_act = env.steer.shape[0]
+    resets, reset_s = [0], [0.0]
+    inner = env._reset
+
+    def timed_reset(ids):            # host work + uploads of the resets (synchronised at both ends)
+        _sync(dev)
+        t = time.perf_counter()
+        inner(ids)
+        _sync(dev)
+        reset_s[0] += time.perf_counter() - t
+        resets[0] += len(ids)
+
+    def act():
+        return torch.randint(0, n_act, (n,), generator=gen, device=dev)
+
+    for _ in range(warmup):
+        env.step(act())
+    syncs = float("nan")
+    if dev.type == "cuda":           # count the host syncs of a few steps (not timed)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                for _ in range(4):
+                    env.step(act())
+                _sync(dev)
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        syncs = sum("synchroniz" in str(w.message) for w in caught) / 4
+    env._reset = timed_reset
+    _sync(dev)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        env.step(act())
+    _sync(dev)
+    dt = time.perf_counter() - t0
+    env._reset = inner
+    per_car = reset_s[0] / resets[0] * 1000 if resets[0] else float("nan")
+    print(f"rollout config={Path(config).stem} case={case} device={dev.type} cars={n} "
+          f"env_steps_per_s={n * steps / dt:,.0f} ms_per_step={dt / steps * 1000:.1f} "
+          f"resets_per_step={resets[0] / steps:.1f} reset_ms_per_step={reset_s[0] / steps * 1000:.1f} "
+          f"({per_car:.2f} ms per reset car) syncs_per_step={syncs:.1f} build_s={build:.1f}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda")
@@ -84,10 +165,24 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--track", default="reinvent2018_like")
+    ap.add_argument("--rollout", default=None, metavar="CONFIG",
+                    help="time the GPU trainer's environment for this training config instead (cars = n_envs)")
+    ap.add_argument("--set", action="append", default=[], metavar="K=V", help="--rollout: config overrides")
+    ap.add_argument("--families", action="store_true",
+                    help="--rollout: also the randomization off and each enabled family alone")
+    ap.add_argument("--steps", type=int, default=16, help="--rollout: timed steps (after --warmup)")
+    ap.add_argument("--warmup", type=int, default=4)
     a = ap.parse_args()
     dev = torch.device(a.device)
     if a.threads:
         torch.set_num_threads(a.threads)
+    if a.rollout:
+        if dev.type == "cuda":
+            print(f"# {torch.cuda.get_device_name(dev)}, torch {torch.__version__}", flush=True)
+        for case, over in _rollout_cases(a.rollout, a.set, a.families):
+            for n in a.cars:
+                _rollout_line(a.rollout, case, over, n, dev, a.steps, a.warmup)
+        return
     track = load_track(a.track)
     if dev.type == "cuda":
         print(f"# {torch.cuda.get_device_name(dev)}, torch {torch.__version__}", flush=True)

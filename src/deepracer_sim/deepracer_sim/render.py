@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from .camera import CameraRays
+from .camera import CameraRays, vector_norm
 
 __all__ = ["GroundTexture", "RayTable", "World", "Renderer", "luma"]
 
@@ -216,12 +216,12 @@ class RayTable:
         du = np.full((self.height, self.width), np.inf)
         dv = np.full((self.height, self.width), np.inf)
         if self.width > 1:
-            step = np.linalg.norm(np.diff(g, axis=1), axis=2)
+            step = vector_norm(np.diff(g, axis=1))
             step[~(ok[:, 1:] & ok[:, :-1])] = np.inf
             du[:, :-1] = step
             du[:, -1] = step[:, -1]
         if self.height > 1:
-            step = np.linalg.norm(np.diff(g, axis=0), axis=2)
+            step = vector_norm(np.diff(g, axis=0))
             step[~(ok[1:] & ok[:-1])] = np.inf
             dv[:-1] = step
             dv[-1] = step[-1]

@@ -208,3 +208,14 @@ def test_official_track_file_renders():
     assert sim.wheels_on_track().all()
     img = sim.render()[0]
     assert img.std() > 10
+
+
+def test_vector_norm_is_numpys_norm_bit_for_bit():
+    """`camera.vector_norm` (the ray tables' fast norm) equals np.linalg.norm(axis=-1) exactly."""
+    from deepracer_sim.camera import vector_norm
+
+    rng = np.random.default_rng(0)
+    for shape in ((120, 159, 2), (19200, 3), (7, 1)):
+        v = rng.normal(size=shape) * rng.uniform(1e-4, 1e3, shape[:-1] + (1,))
+        assert np.array_equal(vector_norm(v), np.linalg.norm(v, axis=-1))
+        assert np.array_equal(vector_norm(v.astype(np.float32)), np.linalg.norm(v.astype(np.float32), axis=-1))
