@@ -153,7 +153,7 @@ def _rollout_line(config: str, case: str, overrides: list[str], n: int, dev, ste
           f"({per_car:.2f} ms per reset car) syncs_per_step={syncs:.1f} build_s={build:.1f}", flush=True)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--cars", type=int, nargs="+", default=[4096])
@@ -172,7 +172,7 @@ def main() -> None:
                     help="--rollout: also the randomization off and each enabled family alone")
     ap.add_argument("--steps", type=int, default=16, help="--rollout: timed steps (after --warmup)")
     ap.add_argument("--warmup", type=int, default=4)
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     dev = torch.device(a.device)
     if a.threads:
         torch.set_num_threads(a.threads)

@@ -255,3 +255,24 @@ def test_the_sim2real_gpu_preset_trains_on_cpu_torch_and_its_checkpoint_evaluate
     assert result.iterations == 1 and result.steps == 16
     out = evaluate([run], trials=2, naive=False, max_steps=30, workers=1, log=None, simtrace=False)
     assert not out["errors"] and len(out["rows"]) == 2
+
+
+def test_bench_torch_sim_rollout_lines_on_the_cpu(capsys):
+    """bench/bench_torch_sim.py --rollout (the BENCHMARKS.md command): one line for the preset as is,
+    one with its randomization off and one per family alone, each with env steps/s and resets."""
+    import re
+
+    from bench_scripts import load_bench
+
+    mod = load_bench("bench_torch_sim")
+    mod.main(["--device", "cpu", "--cars", "3", "--rollout", "sim2real_gpu", "--families", "--steps", "2",
+              "--warmup", "1", "--set", "episode.max_steps=2"])
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("rollout ")]
+    cases = [re.search(r"case=(\S+)", ln).group(1) for ln in lines]
+    from deepracer_agent.config import shipped_config
+
+    enabled = load_config(str(shipped_config("sim2real_gpu"))).sim_config().randomization.enabled_names
+    assert cases == ["as_is", "none", *enabled] and "camera_pose" in cases
+    for ln in lines:                     # episode.max_steps=2: every car resets within the timed steps
+        assert float(re.search(r"env_steps_per_s=([\d,.]+)", ln).group(1).replace(",", "")) > 0
+        assert float(re.search(r"resets_per_step=([\d.]+)", ln).group(1)) > 0
