@@ -25,7 +25,26 @@ import torch
 
 from .render import (NOISE_TEXELS_PER_M, PANO_EL_BOTTOM, PANO_EL_TOP, PANO_H, WALL_PANEL_M, Renderer)
 
-__all__ = ["TorchRenderer"]
+__all__ = ["TorchRenderer", "scatter_rows"]
+
+_NUMPY_DTYPE = {torch.float64: np.float64, torch.float32: np.float32, torch.int64: np.int64, torch.int32: np.int32,
+                torch.uint8: np.uint8, torch.bool: np.bool_}
+
+
+def scatter_rows(pairs, idx: torch.Tensor) -> None:
+    """``dst[idx] = rows`` for each (dst (N, ...) tensor, rows (k, ...) array) in `pairs`, with ONE host ->
+    device copy per destination dtype (each copy of pageable memory is a host sync on a GPU), not one
+    per array; the rows are converted to dst's dtype first, as the assignment would."""
+    k = len(idx)
+    groups: dict = {}
+    for dst, rows in pairs:
+        groups.setdefault(dst.dtype, []).append((dst, np.asarray(rows, _NUMPY_DTYPE[dst.dtype]).reshape(k, -1)))
+    for items in groups.values():
+        packed = torch.as_tensor(np.concatenate([f for _, f in items], 1), device=idx.device)
+        col = 0
+        for dst, f in items:
+            dst[idx] = packed[:, col:col + f.shape[1]].reshape((k,) + tuple(dst.shape[1:]))
+            col += f.shape[1]
 
 
 class TorchRenderer:
@@ -68,9 +87,7 @@ class TorchRenderer:
             for k, a in arrays.items():
                 setattr(self, k, torch.as_tensor(np.ascontiguousarray(a), device=dev))
         else:
-            idx = torch.as_tensor(sel, device=dev)
-            for k, a in arrays.items():
-                getattr(self, k)[idx] = torch.as_tensor(np.ascontiguousarray(a), device=dev)
+            scatter_rows([(getattr(self, k), a) for k, a in arrays.items()], torch.as_tensor(sel, device=dev))
 
     def _shade(self, vals, wx, wy, inv, shadow, texture, n_ch):
         f32 = torch.float32

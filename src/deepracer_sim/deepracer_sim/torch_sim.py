@@ -35,7 +35,7 @@ from .batch_sim import BatchSim
 from .config import SimConfig
 from .dynamics import _BLEND_HI_M_S, _BLEND_LO_M_S, GRAVITY_M_S2
 from .torch_augment import augment_frames, draw_flags, draw_hue_saturation, draw_params, hue_saturation_palette
-from .torch_render import TorchRenderer
+from .torch_render import TorchRenderer, scatter_rows
 
 __all__ = ["TorchBatchSim", "TorchTrack", "step_kinematic", "step_dynamic"]
 
@@ -249,12 +249,9 @@ class TorchBatchSim:
             self._host_flags()
             return
         idx = torch.as_tensor(ids, device=self.device)
-        for k, a in per_car.items():
-            self._state[k][idx] = self._t(a[ids])
-        for k, a in ints.items():
-            self._state[k][idx] = self._t(a[ids], torch.int64)
-        self._state["mix"][idx] = self._t(m[ids].reshape(len(ids), m.shape[1], -1), torch.float32)
-        self._state["lut"][idx] = self._t(s._lut[ids], torch.uint8)
+        st = self._state
+        rows = [(st[k], a[ids]) for k, a in (*per_car.items(), *ints.items())]
+        scatter_rows(rows + [(st["mix"], m[ids]), (st["lut"], s._lut[ids])], idx)   # one copy per dtype
         self._pending[idx] = 0.0
         self._host_flags()
         if self.config.randomization.camera_pose.enabled:

@@ -134,7 +134,8 @@ def test_sensor_noise_statistics(track):
 
 def test_partial_reset_uploads_exactly_the_reset_cars_tables(track):
     """Camera-pose jitter (fisheye for some cars): a reset of a few cars re-uploads only their ray-table
-    rows (`TorchRenderer.sync_rays(rows)`), and the device tables then equal a full upload bit for bit;
+    rows (`TorchRenderer.sync_rays(rows)`), and the device tables and per-car state then equal a full
+    upload bit for bit;
     the motion-blur / sensor-noise passes are decided on the host and the frames still match numba."""
     from deepracer_sim.torch_render import TorchRenderer
 
@@ -156,6 +157,10 @@ def test_partial_reset_uploads_exactly_the_reset_cars_tables(track):
     for k in ("gx", "gy", "hit", "inv", "off", "w", "umax", "vmax", "dx", "dy", "dz", "az", "el", "lens"):
         assert torch.equal(getattr(tor.renderer, k), getattr(full, k)), k
     assert tor._any_blur == bool((cpu._blur >= 1.5).any())
+    rows = {k: v.clone() for k, v in tor._state.items()}       # packed per-dtype uploads (`scatter_rows`)
+    tor._pull(None)                                           # = a full upload (no step yet: nothing stale)
+    for k, v in tor._state.items():
+        assert v.dtype == rows[k].dtype and torch.equal(v, rows[k]), k
     for s in (cpu, tor):
         s.step(0.2, 1.0)
     _compare_frames(cpu.render(), tor.render().numpy())
