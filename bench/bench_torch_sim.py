@@ -10,7 +10,8 @@ trainer's environment (`torch_train._Rollout`: sim step, reward and episode rule
 their per-car randomization draws, render and frame stack; uniformly random actions, no policy) for
 a training config (a shipped name or a YAML; --set overrides, e.g. n_envs comes from --cars): env
 steps/s, resets per step and the share of the resets, and on CUDA the host syncs per step (torch's
-sync debug mode). --families adds one line with the randomization off and one per family alone. --augmentation adds one line per case:
+sync debug mode). --families adds one line with the randomization off and one per family alone;
+--reset-cars K times only the simulator's reset of K random cars (the host work a GPU waits for). --augmentation adds one line per case:
 frames/s with the paper's image augmentations on (probability 0.2, all five, and 1.0) and physics
 steps/s with action noise on, each as a ratio to the same sim without them (eager; with --compile
 also with the compiled renderer; the augmentations themselves run eager). Timed with device synchronisation,
@@ -153,6 +154,25 @@ def _rollout_line(config: str, case: str, overrides: list[str], n: int, dev, ste
           f"({per_car:.2f} ms per reset car) syncs_per_step={syncs:.1f} build_s={build:.1f}", flush=True)
 
 
+def _reset_line(config: str, overrides: list[str], n: int, dev, k: int, repeats: int) -> None:
+    """Time `TorchBatchSim.reset` of k random cars out of n (new episode draws + uploads), no frames."""
+    from deepracer_agent.config import load_config, shipped_config
+
+    path = config if config.endswith((".yaml", ".yml")) else str(shipped_config(config))
+    cfg = load_config(path, [*overrides, f"n_envs={n}"])
+    track = load_track(cfg.track)
+    sim = TorchBatchSim(track, n, cfg.sim_config(), seed=0, device=dev)
+    rng = np.random.default_rng(0)
+
+    def reset():
+        ids = np.sort(rng.choice(n, k, replace=False))
+        xy, hd = track.pose_at(rng.uniform(0, track.length_m, k))
+        sim.reset(ids, xy[:, 0], xy[:, 1], hd)
+    t = _time(reset, dev, repeats, 3)
+    print(f"resets config={Path(config).stem} device={dev.type} cars={n} reset_cars={k} ms_per_reset={t * 1000:.1f} "
+          f"ms_per_car={t / k * 1000:.2f}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda")
@@ -172,6 +192,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="--rollout: also the randomization off and each enabled family alone")
     ap.add_argument("--steps", type=int, default=16, help="--rollout: timed steps (after --warmup)")
     ap.add_argument("--warmup", type=int, default=4)
+    ap.add_argument("--reset-cars", type=int, default=None, metavar="K",
+                    help="--rollout: time only the simulator's reset of K random cars (no frames, no policy)")
     a = ap.parse_args(argv)
     dev = torch.device(a.device)
     if a.threads:
@@ -181,7 +203,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"# {torch.cuda.get_device_name(dev)}, torch {torch.__version__}", flush=True)
         for case, over in _rollout_cases(a.rollout, a.set, a.families):
             for n in a.cars:
-                _rollout_line(a.rollout, case, over, n, dev, a.steps, a.warmup)
+                if a.reset_cars:
+                    _reset_line(a.rollout, over, n, dev, a.reset_cars, a.iters)
+                else:
+                    _rollout_line(a.rollout, case, over, n, dev, a.steps, a.warmup)
         return
     track = load_track(a.track)
     if dev.type == "cuda":

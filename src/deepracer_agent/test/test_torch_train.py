@@ -276,3 +276,7 @@ def test_bench_torch_sim_rollout_lines_on_the_cpu(capsys):
     for ln in lines:                     # episode.max_steps=2: every car resets within the timed steps
         assert float(re.search(r"env_steps_per_s=([\d,.]+)", ln).group(1).replace(",", "")) > 0
         assert float(re.search(r"resets_per_step=([\d.]+)", ln).group(1)) > 0
+    mod.main(["--device", "cpu", "--cars", "4", "--rollout", "sim2real_gpu", "--reset-cars", "2", "--iters", "1",
+              "--repeats", "1"])
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("resets config=sim2real_gpu device=cpu cars=4 reset_cars=2 ms_per_reset=")
