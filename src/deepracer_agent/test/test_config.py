@@ -38,6 +38,8 @@ def test_shipped_configs_load():
         assert (meta.action_space_type, meta.training_algorithm) == ("continuous", algorithm)
         assert (meta.steering_range_deg, meta.speed_range_m_s) == ((-30.0, 30.0), (0.5, 1.0))
     assert load_config(shipped_config("continuous")).ppo.continuous_policy == "squashed"   # tanh(mean) at the car
+    sac = load_config(shipped_config("sac")).sac      # the one SAC recipe that learned (BENCHMARKS.md 1b)
+    assert (sac.image_shift_px, sac.auto_alpha, sac.gradient_steps, sac.train_freq) == (4, True, 2, 1)
     assert load_config(shipped_config("demo")).stop.target_eval_completion == 0.9
     with pytest.raises(ConfigError, match="did you mean 'demo'"):
         shipped_config("dmeo")
