@@ -120,14 +120,14 @@ ROBUST_VARIANTS = {"nominal": (False, 10), "all": ("all", 20), "one": ("one", 18
 
 
 def _robust_scores(checkpoint: Path, run: Path, workers: int) -> dict:
-    from deepracer_agent.evaluate import evaluate
+    """``laps/trials`` per ROBUST_VARIANTS entry, through ``transfer.robust_scores`` (the run folder,
+    ``robust_randomized/``, ``robust_one/``, as ``deepracer transfer --correlate`` keeps them)."""
+    from deepracer_agent.transfer import robust_scores
 
     scores = {}
     for name, (randomize, trials) in ROBUST_VARIANTS.items():
-        res = evaluate([checkpoint], trials=trials, naive=False, randomize=randomize, workers=workers,
-                       out_dir=run / f"robust_{name}", log=None, simtrace=False)
-        laps = sum(r["laps"] for r in res["summary"] if r["mode"] == "robust")
-        scores[name] = f"{laps}/{trials}"
+        success = robust_scores(run, [checkpoint], trials, workers, 0, randomize, None)[str(checkpoint)]
+        scores[name] = f"{round(success * trials)}/{trials}"
     return scores
 
 

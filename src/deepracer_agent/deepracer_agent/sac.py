@@ -126,16 +126,13 @@ def shift_images(images: Any, max_px: int, generator: Any = None) -> Any:
     the edge pixels repeated into the space it leaves (as padding with 'replicate' and cropping
     back does). ``max_px`` 0 returns ``images`` itself."""
     import torch
+    from deepracer_sim.torch_augment import shift_edge_repeat
 
     if max_px <= 0:
         return images
-    b, c, h, w = images.shape
-    dev = images.device
-    dy, dx = torch.randint(-max_px, max_px + 1, (2, b), device=dev, generator=generator)
-    rows = (torch.arange(h, device=dev)[None, :] + dy[:, None]).clamp_(0, h - 1)      # (B, H)
-    cols = (torch.arange(w, device=dev)[None, :] + dx[:, None]).clamp_(0, w - 1)      # (B, W)
-    out = images.gather(2, rows[:, None, :, None].expand(b, c, h, w))
-    return out.gather(3, cols[:, None, None, :].expand(b, c, h, w))
+    dy, dx = torch.randint(-max_px, max_px + 1, (2, images.shape[0]), device=images.device, generator=generator)
+    # image b shows what lies dy rows / dx columns further on: a move by -dy, -dx
+    return shift_edge_repeat(shift_edge_repeat(images, 2, -dy), 3, -dx)
 
 
 @functools.lru_cache(maxsize=None)

@@ -82,12 +82,21 @@ def _color(x, on, brightness, contrast):
     return y if on is None else torch.where(_col(on), y, x)
 
 
+def shift_edge_repeat(x: torch.Tensor, dim: int, shift: torch.Tensor) -> torch.Tensor:
+    """``x`` with batch item b (dim 0) moved by ``shift[b]`` integer pixels along ``dim`` (positive:
+    towards higher indices), the edge pixel repeated into the space it leaves; any dtype. The one
+    image shift of the workspace: the paper's translation augmentation and SAC's DrQ shift."""
+    size = x.shape[dim]
+    idx = (torch.arange(size, device=x.device)[None, :] - shift[:, None]).clamp(0, size - 1)     # (N, size)
+    view = [x.shape[0]] + [1] * (x.ndim - 1)
+    view[dim] = size
+    return x.gather(dim, idx.reshape(view).expand(x.shape))
+
+
 def _translate(x, on, shift):
-    n, h, w, c = x.shape
     if on is not None:
         shift = torch.where(on, shift, 0)
-    cols = (torch.arange(w, device=x.device)[None, :] - shift[:, None]).clamp(0, w - 1)       # (N, W)
-    return x.gather(2, cols[:, None, :, None].expand(n, h, w, c))
+    return shift_edge_repeat(x, 2, shift)
 
 
 def _shadow(x, on, x_top, x_bottom, keep, shadow_left):
