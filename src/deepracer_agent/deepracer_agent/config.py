@@ -146,6 +146,15 @@ class Regularisation(_Section):
                                  doc="dropout after dense layers (null: the network's default)")
     batch_norm: bool | None = _opt(None, kind=bool, allow_none=True,
                                    doc="batch norm after convolutions (null: the network's default)")
+    invariance: float = _opt(0.0, lo=0.0, hi=100.0,
+                             doc="PPO: weight of the invariance term in PPO's loss (deepracer_agent.invariance, "
+                                 "DrAC: the policy made to act alike on vertically shifted and inverted frames); "
+                                 "0 = off")
+    invariance_shift_px: int = _opt(12, kind=int, lo=0, hi=60,
+                                    doc="invariance: largest vertical shift in image rows (~2.3 rows per "
+                                        "degree of camera pitch on the resting car)")
+    invariance_invert_probability: float = _opt(0.5, lo=0.0, hi=1.0,
+                                                doc="invariance: chance a frame is inverted (255 - value)")
 
 
 @dataclass
@@ -332,6 +341,13 @@ class TrainConfig(_Section):
 
         r = self.regularisation
         return NetworkOptions(dropout=r.dropout, batch_norm=r.batch_norm, l2_weight_decay=r.l2)
+
+    def invariance_options(self):
+        from .invariance import InvarianceOptions
+
+        r = self.regularisation
+        return InvarianceOptions(coef=r.invariance, shift_px=r.invariance_shift_px,
+                                 invert_probability=r.invariance_invert_probability)
 
 
 # ------------------------------------------------------------------------------------ loading

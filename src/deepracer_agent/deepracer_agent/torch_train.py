@@ -362,6 +362,9 @@ def _check(cfg: TrainConfig, iterations: int | None, device: str) -> torch.devic
                               f"or use the built-in vectorised 'centerline'")
     if cfg.metadata().training_algorithm != "clipped_ppo":
         raise TorchTrainError("model_metadata.training_algorithm: the GPU trainer runs clipped_ppo only")
+    if cfg.invariance_options().enabled:
+        raise TorchTrainError("regularisation.invariance: the GPU trainer does not run it yet; use device=cuda-sb3 "
+                              "(SB3 PPO, its update on the GPU)")
     if iterations is None and cfg.stop.max_iterations is None and cfg.stop.max_steps is None \
             and cfg.stop.max_wall_time_s is None and cfg.stop.target_eval_completion is None:
         raise TorchTrainError("stop: the GPU trainer needs stop.max_iterations, stop.max_steps, stop.max_wall_time_s "

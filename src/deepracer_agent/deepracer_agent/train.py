@@ -54,7 +54,8 @@ from .reward import RewardFunctionError
 
 # ---------------------------------------------------------------------------------- PPO
 def _ppo_class():
-    """``DeepRacerPPO``: SB3's PPO with DeepRacer's ``loss_type`` choice for the value loss.
+    """``DeepRacerPPO``: SB3's PPO with DeepRacer's ``loss_type`` choice for the value loss and,
+    when ``invariance`` is enabled, the invariance term in its loss (:func:`deepracer_agent.invariance.ppo_train`).
 
     SB3 computes the value loss as ``F.mse_loss(returns, values)`` inside ``PPO.train``; for
     ``loss_type: huber`` the subclass swaps that single call for ``F.huber_loss`` (delta 1, the
@@ -64,6 +65,8 @@ def _ppo_class():
     import torch.nn.functional as F
     from stable_baselines3 import PPO
     from stable_baselines3.ppo import ppo as ppo_module
+
+    from .invariance import InvarianceOptions, ppo_train
 
     class _HuberFunctional:
         def __getattr__(self, name: str) -> Any:
@@ -75,8 +78,12 @@ def _ppo_class():
 
     class DeepRacerPPO(PPO):
         loss_type = "mean_squared_error"
+        invariance = InvarianceOptions()
+        invariance_generator = None
 
         def train(self) -> None:
+            if self.invariance.enabled:
+                return ppo_train(self, F.huber_loss if self.loss_type == "huber" else F.mse_loss)
             if self.loss_type != "huber":
                 return super().train()
             saved = ppo_module.F
@@ -273,6 +280,13 @@ def build_model(cfg: TrainConfig, env: Any, tensorboard_dir: Path | None, load_f
         policy_kwargs=policy_kwargs_for(cfg.metadata(), cfg.network_options()),
         seed=cfg.seed, device="cuda" if cfg.device == "cuda-sb3" else cfg.device, verbose=0)
     model.loss_type = hp.loss_type   # PPO's value loss (SAC: unused)
+    if is_sac(cfg) and cfg.invariance_options().enabled:
+        raise TrainError("regularisation.invariance: PPO only (SAC's image augmentation is sac.image_shift_px)")
+    if cfg.invariance_options().enabled:
+        import torch
+
+        model.invariance = cfg.invariance_options()
+        model.invariance_generator = torch.Generator(device=model.device).manual_seed(cfg.seed)
     if load_from is not None:
         from . import checkpoint
 
