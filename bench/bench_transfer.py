@@ -5,6 +5,7 @@
                                           [--cells CELL ...] [--device cuda-sb3] [--robust] [--workers 2]
     python bench/bench_transfer.py table2-correlate        # merge rows run as separate processes
     python bench/bench_transfer.py correlate RUN_DIR [--trials 6]
+    python bench/bench_transfer.py invariance RUN_DIR_OR_CHECKPOINT...   # how alike a policy acts under T
 
 1. demo: ``deepracer demo`` (today's config; ``--before``: the same with ``sim={}``, i.e. the
    config before issue 16's randomization and resting attitude), its wall time, then
@@ -15,6 +16,11 @@
    driving, then the transfer suite on its last checkpoint. Rows: see ``ROWS``.
 3. correlate: ``deepracer transfer RUN --correlate --robust-randomize all one`` (Fig. 6): the plain,
    the all-on randomized and the one-family-per-trial robust evaluations against the suite.
+
+4. invariance: for each model, the mean KL between its action distribution on nominal frames (every
+   third waypoint of the evaluation track, both the resting car's camera) and on the same poses
+   under ``deepracer_agent.invariance``'s transforms (shift 12 rows, inverted) and under the suite's
+   pitch +-5 deg and ``concrete`` renders, and how often the car's action (the argmax) stays the same.
 
 Results are printed and written as JSON next to the run folders (``runs/bench-transfer-*``).
 Run ONE at a time on a shared machine, with ``nice -n 10``.
@@ -158,6 +164,54 @@ def bench_correlate(args: argparse.Namespace) -> dict:
     return {"rc": rc, "report": (Path(args.run) / "transfer_correlation.md").read_text()}
 
 
+def bench_invariance(args: argparse.Namespace) -> dict:
+    import numpy as np
+    import torch
+    from deepracer_agent import checkpoint
+    from deepracer_agent.config import TrainConfig, check_inputs
+    from deepracer_agent.invariance import InvarianceOptions, action_distribution, policy_kl, transform_frames
+    from deepracer_agent.train import build_model, make_env
+    from deepracer_agent.transfer import HELD_OUT_SCENES
+    from deepracer_sim.batch_sim import BatchSim
+    from deepracer_sim.config import SimConfig
+
+    out: dict = {}
+    for target in args.models:
+        path = Path(target)
+        path = path / "best.zip" if path.is_dir() else path
+        ckpt = checkpoint.read(path)
+        cfg = TrainConfig.from_dict(ckpt.config)
+        track, reward = check_inputs(cfg)
+        poses = [(*track.centre[i], float(np.arctan2(*(track.centre[i + 1] - track.centre[i])[::-1])))
+                 for i in range(0, track.n_waypoints - 1, 3)]
+
+        def frames(sim: dict) -> torch.Tensor:
+            batch = BatchSim(track, len(poses), SimConfig.from_dict({"camera_mount": {"attitude": "resting"}, **sim}), seed=0)
+            batch.reset(list(range(len(poses))), *[[p[k] for p in poses] for k in range(3)])
+            return torch.as_tensor(batch.render().reshape(len(poses), 1, 120, 160).astype(np.float32))
+
+        nominal = frames({})
+        conditions = {
+            "shift12": transform_frames(nominal, InvarianceOptions(1.0, 12, 0.0), torch.Generator().manual_seed(0)),
+            "inverted": 255 - nominal,
+            "pitch-5deg": frames({"camera_mount": {"attitude": "resting", "pitch_offset_deg": -5.0}}),
+            "pitch+5deg": frames({"camera_mount": {"attitude": "resting", "pitch_offset_deg": 5.0}}),
+            "concrete": frames({"scene": HELD_OUT_SCENES["concrete"]}),
+        }
+        policy = build_model(cfg, make_env(cfg, track, reward), None, load_from=ckpt).policy
+        policy.set_training_mode(False)
+        row: dict = {"frames": len(poses)}
+        with torch.no_grad():
+            base = action_distribution(policy, nominal)
+            for name, x in conditions.items():
+                other = action_distribution(policy, x)
+                row[f"kl_{name}"] = round(float(policy_kl(base, other).mean()), 4)
+                if hasattr(base, "probs"):
+                    row[f"same_action_{name}"] = round(float((base.probs.argmax(1) == other.probs.argmax(1)).float().mean()), 3)
+        out[str(path)] = row
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -183,9 +237,11 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("correlate")
     c.add_argument("run")
     c.add_argument("--trials", type=int, default=6)
+    inv = sub.add_parser("invariance", help="how alike each model acts on transformed and held-out frames")
+    inv.add_argument("models", nargs="+", help="run folders (their best.zip) or checkpoints")
     args = p.parse_args(argv)
     result = {"demo": bench_demo, "table2": bench_table2, "correlate": bench_correlate,
-              "table2-correlate": bench_table2_correlate}[args.what](args)
+              "table2-correlate": bench_table2_correlate, "invariance": bench_invariance}[args.what](args)
     print(json.dumps(result, indent=2, default=str))
     return 0
 

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 from deepracer_agent.config import ConfigError, check_inputs, load_config
-from deepracer_agent.invariance import (InvarianceOptions, action_distribution, policy_kl, ppo_train,
-                                        transform_frames)
+from deepracer_agent.invariance import (InvarianceOptions, action_distribution, policy_kl, transform_frames)
 from deepracer_agent.train import TrainError, build_model, make_env
 
 TINY = ["n_envs=2", "torch_threads=1", "ppo.n_steps=32", "hyperparameters.batch_size=16",
@@ -118,3 +117,22 @@ def test_configs_that_cannot_run_the_term_say_so():
 
     with pytest.raises(TorchTrainError, match="regularisation.invariance"):
         _check(load_config(None, ["regularisation.invariance=1", "device=cpu-torch", "stop.max_steps=10"]), None, "cpu")
+
+
+def test_the_bench_measures_how_alike_a_checkpoint_acts_under_the_transforms(tmp_path):
+    """``python bench/bench_transfer.py invariance CHECKPOINT`` (BENCHMARKS.md, "Fifth round")."""
+    from bench_scripts import load_bench
+    from deepracer_agent.train import train
+
+    bench = load_bench("bench_transfer")
+    cfg = load_config(None, [*TINY, "stop.max_steps=64", "regularisation.invariance=1"])
+    train(cfg, tmp_path / "run", progress_bar=False)
+    ckpt = sorted((tmp_path / "run" / "checkpoints").glob("iter_*.zip"))[-1]
+    import argparse
+
+    assert bench.main(["invariance", str(ckpt)]) == 0                # the command line prints JSON
+    row = bench.bench_invariance(argparse.Namespace(models=[str(ckpt)]))[str(ckpt)]
+    assert row["frames"] > 10
+    for name in ("shift12", "inverted", "pitch-5deg", "pitch+5deg", "concrete"):
+        assert row[f"kl_{name}"] >= 0.0 and 0.0 <= row[f"same_action_{name}"] <= 1.0
+    assert row["kl_inverted"] > 0.0                   # an untrained policy still sees the difference
