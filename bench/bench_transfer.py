@@ -171,10 +171,12 @@ def bench_invariance(args: argparse.Namespace) -> dict:
     from deepracer_agent.config import TrainConfig, check_inputs
     from deepracer_agent.invariance import InvarianceOptions, action_distribution, policy_kl, transform_frames
     from deepracer_agent.train import build_model, make_env
-    from deepracer_agent.transfer import HELD_OUT_SCENES
+    from deepracer_agent.evaluate import deep_merge
+    from deepracer_agent.transfer import cell_sim_overrides, suite_cells
     from deepracer_sim.batch_sim import BatchSim
     from deepracer_sim.config import SimConfig
 
+    cells = {c.name: c for c in suite_cells()}
     out: dict = {}
     for target in args.models:
         path = Path(target)
@@ -182,25 +184,24 @@ def bench_invariance(args: argparse.Namespace) -> dict:
         ckpt = checkpoint.read(path)
         cfg = TrainConfig.from_dict(ckpt.config)
         track, reward = check_inputs(cfg)
-        poses = [(*track.centre[i], float(np.arctan2(*(track.centre[i + 1] - track.centre[i])[::-1])))
-                 for i in range(0, track.n_waypoints - 1, 3)]
+        xy, heading = track.pose_at(track.waypoint_s_m[:-1:3])     # every third waypoint of the lap
 
-        def frames(sim: dict) -> torch.Tensor:
-            batch = BatchSim(track, len(poses), SimConfig.from_dict({"camera_mount": {"attitude": "resting"}, **sim}), seed=0)
-            batch.reset(list(range(len(poses))), *[[p[k] for p in poses] for k in range(3)])
-            return torch.as_tensor(batch.render().reshape(len(poses), 1, 120, 160).astype(np.float32))
+        def frames(cell: str) -> torch.Tensor:
+            """The poses rendered as the suite's cell renders them (its nominal car, its one condition)."""
+            sim = SimConfig.from_dict(deep_merge(cfg.sim, cell_sim_overrides(cells[cell], cfg.sim)))
+            batch = BatchSim(track, len(heading), sim, seed=0)
+            batch.reset(list(range(len(heading))), xy[:, 0], xy[:, 1], heading)
+            return torch.as_tensor(batch.render().reshape(len(heading), 1, 120, 160).astype(np.float32))
 
-        nominal = frames({})
+        nominal = frames("nominal")
         conditions = {
             "shift12": transform_frames(nominal, InvarianceOptions(1.0, 12, 0.0), torch.Generator().manual_seed(0)),
             "inverted": 255 - nominal,
-            "pitch-5deg": frames({"camera_mount": {"attitude": "resting", "pitch_offset_deg": -5.0}}),
-            "pitch+5deg": frames({"camera_mount": {"attitude": "resting", "pitch_offset_deg": 5.0}}),
-            "concrete": frames({"scene": HELD_OUT_SCENES["concrete"]}),
+            **{name: frames(name) for name in ("pitch-5deg", "pitch+5deg", "scene:concrete")},
         }
         policy = build_model(cfg, make_env(cfg, track, reward), None, load_from=ckpt).policy
         policy.set_training_mode(False)
-        row: dict = {"frames": len(poses)}
+        row: dict = {"frames": len(heading)}
         with torch.no_grad():
             base = action_distribution(policy, nominal)
             for name, x in conditions.items():

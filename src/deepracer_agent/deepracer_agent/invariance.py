@@ -16,8 +16,8 @@ with ``T`` a random transform per frame:
 - with probability ``invert_probability``, the inverted image ``255 - x`` (dark lines on a light
   road: the suite's held-out ``concrete`` palette is close to the inverted default style).
 
-The value network is not regularised (it never drives the car). Cost: one more forward pass of the
-policy network without a graph and one with, per minibatch.
+The value network is not regularised (it never drives the car). Cost: one more forward and backward
+pass of the policy network per minibatch (the target is the clean forward PPO's terms use, detached).
 
 Why inside PPO's loss and not a pass of its own after PPO's epochs (tried first, measured: the
 policy never learned): a separate pass on the near-zero KL of a young policy is all noise, and
@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["InvarianceOptions", "transform_frames", "action_distribution", "policy_kl", "ppo_train"]
+__all__ = ["InvarianceOptions", "transform_frames", "action_distribution", "detached", "policy_kl", "ppo_train"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,15 @@ def action_distribution(policy: Any, obs: Any) -> Any:
     return policy.get_distribution(obs).distribution
 
 
+def detached(distribution: Any) -> Any:
+    """The same torch action distribution (categorical or normal) with no gradient to its parameters."""
+    import torch
+
+    if isinstance(distribution, torch.distributions.Categorical):
+        return torch.distributions.Categorical(logits=distribution.logits.detach())
+    return torch.distributions.Normal(distribution.loc.detach(), distribution.scale.detach())
+
+
 def policy_kl(target: Any, current: Any) -> Any:
     """Per-sample KL(target || current) of two torch action distributions of the same kind (from
     :func:`action_distribution`; a tanh-squashed Gaussian's KL equals its Gaussian's, the same
@@ -110,8 +119,11 @@ def ppo_train(model: Any, value_loss_fn: Any) -> None:
         approx_kl_divs = []
         for data in model.rollout_buffer.get(model.batch_size):
             actions = data.actions.long().flatten() if isinstance(model.action_space, spaces.Discrete) else data.actions
-            values, log_prob, entropy = policy.evaluate_actions(data.observations, actions)
-            values = values.flatten()
+            # evaluate_actions, split so that the clean distribution also serves as the KL's target
+            dist = policy.get_distribution(data.observations)
+            clean = dist.distribution               # taken before the next call refills ``dist``
+            log_prob, entropy = dist.log_prob(actions), dist.entropy()
+            values = policy.predict_values(data.observations).flatten()
             advantages = data.advantages
             if model.normalize_advantage and len(advantages) > 1:
                 advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
@@ -127,9 +139,7 @@ def ppo_train(model: Any, value_loss_fn: Any) -> None:
             entropy_loss = -torch.mean(-log_prob) if entropy is None else -torch.mean(entropy)
             entropy_losses.append(entropy_loss.item())
 
-            with torch.no_grad():
-                target = action_distribution(policy, data.observations)
-            inv_loss = policy_kl(target, action_distribution(
+            inv_loss = policy_kl(detached(clean), action_distribution(
                 policy, transform_frames(data.observations, options, generator))).mean()
             inv_losses.append(inv_loss.item())
             loss = (policy_loss + model.ent_coef * entropy_loss + model.vf_coef * value_loss

@@ -270,6 +270,9 @@ def build_model(cfg: TrainConfig, env: Any, tensorboard_dir: Path | None, load_f
 
     cls = _ppo_class()
     hp, p = cfg.hyperparameters, cfg.ppo
+    invariance = cfg.invariance_options()
+    if invariance.enabled and is_sac(cfg):
+        raise TrainError("regularisation.invariance: PPO only (SAC's image augmentation is sac.image_shift_px)")
     n_steps = rollout_n_steps(cfg, None)
     model = build_sac(cfg, env) if is_sac(cfg) else cls(
         ppo_policy_class(cfg.metadata(), p.continuous_policy), env, learning_rate=hp.lr, n_steps=n_steps,
@@ -280,12 +283,10 @@ def build_model(cfg: TrainConfig, env: Any, tensorboard_dir: Path | None, load_f
         policy_kwargs=policy_kwargs_for(cfg.metadata(), cfg.network_options()),
         seed=cfg.seed, device="cuda" if cfg.device == "cuda-sb3" else cfg.device, verbose=0)
     model.loss_type = hp.loss_type   # PPO's value loss (SAC: unused)
-    if is_sac(cfg) and cfg.invariance_options().enabled:
-        raise TrainError("regularisation.invariance: PPO only (SAC's image augmentation is sac.image_shift_px)")
-    if cfg.invariance_options().enabled:
+    if invariance.enabled:
         import torch
 
-        model.invariance = cfg.invariance_options()
+        model.invariance = invariance
         model.invariance_generator = torch.Generator(device=model.device).manual_seed(cfg.seed)
     if load_from is not None:
         from . import checkpoint

@@ -133,6 +133,6 @@ def test_the_bench_measures_how_alike_a_checkpoint_acts_under_the_transforms(tmp
     assert bench.main(["invariance", str(ckpt)]) == 0                # the command line prints JSON
     row = bench.bench_invariance(argparse.Namespace(models=[str(ckpt)]))[str(ckpt)]
     assert row["frames"] > 10
-    for name in ("shift12", "inverted", "pitch-5deg", "pitch+5deg", "concrete"):
+    for name in ("shift12", "inverted", "pitch-5deg", "pitch+5deg", "scene:concrete"):
         assert row[f"kl_{name}"] >= 0.0 and 0.0 <= row[f"same_action_{name}"] <= 1.0
     assert row["kl_inverted"] > 0.0                   # an untrained policy still sees the difference
